@@ -1,0 +1,65 @@
+// Shared wire atoms: dates, timestamps, exact money, ids. Every resource schema builds on these.
+import { Type, type Static } from '@sinclair/typebox'
+
+/** Calendar date `YYYY-MM-DD`. Pattern (not `format`) so Ajv and TypeCompiler agree without format plugins. */
+export const DateString = Type.String({
+  pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$',
+  description: 'Calendar date, YYYY-MM-DD',
+  examples: ['2023-01-03']
+})
+export type DateString = Static<typeof DateString>
+
+/** ISO-8601 UTC timestamp as produced by `Date.prototype.toISOString`. */
+export const Timestamp = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$',
+  description: 'ISO-8601 UTC timestamp',
+  examples: ['2023-01-03T14:30:00.000Z']
+})
+export type Timestamp = Static<typeof Timestamp>
+
+/** Exact decimal amount on output, always a string (`"100000.00"`), never a float. */
+export const Money = Type.String({
+  pattern: '^-?\\d+(\\.\\d+)?$',
+  description: 'Exact decimal amount as a string',
+  examples: ['100000.00']
+})
+export type Money = Static<typeof Money>
+
+/** Money on input: a JSON number or a decimal string; parsed exactly by server/money.ts. */
+export const MoneyInput = Type.Union(
+  [Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })],
+  { description: 'Decimal amount: number or decimal string', examples: [100000, '100000.00'] }
+)
+export type MoneyInput = Static<typeof MoneyInput>
+
+export const SessionId = Type.String({
+  pattern: '^[A-Za-z0-9_-]{1,64}$',
+  description: 'Session id: `sess_<random>` or a client-chosen id unique per user',
+  examples: ['sess_3kT9xQ2mVb7Lw1Rz']
+})
+export type SessionId = Static<typeof SessionId>
+
+/** A market symbol as the user typed it (normalised by the market-data service). */
+export const SymbolInput = Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9:/._-]+$' })
+export type SymbolInput = Static<typeof SymbolInput>
+
+export const RequestId = Type.String({ minLength: 1, maxLength: 128 })
+
+export const Plan = Type.Union([Type.Literal('free'), Type.Literal('professional'), Type.Literal('enterprise')], {
+  $id: 'Plan',
+  description: 'Subscription plan that sets the limits'
+})
+export type Plan = Static<typeof Plan>
+
+export const PlanLimits = Type.Object(
+  {
+    concurrent_sessions: Type.Integer(),
+    sessions_per_hour: Type.Integer(),
+    symbols_per_session: Type.Integer(),
+    orders_per_minute: Type.Integer(),
+    ws_connections: Type.Integer(),
+    requests_per_minute: Type.Integer()
+  },
+  { $id: 'PlanLimits', additionalProperties: false }
+)
+export type PlanLimits = Static<typeof PlanLimits>

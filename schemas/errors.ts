@@ -1,0 +1,43 @@
+// The one error-code enum of SimuTrador and the error body every transport sends.
+// Services throw AppError (server/app-error.ts) with one of these codes; REST and WebSocket map it in one place each.
+import { Type, type Static } from '@sinclair/typebox'
+
+export const ERROR_CODES = [
+  'INVALID_SYMBOL',
+  'INVALID_DATE_RANGE',
+  'INSUFFICIENT_CAPITAL',
+  'SESSION_LIMIT_EXCEEDED',
+  'VALIDATION_FAILED',
+  'SESSION_NOT_FOUND',
+  'INVALID_STATE',
+  'UNAUTHORIZED',
+  'TOKEN_EXPIRED',
+  'INVALID_API_KEY',
+  'RATE_LIMIT_EXCEEDED',
+  'CONNECTION_LIMIT_EXCEEDED',
+  'INVALID_ORDER',
+  'INSUFFICIENT_BUYING_POWER',
+  'ORDER_NOT_FOUND',
+  'IDEMPOTENCY_CONFLICT',
+  'NOT_FOUND',
+  'PAYLOAD_TOO_LARGE',
+  'INVALID_MESSAGE',
+  'UNKNOWN_MESSAGE_TYPE',
+  'INTERNAL_ERROR'
+] as const
+
+export const ErrorCode = Type.Union(ERROR_CODES.map((c) => Type.Literal(c)), {
+  $id: 'ErrorCode',
+  description: 'Stable machine-readable error code'
+})
+export type ErrorCode = Static<typeof ErrorCode>
+
+export const ErrorResponse = Type.Object(
+  {
+    error_code: Type.Unsafe<ErrorCode>(Type.Ref('ErrorCode')),
+    message: Type.String(),
+    details: Type.Optional(Type.Record(Type.String(), Type.Unknown()))
+  },
+  { $id: 'ErrorResponse', additionalProperties: false, description: 'Body of every 4xx/5xx response' }
+)
+export type ErrorResponse = Static<typeof ErrorResponse>
