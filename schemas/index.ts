@@ -1,0 +1,23 @@
+// Every $id'd wire schema, in dependency order: registered with app.addSchema (so they appear under
+// components.schemas in openapi.yaml) and passed to the WebSocket validators as references.
+import type { TSchema } from '@sinclair/typebox'
+import { ErrorCode, ErrorResponse } from './errors.js'
+import { Plan, PlanLimits } from './common.js'
+import { authSchemas } from './auth.js'
+import { Health } from './health.js'
+import { wsGatewaySchemas } from './ws-messages.js'
+import { Timeframe, AssetClass, Market, Bar } from './market-data.js'
+
+export const allSchemas: TSchema[] = [
+  ErrorCode,
+  ErrorResponse,
+  Plan,
+  PlanLimits,
+  ...authSchemas,
+  Health,
+  Timeframe,
+  AssetClass,
+  Market,
+  Bar,
+  ...wsGatewaySchemas
+]

@@ -1,0 +1,75 @@
+// Builds the SimuTrador Fastify app (never listens: server/main.ts does). Tests and scripts build it the
+// same way. Order matters: schemas, error mapping, auth, rate limits, docs, WebSocket gateway, then routes.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { allSchemas } from '../schemas/index.js'
+import type { Config } from './config.js'
+import type { AuthUser } from './plugins/auth.js'
+import { buildValidator } from './validation.js'
+import errorsPlugin from './plugins/errors.js'
+import authPlugin from './plugins/auth.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
+import swaggerPlugin from './plugins/swagger.js'
+import metricsPlugin from './plugins/metrics.js'
+import gatewayPlugin from './ws/gateway.js'
+import healthRoutes from './routes/health.js'
+import authRoutes from './routes/auth.js'
+
+export interface SessionUsageCounts { active_sessions: number, sessions_created_last_hour: number }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    usageOf: (user: AuthUser) => SessionUsageCounts
+  }
+}
+
+export interface BuildOptions {
+  /** Fastify logger option; tests pass false. */
+  logger?: FastifyServerOptions['logger']
+}
+
+/** Never log a token: drop the query string (`?token=`) from logged URLs; headers are not logged at all. */
+export function redactUrl (url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? url : `${url.slice(0, q)}?[redacted]`
+}
+
+export function loggerOptions (level: string): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.query.token'], censor: '[redacted]' },
+    serializers: {
+      req (req: { method: string, url: string, id: string }) {
+        return { id: req.id, method: req.method, url: redactUrl(req.url) }
+      }
+    }
+  }
+}
+
+export async function buildApp (config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? loggerOptions(config.logLevel),
+    bodyLimit: config.bodyLimit,
+    requestTimeout: config.requestTimeout,
+    connectionTimeout: config.requestTimeout,
+    return503OnClosing: true,
+    schemaController: { compilersFactory: { buildValidator } },
+    ajv: { customOptions: { removeAdditional: false, useDefaults: true, coerceTypes: 'array', allErrors: true } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+  app.decorate('usageOf', (_user: AuthUser): SessionUsageCounts => ({ active_sessions: 0, sessions_created_last_hour: 0 }))
+  for (const schema of allSchemas) app.addSchema(schema)
+
+  await app.register(errorsPlugin)
+  await app.register(metricsPlugin, { enabled: config.metricsEnabled })
+  await app.register(authPlugin, { config })
+  await app.register(rateLimitPlugin)
+  await app.register(swaggerPlugin)
+  await app.register(gatewayPlugin, { config, references: allSchemas })
+
+  await app.register(healthRoutes)
+  await app.register(authRoutes)
+  return app
+}

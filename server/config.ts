@@ -1,0 +1,138 @@
+// Server configuration: one TypeBox schema for the environment, validated at start with a message naming
+// the bad variable. Development defaults (random JWT secret, a generated API key) make a bare `npm start` work.
+import { randomBytes } from 'node:crypto'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import type { Plan } from '../schemas/common.js'
+
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8003 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  NODE_ENV: Type.String({ default: 'development' }),
+  JWT_SECRET: Type.Optional(Type.String()),
+  JWT_ISSUER: Type.String({ minLength: 1, default: 'simutrador' }),
+  JWT_AUDIENCE: Type.String({ minLength: 1, default: 'simutrador-api' }),
+  TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86400, default: 3600 }),
+  SIMUTRADOR_API_KEYS: Type.Optional(Type.String()),
+  SIMUTRADOR_DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  SIMUTRADOR_DEMO_DATA: Type.Boolean({ default: true }),
+  SESSION_TTL_MINUTES: Type.Integer({ minimum: 1, maximum: 10080, default: 60 }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 16777216, default: 1048576 }),
+  WS_MAX_PAYLOAD_BYTES: Type.Integer({ minimum: 1024, maximum: 16777216, default: 1048576 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 30000 }),
+  WS_IDLE_TIMEOUT_SEC: Type.Integer({ minimum: 5, maximum: 86400, default: 300 }),
+  AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 100000, default: 10 }),
+  AUTH_TOKENS_PER_MINUTE_PER_KEY: Type.Integer({ minimum: 1, maximum: 100000, default: 60 }),
+  METRICS_ENABLED: Type.Boolean({ default: true })
+}, { additionalProperties: true })
+
+export type Env = Static<typeof EnvSchema>
+
+export interface ApiKeyEntry { key: string, user_id: string, plan: Plan }
+
+export interface Config {
+  port: number
+  host: string
+  logLevel: Env['LOG_LEVEL']
+  production: boolean
+  jwt: { secret: string, issuer: string, audience: string, ttlSeconds: number, generated: boolean }
+  apiKeys: ApiKeyEntry[]
+  /** True when no keys were configured and one development key was generated. */
+  devKeyGenerated: boolean
+  dataDir: string | undefined
+  demoData: boolean
+  sessionTtlMinutes: number
+  bodyLimit: number
+  wsMaxPayload: number
+  requestTimeout: number
+  wsIdleTimeoutSec: number
+  authFailuresPerMinute: number
+  authTokensPerMinutePerKey: number
+  metricsEnabled: boolean
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const PLANS: readonly Plan[] = ['free', 'professional', 'enterprise']
+
+/** `key:user_id:plan,key2:user2:plan2` → entries; every part checked so a typo names itself. */
+export function parseApiKeys (text: string): ApiKeyEntry[] {
+  const entries = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
+  if (entries.length === 0) throw new ConfigError('SIMUTRADOR_API_KEYS is set but lists no keys (format key:user_id:plan,…)')
+  const seen = new Set<string>()
+  return entries.map((entry, i) => {
+    const parts = entry.split(':')
+    if (parts.length !== 3) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1} must be key:user_id:plan`)
+    const [key, userId, plan] = parts
+    if (key.length < 16) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1}: key must be at least 16 characters`)
+    if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(userId)) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1}: invalid user_id`)
+    if (!PLANS.includes(plan as Plan)) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1}: plan must be one of ${PLANS.join(', ')}`)
+    if (seen.has(key)) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1}: duplicate key`)
+    seen.add(key)
+    return { key, user_id: userId, plan: plan as Plan }
+  })
+}
+
+export function generateApiKey (): string {
+  return `sk_dev_${randomBytes(18).toString('base64url')}`
+}
+
+/** Validate and convert the environment; throws ConfigError naming the offending variable. */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const v = env[key]
+    if (v !== undefined && v !== '') raw[key] = v
+  }
+  const converted = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw)) as Record<string, unknown>
+  const firstError = Value.Errors(EnvSchema, converted).First()
+  if (firstError !== undefined) {
+    const name = firstError.path.replace(/^\//, '')
+    throw new ConfigError(`Invalid environment variable ${name}=${JSON.stringify(raw[name] ?? '')}: ${firstError.message}`)
+  }
+  const e = converted as Env
+  const production = e.NODE_ENV === 'production'
+
+  let secret = e.JWT_SECRET
+  let generated = false
+  if (secret === undefined) {
+    if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production')
+    secret = randomBytes(48).toString('base64url')
+    generated = true
+  } else if (Buffer.byteLength(secret, 'utf8') < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 bytes')
+  }
+
+  let apiKeys: ApiKeyEntry[]
+  let devKeyGenerated = false
+  if (e.SIMUTRADOR_API_KEYS === undefined) {
+    if (production) throw new ConfigError('SIMUTRADOR_API_KEYS is required when NODE_ENV=production')
+    apiKeys = [{ key: generateApiKey(), user_id: 'dev', plan: 'professional' }]
+    devKeyGenerated = true
+  } else {
+    apiKeys = parseApiKeys(e.SIMUTRADOR_API_KEYS)
+  }
+
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    production,
+    jwt: { secret, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, ttlSeconds: e.TOKEN_TTL_SECONDS, generated },
+    apiKeys,
+    devKeyGenerated,
+    dataDir: e.SIMUTRADOR_DATA_DIR,
+    demoData: e.SIMUTRADOR_DEMO_DATA,
+    sessionTtlMinutes: e.SESSION_TTL_MINUTES,
+    bodyLimit: e.BODY_LIMIT_BYTES,
+    wsMaxPayload: e.WS_MAX_PAYLOAD_BYTES,
+    requestTimeout: e.REQUEST_TIMEOUT_MS,
+    wsIdleTimeoutSec: e.WS_IDLE_TIMEOUT_SEC,
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    authTokensPerMinutePerKey: e.AUTH_TOKENS_PER_MINUTE_PER_KEY,
+    metricsEnabled: e.METRICS_ENABLED
+  }
+}

@@ -1,0 +1,100 @@
+// Authentication: API key → HS256 JWT exchange and verification with every claim pinned (algorithm, issuer,
+// audience, expiry, required claims). Decorates `app.auth` and the `app.authenticate` preValidation hook.
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Plan } from '../../schemas/common.js'
+import type { TokenResponse } from '../../schemas/auth.js'
+import { AppError } from '../app-error.js'
+import { ApiKeyRegistry } from '../auth/api-keys.js'
+import { FailureThrottle } from '../auth/failure-throttle.js'
+import type { Config } from '../config.js'
+
+export interface AuthUser { user_id: string, plan: Plan, exp: number }
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string, plan: Plan }
+    user: AuthUser
+  }
+}
+
+export interface AuthService {
+  readonly keys: ApiKeyRegistry
+  readonly failures: FailureThrottle
+  /** Exchange an API key for a token; counts failures per `clientKey` (address). */
+  exchange (apiKey: string | undefined, clientKey: string): TokenResponse
+  /** Verify a raw token; UNAUTHORIZED or TOKEN_EXPIRED on failure. */
+  verify (token: string | undefined): AuthUser
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    auth: AuthService
+    authenticate: (request: FastifyRequest) => Promise<void>
+  }
+}
+
+const REQUIRED_CLAIMS = ['sub', 'plan', 'iss', 'aud', 'iat', 'exp']
+const PLANS = new Set(['free', 'professional', 'enterprise'])
+
+function toAuthError (err: unknown): AppError {
+  const code = (err as { code?: string }).code ?? ''
+  if (code.includes('EXPIRED')) return new AppError('TOKEN_EXPIRED', 'Access token has expired')
+  return new AppError('UNAUTHORIZED', 'Invalid access token')
+}
+
+export function bearerToken (header: string | undefined): string | undefined {
+  if (header === undefined) return undefined
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return m === null ? undefined : m[1]
+}
+
+export default fp(async function authPlugin (app: FastifyInstance, opts: { config: Config }) {
+  const { jwt } = opts.config
+  await app.register(fastifyJwt, {
+    secret: jwt.secret,
+    sign: { algorithm: 'HS256', iss: jwt.issuer, aud: jwt.audience, expiresIn: jwt.ttlSeconds },
+    verify: { algorithms: ['HS256'], allowedIss: jwt.issuer, allowedAud: jwt.audience, requiredClaims: REQUIRED_CLAIMS },
+    decode: { complete: false }
+  })
+
+  const keys = new ApiKeyRegistry(opts.config.apiKeys)
+  const failures = new FailureThrottle({ maxFailures: opts.config.authFailuresPerMinute, windowMs: 60_000 })
+
+  const service: AuthService = {
+    keys,
+    failures,
+    exchange (apiKey, clientKey) {
+      failures.check(clientKey)
+      let owner
+      try {
+        owner = keys.authenticate(apiKey)
+      } catch (err) {
+        failures.recordFailure(clientKey)
+        throw err
+      }
+      const token = app.jwt.sign({ sub: owner.user_id, plan: owner.plan })
+      return { access_token: token, token_type: 'Bearer', expires_in: jwt.ttlSeconds, user_id: owner.user_id, plan: owner.plan }
+    },
+    verify (token) {
+      if (token === undefined || token.length === 0) throw new AppError('UNAUTHORIZED', 'Missing access token')
+      let claims: Record<string, unknown>
+      try {
+        claims = app.jwt.verify<Record<string, unknown>>(token)
+      } catch (err) {
+        throw toAuthError(err)
+      }
+      const { sub, plan, exp } = claims
+      if (typeof sub !== 'string' || typeof plan !== 'string' || !PLANS.has(plan) || typeof exp !== 'number') {
+        throw new AppError('UNAUTHORIZED', 'Invalid access token')
+      }
+      return { user_id: sub, plan: plan as Plan, exp }
+    }
+  }
+
+  app.decorate('auth', service)
+  app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    request.user = service.verify(bearerToken(request.headers.authorization))
+  })
+}, { name: 'auth' })

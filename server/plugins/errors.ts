@@ -1,0 +1,71 @@
+// The one HTTP error mapping: AppError → its status and `{error_code, message, details}`; Fastify's own
+// errors (schema, body size, bad JSON, 404) → a stable code; 5xx → "Internal Server Error", details logged only.
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import type { ErrorCode } from '../../schemas/errors.js'
+import { AppError, isAppError } from '../app-error.js'
+
+interface ValidationIssue { instancePath?: string, message?: string, params?: Record<string, unknown>, keyword?: string }
+
+/** Name the offending field of an Ajv issue: `body.symbols/0`, `querystring.limit`, `body.extra` (unknown). */
+function fieldOf (context: string | undefined, issue: ValidationIssue): string {
+  const path = (issue.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.')
+  const extra = issue.params?.additionalProperty ?? issue.params?.missingProperty
+  const tail = typeof extra === 'string' ? (path.length > 0 ? `${path}.${extra}` : extra) : path
+  return [context, tail].filter((s) => s !== undefined && s.length > 0).join('.')
+}
+
+export function validationError (err: FastifyError): AppError {
+  const issues = (err.validation ?? []) as ValidationIssue[]
+  const errors = issues.map((i) => ({
+    field: fieldOf(err.validationContext, i),
+    message: i.keyword === 'additionalProperties' ? 'unknown property' : (i.message ?? 'invalid'),
+    keyword: i.keyword
+  }))
+  const fields = [...new Set(errors.map((e) => e.field))]
+  return new AppError('VALIDATION_FAILED', `Invalid request: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, { fields, errors })
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  401: 'UNAUTHORIZED',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  429: 'RATE_LIMIT_EXCEEDED'
+}
+
+export function toAppError (err: FastifyError | AppError | Error): AppError {
+  if (isAppError(err)) return err
+  const fe = err as FastifyError
+  if (fe.validation !== undefined) return validationError(fe)
+  const status = fe.statusCode ?? 500
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new AppError('PAYLOAD_TOO_LARGE', 'Request body is larger than the limit')
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new AppError('VALIDATION_FAILED', 'Unsupported Content-Type; send application/json')
+  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new AppError('VALIDATION_FAILED', 'Body is empty; send a JSON object')
+  if (status === 400 && (err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY')) {
+    return new AppError('VALIDATION_FAILED', 'Body is not valid JSON')
+  }
+  if (status >= 400 && status < 500) {
+    return new AppError(STATUS_CODES[status] ?? 'VALIDATION_FAILED', fe.message)
+  }
+  return new AppError('INTERNAL_ERROR', 'Internal Server Error')
+}
+
+export default fp(async function errorsPlugin (app: FastifyInstance) {
+  app.setErrorHandler(function handleError (err: FastifyError, request, reply) {
+    const appErr = toAppError(err)
+    if (appErr.statusCode >= 500) {
+      request.log.error({ err }, 'request failed')
+    } else if (!isAppError(err)) {
+      request.log.info({ code: appErr.error_code, msg: appErr.message }, 'request rejected')
+    }
+    const retryAfter = appErr.details?.retry_after_seconds
+    if (appErr.statusCode === 429 && typeof retryAfter === 'number' && reply.getHeader('retry-after') === undefined) {
+      void reply.header('retry-after', String(retryAfter))
+    }
+    void reply.code(err.statusCode === 413 ? 413 : appErr.statusCode).send(appErr.toBody())
+  })
+
+  app.setNotFoundHandler(function notFound (request, reply) {
+    void reply.code(404).send(new AppError('NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`).toBody())
+  })
+}, { name: 'errors' })

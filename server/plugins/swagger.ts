@@ -1,0 +1,40 @@
+// OpenAPI 3.1 document from the registered TypeBox schemas (components named by `$id`), Swagger UI at /docs
+// and the raw spec at /openapi.json. Used by scripts/emit-openapi.ts without listening.
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+
+export const API_VERSION = '0.1.0'
+
+export default fp(async function swaggerPlugin (app: FastifyInstance) {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'SimuTrador API',
+        version: API_VERSION,
+        description: 'Trading-simulation server. Exchange an API key at POST /auth/token, then send `Authorization: Bearer <token>`. ' +
+          'Live simulations stream over the WebSocket `GET /ws/simulate?token=<token>`; its message schemas are listed under components.'
+      },
+      tags: [
+        { name: 'auth', description: 'API key → token exchange and identity' },
+        { name: 'sessions', description: 'Simulation sessions' },
+        { name: 'market-data', description: 'Symbols, validation and bars' },
+        { name: 'simulation', description: 'Running sessions: control, orders, account and results' },
+        { name: 'system', description: 'Health and metrics' }
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' }
+        }
+      }
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}, { name: 'swagger' })

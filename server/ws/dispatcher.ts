@@ -1,0 +1,82 @@
+// Routes validated WebSocket messages to the handler each feature registers for its message type.
+// Validators are compiled once per type (TypeCompiler) from the same TypeBox schemas the REST routes use.
+import type { Static, TSchema } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { Value } from '@sinclair/typebox/value'
+import { AppError } from '../app-error.js'
+import type { WsConnection } from './connection.js'
+
+/** Which error message a failure becomes: `session_error` for session operations, `error` otherwise. */
+export type HandlerFamily = 'session' | 'simulation' | 'system'
+
+export interface WsHandlerContext {
+  readonly conn: WsConnection
+  readonly requestId: string | undefined
+  /** Send a reply that echoes the request's `request_id`. */
+  reply: (type: string, data: unknown) => void
+}
+
+export interface WsHandlerSpec<S extends TSchema> {
+  type: string
+  schema: S
+  family: HandlerFamily
+  handle: (ctx: WsHandlerContext, data: Static<S>) => void | Promise<void>
+}
+
+export interface CompiledHandler {
+  spec: WsHandlerSpec<TSchema>
+  check: TypeCheck<TSchema>
+  hasDefaults: boolean
+}
+
+function hasDefaultKeyword (schema: unknown): boolean {
+  if (schema === null || typeof schema !== 'object') return false
+  if (Object.prototype.hasOwnProperty.call(schema, 'default')) return true
+  return Object.values(schema as Record<string, unknown>).some(hasDefaultKeyword)
+}
+
+export class WsDispatcher {
+  readonly #handlers = new Map<string, CompiledHandler>()
+  readonly #references: TSchema[]
+
+  /** `references`: every $id'd schema a message schema may `Type.Ref`. */
+  constructor (references: TSchema[]) {
+    this.#references = references
+  }
+
+  register<S extends TSchema> (spec: WsHandlerSpec<S>): void {
+    if (this.#handlers.has(spec.type)) throw new Error(`WebSocket handler for '${spec.type}' registered twice`)
+    this.#handlers.set(spec.type, {
+      spec: spec as unknown as WsHandlerSpec<TSchema>,
+      check: TypeCompiler.Compile(spec.schema, this.#references),
+      hasDefaults: hasDefaultKeyword(spec.schema)
+    })
+  }
+
+  get types (): string[] { return [...this.#handlers.keys()].sort() }
+
+  /** The handler registered for `type`; UNKNOWN_MESSAGE_TYPE otherwise. */
+  lookup (type: string): CompiledHandler {
+    const handler = this.#handlers.get(type)
+    if (handler === undefined) {
+      throw new AppError('UNKNOWN_MESSAGE_TYPE', `Unknown message type '${type}'`, { type, supported_types: this.types })
+    }
+    return handler
+  }
+
+  /** Validate (and default) `data` for `handler`; VALIDATION_FAILED naming the fields otherwise. */
+  validate (handler: CompiledHandler, data: unknown): unknown {
+    const type = handler.spec.type
+    let value: unknown = data === undefined ? {} : data
+    if (handler.hasDefaults) value = Value.Default(handler.spec.schema, this.#references, structuredClone(value))
+    if (!handler.check.Check(value)) {
+      const errors = [...handler.check.Errors(value)].slice(0, 20).map((e) => ({
+        field: ['data', ...e.path.split('/').filter((p) => p.length > 0)].join('.'),
+        message: e.message
+      }))
+      const fields = [...new Set(errors.map((e) => e.field))]
+      throw new AppError('VALIDATION_FAILED', `Invalid '${type}' message: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, { fields, errors })
+    }
+    return value
+  }
+}

@@ -1,0 +1,161 @@
+// The WebSocket gateway `GET /ws/simulate`: authenticates before the upgrade (401, no 101), enforces per-plan
+// connection limits, greets with `connection_ready`, answers `ping`, closes idle and expired connections with a
+// warning first, and says `connection_closing` + 1001 to every client on shutdown.
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { TSchema } from '@sinclair/typebox'
+import { PingData, WsQuery, type ConnectionReadyData } from '../../schemas/ws-messages.js'
+import { AppError } from '../app-error.js'
+import { limitsFor } from '../plans.js'
+import { bearerToken } from '../plugins/auth.js'
+import type { Config } from '../config.js'
+import { WsDispatcher } from './dispatcher.js'
+import { WsConnection } from './connection.js'
+
+export const WS_PATH = '/ws/simulate'
+const CLOSE_GOING_AWAY = 1001
+const CLOSE_POLICY = 1008
+const CLOSE_TOKEN_EXPIRED = 4001
+const CLOSE_IDLE = 4002
+const TOKEN_WARNING_MS = 60_000
+
+/** Open connections by user, for plan limits, broadcast and shutdown. */
+export class ConnectionRegistry {
+  readonly #byUser = new Map<string, Set<WsConnection>>()
+
+  add (conn: WsConnection): number {
+    let set = this.#byUser.get(conn.user.user_id)
+    if (set === undefined) { set = new Set(); this.#byUser.set(conn.user.user_id, set) }
+    set.add(conn)
+    return set.size
+  }
+
+  remove (conn: WsConnection): void {
+    const set = this.#byUser.get(conn.user.user_id)
+    if (set === undefined) return
+    set.delete(conn)
+    if (set.size === 0) this.#byUser.delete(conn.user.user_id)
+  }
+
+  countFor (userId: string): number { return this.#byUser.get(userId)?.size ?? 0 }
+  forUser (userId: string): ReadonlySet<WsConnection> { return this.#byUser.get(userId) ?? new Set() }
+  get size (): number { let n = 0; for (const s of this.#byUser.values()) n += s.size; return n }
+  * all (): Iterable<WsConnection> { for (const s of this.#byUser.values()) yield * s }
+}
+
+export interface WsGateway {
+  readonly dispatcher: WsDispatcher
+  readonly connections: ConnectionRegistry
+  readonly supportedFeatures: string[]
+}
+
+declare module 'fastify' {
+  interface FastifyInstance { ws: WsGateway }
+}
+
+export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { config: Config, references: TSchema[] }) {
+  const { config } = opts
+  const dispatcher = new WsDispatcher(opts.references)
+  const connections = new ConnectionRegistry()
+  const gateway: WsGateway = { dispatcher, connections, supportedFeatures: [] }
+  app.decorate('ws', gateway)
+
+  // closeTimeout is missing from @types/ws; without it a closing socket can hold the process for 30 s.
+  const wsOptions = { maxPayload: config.wsMaxPayload, closeTimeout: 1000 }
+  await app.register(websocket, {
+    options: wsOptions,
+    errorHandler (err, socket, request) {
+      // ws has already queued close(1009) for oversize frames; terminating now would turn it into 1006.
+      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return
+      request.log.warn({ err }, 'WebSocket error')
+      socket.terminate()
+    }
+  })
+
+  dispatcher.register({
+    type: 'ping',
+    schema: PingData,
+    family: 'system',
+    handle (ctx, data) {
+      ctx.reply('pong', { server_time: new Date().toISOString(), ...(data.client_time !== undefined ? { client_time: data.client_time } : {}) })
+    }
+  })
+
+  async function authenticateUpgrade (request: FastifyRequest<{ Querystring: { token?: string } }>): Promise<void> {
+    const token = request.query.token ?? bearerToken(request.headers.authorization)
+    const user = app.auth.verify(token)
+    const limit = limitsFor(user.plan).ws_connections
+    if (connections.countFor(user.user_id) >= limit) {
+      throw new AppError('CONNECTION_LIMIT_EXCEEDED', `Plan '${user.plan}' allows ${limit} WebSocket connection(s)`, { limit, retry_after_seconds: 1 })
+    }
+    request.user = user
+  }
+
+  app.get<{ Querystring: { token?: string } }>(WS_PATH, {
+    schema: { querystring: WsQuery, hide: true },
+    preValidation: authenticateUpgrade,
+    websocket: true
+  }, (socket, request) => {
+    const user = request.user
+    const conn = new WsConnection(socket, user, dispatcher, request.log)
+    const count = connections.add(conn)
+    const limits = limitsFor(user.plan)
+    let idleTimer: NodeJS.Timeout | undefined
+    let warnTimer: NodeJS.Timeout | undefined
+    let expiryTimer: NodeJS.Timeout | undefined
+    conn.onClose(() => {
+      connections.remove(conn)
+      clearTimeout(idleTimer); clearTimeout(warnTimer); clearTimeout(expiryTimer)
+    })
+    if (count > limits.ws_connections) {
+      // Lost a race with a concurrent upgrade of the same user: the limit holds exactly.
+      closeWith(conn, 'connection_limit', `Plan '${user.plan}' allows ${limits.ws_connections} WebSocket connection(s)`, CLOSE_POLICY)
+      return
+    }
+
+    const expiresAt = user.exp * 1000
+    const ready: ConnectionReadyData = {
+      user_id: user.user_id,
+      plan: user.plan,
+      server_time: new Date().toISOString(),
+      connection_expires_at: new Date(expiresAt).toISOString(),
+      idle_timeout_sec: config.wsIdleTimeoutSec,
+      limits,
+      supported_features: gateway.supportedFeatures,
+      max_payload_bytes: config.wsMaxPayload
+    }
+    conn.send('connection_ready', ready)
+
+    const untilExpiry = expiresAt - Date.now()
+    warnTimer = setTimeout(() => {
+      conn.send('connection_warning', { reason: 'token_expiring', message: 'Access token expires soon; reconnect with a fresh token', closes_at: new Date(expiresAt).toISOString() })
+    }, Math.max(0, untilExpiry - TOKEN_WARNING_MS))
+    expiryTimer = setTimeout(() => {
+      closeWith(conn, 'token_expired', 'Access token expired', CLOSE_TOKEN_EXPIRED)
+    }, Math.max(0, untilExpiry))
+    warnTimer.unref(); expiryTimer.unref()
+
+    const idleMs = config.wsIdleTimeoutSec * 1000
+    const checkIdle = (): void => {
+      const idleFor = Date.now() - conn.lastActivity
+      if (idleFor >= idleMs) {
+        closeWith(conn, 'idle_timeout', `No message for ${config.wsIdleTimeoutSec} s`, CLOSE_IDLE)
+        return
+      }
+      idleTimer = setTimeout(checkIdle, idleMs - idleFor)
+      idleTimer.unref()
+    }
+    idleTimer = setTimeout(checkIdle, idleMs)
+    idleTimer.unref()
+  })
+
+  function closeWith (conn: WsConnection, reason: 'server_shutdown' | 'token_expired' | 'idle_timeout' | 'connection_limit', message: string, code: number): void {
+    conn.send('connection_closing', { reason, message, close_code: code })
+    conn.close(code, reason)
+  }
+
+  app.addHook('preClose', async () => {
+    for (const conn of [...connections.all()]) closeWith(conn, 'server_shutdown', 'Server is shutting down', CLOSE_GOING_AWAY)
+  })
+}, { name: 'ws-gateway', dependencies: ['auth'] })
