@@ -1,0 +1,439 @@
+// Wire shapes of the simulation: orders, fills, account, ticks, results and the per-session fill settings.
+// server/simulation (the pure engine) produces exactly these objects; REST and WebSocket validate against them.
+import { Type, type Static, type TSchema, type TUnsafe, type TUnion, type TNull } from '@sinclair/typebox'
+import { Money, MoneyInput, SessionId, SymbolInput, Timestamp, DateString } from './common.js'
+import type { Bar as BarT } from './market-data.js'
+import type { ErrorCode as ErrorCodeT } from './errors.js'
+
+/** Version of the fill rules in docs/fill-policy.md; named on every result so old runs stay explainable. */
+export const FILL_POLICY_VERSION = '1.0.0'
+
+/** A reference to a schema registered by `$id` (inlining it would register the `$id` twice with Ajv). */
+function ref<T extends TSchema> (schema: T, options: Record<string, unknown> = {}): TUnsafe<Static<T>> {
+  if (schema.$id === undefined) throw new Error('ref() needs a schema with $id')
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id, options))
+}
+
+function Nullable<T extends TSchema> (schema: T): TUnion<[T, TNull]> {
+  return Type.Union([schema, Type.Null()])
+}
+
+// ── atoms ──────────────────────────────────────────────────────────────────────────────────────────
+
+export const OrderSide = Type.Union([Type.Literal('buy'), Type.Literal('sell')], { $id: 'OrderSide' })
+export type OrderSide = Static<typeof OrderSide>
+
+export const OrderType = Type.Union(
+  [Type.Literal('market'), Type.Literal('limit'), Type.Literal('stop'), Type.Literal('stop_limit')],
+  { $id: 'OrderType' }
+)
+export type OrderType = Static<typeof OrderType>
+
+export const TimeInForce = Type.Union([Type.Literal('day'), Type.Literal('gtc'), Type.Literal('ioc')], {
+  $id: 'TimeInForce',
+  description: 'day: expires at the end of its trading day; gtc: until filled or cancelled; ioc: its first bar only'
+})
+export type TimeInForce = Static<typeof TimeInForce>
+
+export const ExecutionMode = Type.Union([Type.Literal('atomic'), Type.Literal('best_effort')], {
+  $id: 'ExecutionMode',
+  description: 'atomic: one invalid order rejects the whole batch; best_effort: each order on its own'
+})
+export type ExecutionMode = Static<typeof ExecutionMode>
+
+export const OrderState = Type.Union(
+  [
+    Type.Literal('accepted'),
+    Type.Literal('partially_filled'),
+    Type.Literal('filled'),
+    Type.Literal('cancelled'),
+    Type.Literal('expired'),
+    Type.Literal('rejected')
+  ],
+  { $id: 'OrderState' }
+)
+export type OrderState = Static<typeof OrderState>
+
+/** Which rule of docs/fill-policy.md priced a fill. */
+export const FillReason = Type.Union(
+  [
+    Type.Literal('market_open'),
+    Type.Literal('limit_open'),
+    Type.Literal('limit_touch'),
+    Type.Literal('stop_gap_open'),
+    Type.Literal('stop_touch'),
+    Type.Literal('stop_limit_open'),
+    Type.Literal('stop_limit_stop'),
+    Type.Literal('stop_limit_touch')
+  ],
+  { $id: 'FillReason' }
+)
+export type FillReason = Static<typeof FillReason>
+
+export const AccountUpdateFrequency = Type.Union(
+  [Type.Literal('every_fill'), Type.Literal('every_tick'), Type.Literal('on_demand')],
+  { $id: 'AccountUpdateFrequency' }
+)
+export type AccountUpdateFrequency = Static<typeof AccountUpdateFrequency>
+
+export const MarketSession = Type.Union(
+  [Type.Literal('pre_market'), Type.Literal('regular'), Type.Literal('after_hours'), Type.Literal('closed')],
+  { $id: 'MarketSession' }
+)
+export type MarketSession = Static<typeof MarketSession>
+
+/** Client order id; bracket legs get `<id>-tp` / `<id>-sl`, hence the shorter limit. */
+export const OrderId = Type.String({ minLength: 1, maxLength: 60, pattern: '^[A-Za-z0-9_.:-]+$' })
+
+const Quantity = Type.Number({ exclusiveMinimum: 0, description: 'Shares/units; fractional allowed (8 decimals)' })
+
+// ── settings ───────────────────────────────────────────────────────────────────────────────────────
+
+/** Per-session fill settings; sessions embed this object as is. Amounts are numbers read as their shortest decimal. */
+export const SimulationSettings = Type.Object(
+  {
+    commission_per_share: Type.Number({ minimum: 0, maximum: 100, default: 0.005 }),
+    min_commission_per_order: Type.Number({ minimum: 0, maximum: 10000, default: 0 }),
+    slippage_bps: Type.Number({ minimum: 0, maximum: 1000, default: 0, description: 'Applied to market orders, against the order' }),
+    volume_participation: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Max share of a bar volume one symbol may fill; absent = no cap' })
+    ),
+    allow_short: Type.Boolean({ default: false }),
+    fill_policy_version: Type.Literal(FILL_POLICY_VERSION, { default: FILL_POLICY_VERSION })
+  },
+  { $id: 'SimulationSettings', additionalProperties: false }
+)
+export type SimulationSettings = Static<typeof SimulationSettings>
+
+// ── orders in ──────────────────────────────────────────────────────────────────────────────────────
+
+export const TakeProfitRequest = Type.Object(
+  { limit_price: MoneyInput },
+  { $id: 'TakeProfitRequest', additionalProperties: false }
+)
+export type TakeProfitRequest = Static<typeof TakeProfitRequest>
+
+export const StopLossRequest = Type.Object(
+  { stop_price: MoneyInput, limit_price: Type.Optional(MoneyInput) },
+  { $id: 'StopLossRequest', additionalProperties: false }
+)
+export type StopLossRequest = Static<typeof StopLossRequest>
+
+/** One order as the strategy sends it. Exactly one of quantity/notional (checked by the engine: INVALID_ORDER). */
+export const OrderRequest = Type.Object(
+  {
+    order_id: OrderId,
+    symbol: SymbolInput,
+    side: ref(OrderSide),
+    type: ref(OrderType),
+    quantity: Type.Optional(Quantity),
+    notional: Type.Optional(MoneyInput),
+    price: Type.Optional(MoneyInput),
+    stop_price: Type.Optional(MoneyInput),
+    time_in_force: Type.Optional(ref(TimeInForce, { default: 'day' })),
+    take_profit: Type.Optional(ref(TakeProfitRequest)),
+    stop_loss: Type.Optional(ref(StopLossRequest))
+  },
+  { $id: 'OrderRequest', additionalProperties: false }
+)
+export type OrderRequest = Static<typeof OrderRequest>
+
+export const OrderBatchData = Type.Object(
+  {
+    session_id: SessionId,
+    batch_id: Type.String({ minLength: 1, maxLength: 64 }),
+    orders: Type.Array(ref(OrderRequest), { minItems: 1, maxItems: 500 }),
+    execution_mode: Type.Optional(ref(ExecutionMode, { default: 'best_effort' }))
+  },
+  { $id: 'OrderBatchData', additionalProperties: false }
+)
+export type OrderBatchData = Static<typeof OrderBatchData>
+
+export const CancelOrderData = Type.Object(
+  { session_id: SessionId, order_id: OrderId },
+  { $id: 'CancelOrderData', additionalProperties: false }
+)
+export type CancelOrderData = Static<typeof CancelOrderData>
+
+export const RejectedOrder = Type.Object(
+  {
+    order_id: Type.String(),
+    error_code: Type.Unsafe<ErrorCodeT>(Type.Ref('ErrorCode')),
+    reason: Type.String()
+  },
+  { $id: 'RejectedOrder', additionalProperties: false }
+)
+export type RejectedOrder = Static<typeof RejectedOrder>
+
+/** What an accepted order would cost if it filled at the last close (market, or limit marketable there). */
+export const EstimatedFill = Type.Object(
+  { order_id: Type.String(), estimated_price: Money, estimated_quantity: Type.Number() },
+  { $id: 'EstimatedFill', additionalProperties: false }
+)
+export type EstimatedFill = Static<typeof EstimatedFill>
+
+export const BatchAck = Type.Object(
+  {
+    session_id: SessionId,
+    batch_id: Type.String(),
+    accepted_orders: Type.Array(Type.String()),
+    rejected_orders: Type.Array(ref(RejectedOrder)),
+    estimated_fills: Type.Array(ref(EstimatedFill))
+  },
+  { $id: 'BatchAck', additionalProperties: false }
+)
+export type BatchAck = Static<typeof BatchAck>
+
+// ── orders out ─────────────────────────────────────────────────────────────────────────────────────
+
+/** The server's view of an order. Times are simulation times. */
+export const Order = Type.Object(
+  {
+    order_id: Type.String(),
+    symbol: Type.String(),
+    side: ref(OrderSide),
+    type: ref(OrderType),
+    time_in_force: ref(TimeInForce),
+    quantity: Type.Optional(Type.Number({ description: 'Absent for a notional order until its first fill' })),
+    notional: Type.Optional(Money),
+    price: Type.Optional(Money),
+    stop_price: Type.Optional(Money),
+    take_profit_price: Type.Optional(Money),
+    stop_loss_price: Type.Optional(Money),
+    stop_loss_limit_price: Type.Optional(Money),
+    status: ref(OrderState),
+    filled_quantity: Type.Number(),
+    remaining_quantity: Type.Optional(Type.Number()),
+    avg_fill_price: Type.Optional(Money),
+    commission: Money,
+    stop_triggered: Type.Boolean(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    batch_id: Type.Optional(Type.String()),
+    parent_order_id: Type.Optional(Type.String()),
+    leg: Type.Optional(Type.Union([Type.Literal('take_profit'), Type.Literal('stop_loss')]))
+  },
+  { $id: 'Order', additionalProperties: false }
+)
+export type Order = Static<typeof Order>
+
+export const OrderUpdate = Type.Object(
+  {
+    order_id: Type.String(),
+    status: ref(OrderState),
+    update_time: Timestamp,
+    reason: Type.Optional(Type.String()),
+    error_code: Type.Optional(Type.Unsafe<ErrorCodeT>(Type.Ref('ErrorCode'))),
+    order: ref(Order)
+  },
+  { $id: 'OrderUpdate', additionalProperties: false }
+)
+export type OrderUpdate = Static<typeof OrderUpdate>
+
+export const ExecutionReport = Type.Object(
+  {
+    execution_id: Type.String(),
+    order_id: Type.String(),
+    symbol: Type.String(),
+    side: ref(OrderSide),
+    executed_quantity: Type.Number(),
+    executed_price: Money,
+    execution_time: Timestamp,
+    commission: Money,
+    slippage_bps: Type.Number({ description: 'Effective slippage against the bar open (0 for limit/stop prices)' }),
+    is_partial: Type.Boolean(),
+    remaining_quantity: Type.Number(),
+    fill_reason: ref(FillReason)
+  },
+  { $id: 'ExecutionReport', additionalProperties: false }
+)
+export type ExecutionReport = Static<typeof ExecutionReport>
+
+// ── account ────────────────────────────────────────────────────────────────────────────────────────
+
+export const Position = Type.Object(
+  {
+    symbol: Type.String(),
+    quantity: Type.Number({ description: 'Negative for a short' }),
+    avg_cost: Money,
+    last_price: Money,
+    market_value: Money,
+    unrealized_pnl: Money
+  },
+  { $id: 'Position', additionalProperties: false }
+)
+export type Position = Static<typeof Position>
+
+export const AccountSnapshot = Type.Object(
+  {
+    sim_time: Timestamp,
+    cash: Money,
+    equity: Money,
+    buying_power: Money,
+    day_pnl: Money,
+    realized_pnl: Money,
+    total_commission: Money,
+    positions: Type.Array(ref(Position)),
+    open_orders: Type.Integer({ minimum: 0, description: 'Number of working orders' })
+  },
+  { $id: 'AccountSnapshot', additionalProperties: false }
+)
+export type AccountSnapshot = Static<typeof AccountSnapshot>
+
+// ── results ────────────────────────────────────────────────────────────────────────────────────────
+
+/** A round trip from flat to flat (a position still open at the end is closed at the last close). */
+export const TradeRecord = Type.Object(
+  {
+    trade_id: Type.Integer({ minimum: 1 }),
+    symbol: Type.String(),
+    direction: Type.Union([Type.Literal('long'), Type.Literal('short')]),
+    quantity: Type.Number({ description: 'Total quantity entered' }),
+    entry_time: Timestamp,
+    exit_time: Timestamp,
+    avg_entry_price: Money,
+    avg_exit_price: Money,
+    gross_pnl: Money,
+    commission: Money,
+    net_pnl: Money,
+    return_pct: Type.Number({ description: 'net_pnl / entry value × 100' }),
+    open_at_end: Type.Boolean()
+  },
+  { $id: 'TradeRecord', additionalProperties: false }
+)
+export type TradeRecord = Static<typeof TradeRecord>
+
+/** Equity at the close of one trading day. */
+export const EquityPoint = Type.Object(
+  {
+    date: DateString,
+    sim_time: Timestamp,
+    equity: Money,
+    cash: Money,
+    drawdown_pct: Type.Number({ minimum: 0 })
+  },
+  { $id: 'EquityPoint', additionalProperties: false }
+)
+export type EquityPoint = Static<typeof EquityPoint>
+
+const metricsProperties = {
+  initial_capital: Money,
+  final_equity: Money,
+  total_return_pct: Type.Number(),
+  cagr_pct: Nullable(Type.Number()),
+  total_trades: Type.Integer({ minimum: 0 }),
+  winning_trades: Type.Integer({ minimum: 0 }),
+  losing_trades: Type.Integer({ minimum: 0 }),
+  win_rate: Nullable(Type.Number({ description: 'winning / total, 0..1; null without trades' })),
+  profit_factor: Nullable(Type.Number({ description: 'gross wins / |gross losses|; null without losing trades' })),
+  gross_profit: Money,
+  gross_loss: Money,
+  realized_pnl: Money,
+  total_commission: Money,
+  max_drawdown_pct: Type.Number({ minimum: 0 }),
+  sharpe_ratio: Nullable(Type.Number()),
+  sortino_ratio: Nullable(Type.Number()),
+  calmar_ratio: Nullable(Type.Number()),
+  bars_processed: Type.Integer({ minimum: 0, description: 'Timeline steps replayed' }),
+  trading_days: Type.Integer({ minimum: 0 })
+}
+
+export const PerformanceMetrics = Type.Object(metricsProperties, { $id: 'PerformanceMetrics', additionalProperties: false })
+export type PerformanceMetrics = Static<typeof PerformanceMetrics>
+
+export const SimulationResults = Type.Object(
+  {
+    session_id: SessionId,
+    fill_policy_version: Type.String(),
+    completed: Type.Boolean({ description: 'false while the replay is still running or when it was stopped early' }),
+    metrics: ref(PerformanceMetrics),
+    equity_curve: Type.Array(ref(EquityPoint)),
+    trades: Type.Array(ref(TradeRecord))
+  },
+  { $id: 'SimulationResults', additionalProperties: false }
+)
+export type SimulationResults = Static<typeof SimulationResults>
+
+export const SimulationCompleteData = Type.Object(
+  {
+    session_id: SessionId,
+    reason: Type.Union([Type.Literal('finished'), Type.Literal('stopped')]),
+    fill_policy_version: Type.String(),
+    ...metricsProperties
+  },
+  { $id: 'SimulationCompleteData', additionalProperties: false }
+)
+export type SimulationCompleteData = Static<typeof SimulationCompleteData>
+
+// ── simulation loop ────────────────────────────────────────────────────────────────────────────────
+
+export const StartSimulationData = Type.Object(
+  {
+    session_id: SessionId,
+    flow_control: Type.Optional(Type.Boolean({ default: true })),
+    max_pending_ticks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),
+    account_update_frequency: Type.Optional(ref(AccountUpdateFrequency, { default: 'every_fill' })),
+    include_bars: Type.Optional(Type.Boolean({ default: true }))
+  },
+  { $id: 'StartSimulationData', additionalProperties: false }
+)
+export type StartSimulationData = Static<typeof StartSimulationData>
+
+export const TickAckData = Type.Object(
+  {
+    session_id: SessionId,
+    sequence_id: Type.Integer({ minimum: 1 }),
+    processing_status: Type.Union([Type.Literal('ready'), Type.Literal('processing'), Type.Literal('need_time')])
+  },
+  { $id: 'TickAckData', additionalProperties: false }
+)
+export type TickAckData = Static<typeof TickAckData>
+
+/** One timeline step, sent when its bars close. `sequence_id` is the 1-based step number that tick_ack echoes. */
+export const TickData = Type.Object(
+  {
+    session_id: SessionId,
+    sequence_id: Type.Integer({ minimum: 1 }),
+    sim_time: Timestamp,
+    market_session: ref(MarketSession),
+    symbols_trading: Type.Array(Type.String()),
+    bars: Type.Optional(Type.Record(Type.String(), Type.Unsafe<BarT>(Type.Ref('Bar')))),
+    is_eod: Type.Boolean()
+  },
+  { $id: 'TickData', additionalProperties: false }
+)
+export type TickData = Static<typeof TickData>
+
+/** Every `$id`'d schema of this file, for `app.addSchema` (they reference `Bar` and `ErrorCode`, registered elsewhere). */
+export const simulationSchemas = [
+  OrderSide,
+  OrderType,
+  TimeInForce,
+  ExecutionMode,
+  OrderState,
+  FillReason,
+  AccountUpdateFrequency,
+  MarketSession,
+  SimulationSettings,
+  TakeProfitRequest,
+  StopLossRequest,
+  OrderRequest,
+  OrderBatchData,
+  CancelOrderData,
+  RejectedOrder,
+  EstimatedFill,
+  BatchAck,
+  Order,
+  OrderUpdate,
+  ExecutionReport,
+  Position,
+  AccountSnapshot,
+  TradeRecord,
+  EquityPoint,
+  PerformanceMetrics,
+  SimulationResults,
+  SimulationCompleteData,
+  StartSimulationData,
+  TickAckData,
+  TickData
+]
