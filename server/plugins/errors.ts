@@ -62,7 +62,9 @@ export default fp(async function errorsPlugin (app: FastifyInstance) {
     if (appErr.statusCode === 429 && typeof retryAfter === 'number' && reply.getHeader('retry-after') === undefined) {
       void reply.header('retry-after', String(retryAfter))
     }
-    void reply.code(err.statusCode === 413 ? 413 : appErr.statusCode).send(appErr.toBody())
+    // Fastify's own 4xx keep their precise status (413, 415); their code comes from the mapping above.
+    const fastifyStatus = !isAppError(err) && err.validation === undefined && err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : undefined
+    void reply.code(fastifyStatus ?? appErr.statusCode).send(appErr.toBody())
   })
 
   app.setNotFoundHandler(function notFound (request, reply) {

@@ -65,6 +65,12 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
   const wsOptions = { maxPayload: config.wsMaxPayload, closeTimeout: 1000 }
   await app.register(websocket, {
     options: wsOptions,
+    // Replaces the plugin's default (a bare close()) so clients learn why and get 1001 Going Away.
+    preClose (done) {
+      for (const conn of [...connections.all()]) closeWith(conn, 'server_shutdown', 'Server is shutting down', CLOSE_GOING_AWAY)
+      this.websocketServer.close()
+      done()
+    },
     errorHandler (err, socket, request) {
       // ws has already queued close(1009) for oversize frames; terminating now would turn it into 1006.
       if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return
@@ -101,12 +107,10 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
     const conn = new WsConnection(socket, user, dispatcher, request.log)
     const count = connections.add(conn)
     const limits = limitsFor(user.plan)
-    let idleTimer: NodeJS.Timeout | undefined
-    let warnTimer: NodeJS.Timeout | undefined
-    let expiryTimer: NodeJS.Timeout | undefined
+    const timers: { idle?: NodeJS.Timeout, warn?: NodeJS.Timeout, expiry?: NodeJS.Timeout } = {}
     conn.onClose(() => {
       connections.remove(conn)
-      clearTimeout(idleTimer); clearTimeout(warnTimer); clearTimeout(expiryTimer)
+      clearTimeout(timers.idle); clearTimeout(timers.warn); clearTimeout(timers.expiry)
     })
     if (count > limits.ws_connections) {
       // Lost a race with a concurrent upgrade of the same user: the limit holds exactly.
@@ -128,13 +132,13 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
     conn.send('connection_ready', ready)
 
     const untilExpiry = expiresAt - Date.now()
-    warnTimer = setTimeout(() => {
+    timers.warn = setTimeout(() => {
       conn.send('connection_warning', { reason: 'token_expiring', message: 'Access token expires soon; reconnect with a fresh token', closes_at: new Date(expiresAt).toISOString() })
     }, Math.max(0, untilExpiry - TOKEN_WARNING_MS))
-    expiryTimer = setTimeout(() => {
+    timers.expiry = setTimeout(() => {
       closeWith(conn, 'token_expired', 'Access token expired', CLOSE_TOKEN_EXPIRED)
     }, Math.max(0, untilExpiry))
-    warnTimer.unref(); expiryTimer.unref()
+    timers.warn.unref(); timers.expiry.unref()
 
     const idleMs = config.wsIdleTimeoutSec * 1000
     const checkIdle = (): void => {
@@ -143,19 +147,15 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
         closeWith(conn, 'idle_timeout', `No message for ${config.wsIdleTimeoutSec} s`, CLOSE_IDLE)
         return
       }
-      idleTimer = setTimeout(checkIdle, idleMs - idleFor)
-      idleTimer.unref()
+      timers.idle = setTimeout(checkIdle, idleMs - idleFor)
+      timers.idle.unref()
     }
-    idleTimer = setTimeout(checkIdle, idleMs)
-    idleTimer.unref()
+    timers.idle = setTimeout(checkIdle, idleMs)
+    timers.idle.unref()
   })
 
   function closeWith (conn: WsConnection, reason: 'server_shutdown' | 'token_expired' | 'idle_timeout' | 'connection_limit', message: string, code: number): void {
     conn.send('connection_closing', { reason, message, close_code: code })
     conn.close(code, reason)
   }
-
-  app.addHook('preClose', async () => {
-    for (const conn of [...connections.all()]) closeWith(conn, 'server_shutdown', 'Server is shutting down', CLOSE_GOING_AWAY)
-  })
 }, { name: 'ws-gateway', dependencies: ['auth'] })

@@ -34,5 +34,5 @@ t.test('float prices convert through their shortest decimal form', async (t) => 
 
 t.test('bad input is a VALIDATION_FAILED AppError', async (t) => {
   t.throws(() => parseDecimal('1e5', 'initial_capital'), AppError)
-  t.throws(() => parseMoney(Number.NaN), { error_code: 'VALIDATION_FAILED' })
+  t.throws(() => parseMoney(Number.NaN), new AppError('VALIDATION_FAILED', 'amount must be a finite number', { field: 'amount' }))
 })
