@@ -1,0 +1,64 @@
+import t from 'tap'
+import { Portfolio } from '../../../server/simulation/portfolio.js'
+import { formatMoney, parseMoney } from '../../../server/money.js'
+import { dailySeries, engineFor, flat, order, steps, submit } from './bars.js'
+
+const T = '2023-01-03T14:30:00.000Z'
+const m = (s: string): bigint => parseMoney(s)
+
+t.test('1,000 commissions of 0.10 sum to exactly 100.00 and cash does not drift', async (t) => {
+  const p = new Portfolio(m('100000'), ['AAA'])
+  for (let i = 0; i < 500; i++) {
+    p.applyFill(0, m('1'), m('10.1'), m('0.1'), T)
+    p.applyFill(0, m('-1'), m('10.1'), m('0.1'), T)
+  }
+  t.equal(formatMoney(p.totalCommission), '100.00')
+  t.equal(formatMoney(p.cash), '99900.00')
+  t.equal(p.trades.length, 500)
+})
+
+t.test('through the engine, 1,000 fills at a 0.10 minimum commission cost exactly 100.00', async (t) => {
+  const e = engineFor(dailySeries('AAA', Array.from({ length: 1001 }, () => flat(10.1))), {
+    settings: { commission_per_share: 0, min_commission_per_order: 0.1 }
+  })
+  steps(e, 1)
+  for (let i = 0; i < 1000; i++) {
+    submit(e, [order({ order_id: `o${i}`, side: i % 2 === 0 ? 'buy' : 'sell', quantity: 1 })])
+    steps(e, 1)
+  }
+  const acct = e.account()
+  t.equal(acct.total_commission, '100.00')
+  t.equal(acct.cash, '99900.00')
+})
+
+t.test('average cost blends buys and realized P&L uses it', async (t) => {
+  // buy 10 @ 100 and 10 @ 110 → avg 105; sell 15 @ 120 → realized 15 × (120 − 105) = 225
+  const p = new Portfolio(m('10000'), ['AAA'])
+  p.applyFill(0, m('10'), m('100'), 0n, T)
+  p.applyFill(0, m('10'), m('110'), 0n, T)
+  p.applyFill(0, m('-15'), m('120'), 0n, T)
+  t.equal(formatMoney(p.realizedPnl), '225.00')
+  const [pos] = p.positions(Float64Array.of(120))
+  t.same([pos.quantity, pos.avg_cost, pos.market_value, pos.unrealized_pnl], [5, '105.00', '600.00', '75.00'])
+})
+
+t.test('a fill that crosses zero closes one trade and opens the other side', async (t) => {
+  // long 10 @ 100; sell 15 @ 110 (commission 1.50 split 1.00 / 0.50) → long trade +100 gross, short 5 @ 110 opened
+  const p = new Portfolio(m('10000'), ['AAA'])
+  p.applyFill(0, m('10'), m('100'), 0n, T)
+  p.applyFill(0, m('-15'), m('110'), m('1.5'), T)
+  t.same(p.trades.map((x) => [x.direction, x.gross_pnl, x.commission, x.net_pnl]), [['long', '100.00', '1.00', '99.00']])
+  t.equal(formatMoney(p.qty[0]), '-5.00')
+  const open = p.tradesMarkedAt(Float64Array.of(100), T)
+  // short 5 from 110 marked at 100: +50 gross, 0.50 commission
+  t.same(open.slice(1).map((x) => [x.direction, x.net_pnl, x.open_at_end]), [['short', '49.50', true]])
+})
+
+t.test('a short position gains when the price falls', async (t) => {
+  const p = new Portfolio(m('10000'), ['AAA'])
+  p.applyFill(0, m('-10'), m('50'), 0n, T)
+  t.equal(formatMoney(p.cash), '10500.00')
+  p.applyFill(0, m('10'), m('45'), 0n, T)
+  t.equal(formatMoney(p.realizedPnl), '50.00')
+  t.equal(p.held.length, 0)
+})
