@@ -1,0 +1,82 @@
+import t from 'tap'
+import {
+  cagrPct, calendarDaysBetween, calmarRatio, downsideDeviation, maxDrawdownPct, periodReturns, populationStd,
+  sharpeRatio, sortinoRatio, tradeStats
+} from '../../../server/simulation/metrics.js'
+import type { TradeRecord } from '../../../schemas/simulation.js'
+
+// Curve used below: initial 100 → 110 → 121 → 108.9, i.e. returns +10 %, +10 %, −10 %.
+const equity = [110, 121, 108.9]
+
+t.test('period returns start against the initial capital', async (t) => {
+  const r = Array.from(periodReturns(100, equity))
+  t.same(r.map((x) => Math.round(x * 1e12) / 1e12), [0.1, 0.1, -0.1])
+})
+
+t.test('population standard deviation divides by N', async (t) => {
+  // mean 1/30; deviations 1/15, 1/15, −2/15 → Σ² = 6/225 → /3 = 2/225 → sd = 0.0942809…
+  t.ok(Math.abs(populationStd([0.1, 0.1, -0.1]) - Math.sqrt(2 / 225)) < 1e-12)
+})
+
+t.test('Sharpe is mean over population std times √252', async (t) => {
+  // (1/30) / √(2/225) × √252 = 0.3535534 × 15.8745079 = 5.6124861
+  const s = sharpeRatio(periodReturns(100, equity))
+  t.ok(Math.abs((s ?? 0) - 5.6124861) < 1e-6, String(s))
+})
+
+t.test('Sortino divides by the downside deviation over all returns', async (t) => {
+  // downside: √(0.01 / 3) = 0.0577350; (1/30) / 0.0577350 × √252 = 0.5773503 × 15.8745079 = 9.1651514
+  t.ok(Math.abs(downsideDeviation([0.1, 0.1, -0.1]) - Math.sqrt(0.01 / 3)) < 1e-12)
+  const s = sortinoRatio(periodReturns(100, equity))
+  t.ok(Math.abs((s ?? 0) - 9.1651514) < 1e-6, String(s))
+})
+
+t.test('Sharpe and Sortino are null when undefined', async (t) => {
+  t.equal(sharpeRatio([0.01, 0.01]), null, 'no volatility')
+  t.equal(sortinoRatio([0.01, 0.02]), null, 'no downside')
+  t.equal(sharpeRatio([]), null)
+})
+
+t.test('max drawdown is the largest fall from a running peak, initial capital included', async (t) => {
+  // 100 → 120 → 90 (−25 % from 120) → 130 → 117 (−10 %)
+  t.equal(maxDrawdownPct(100, [120, 90, 130, 117]), 25)
+  // first bar below the initial capital: 100 → 80 is −20 %
+  t.equal(maxDrawdownPct(100, [80, 100]), 20)
+  t.equal(maxDrawdownPct(100, [101, 102]), 0)
+})
+
+t.test('CAGR annualises over calendar days (365.25 per year)', async (t) => {
+  // 100 → 121 over exactly two years = 10 % a year
+  t.ok(Math.abs((cagrPct(100, 121, 730.5) ?? 0) - 10) < 1e-9)
+  t.equal(cagrPct(100, 121, 0), null)
+  t.equal(cagrPct(100, -5, 365), -100)
+})
+
+t.test('calendar days between trading days', async (t) => {
+  t.equal(calendarDaysBetween(20230103, 20240103), 365)
+  t.equal(calendarDaysBetween(20240101, 20240301), 60, 'leap February')
+})
+
+t.test('Calmar is CAGR over max drawdown', async (t) => {
+  t.equal(calmarRatio(10, 25), 0.4)
+  t.equal(calmarRatio(10, 0), null)
+  t.equal(calmarRatio(null, 5), null)
+})
+
+function trade (net: string): TradeRecord {
+  return {
+    trade_id: 1, symbol: 'AAA', direction: 'long', quantity: 1, entry_time: '2023-01-03T14:30:00.000Z', exit_time: '2023-01-04T14:30:00.000Z',
+    avg_entry_price: '1', avg_exit_price: '1', gross_pnl: net, commission: '0', net_pnl: net, return_pct: 0, open_at_end: false
+  }
+}
+
+t.test('a trade with zero net P&L counts as won; profit factor is wins over |losses|', async (t) => {
+  // wins 30 + 0, losses −10 − 5 → PF 30 / 15 = 2, win rate 2/4
+  const s = tradeStats(['30', '-10', '-5', '0'].map(trade))
+  t.same([s.total, s.winning, s.losing, s.winRate, s.profitFactor], [4, 2, 2, 0.5, 2])
+})
+
+t.test('profit factor and win rate are null when undefined', async (t) => {
+  t.equal(tradeStats([trade('5')]).profitFactor, null)
+  t.equal(tradeStats([]).winRate, null)
+})
