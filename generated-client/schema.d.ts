@@ -55,6 +55,117 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/market-data/symbols": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The symbol catalogue (filter by asset class, market, or a search string) */
+        get: operations["listSymbols"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/market-data/symbols/{symbol}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One catalogue entry; aliases accepted (eurusd, BTC-USD, BRK-B) */
+        get: operations["getSymbol"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/market-data/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Per-symbol and date-range verdicts for a prospective session
+         * @description Always 200 with `valid` true or false; every problem is listed at once with its error_code.
+         */
+        post: operations["validateMarketData"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/market-data/bars/{symbol}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OHLCV bars of one symbol (warm-up, charts) */
+        get: operations["getBars"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the caller's sessions, newest first */
+        get: operations["listSessions"];
+        put?: never;
+        /**
+         * Create a simulation session
+         * @description Validates symbols and dates against the market-data catalogue and the plan limits. With `Idempotency-Key`, a retry with the same body returns the original session (header `Idempotent-Replayed: true`); the same key with a different body is 409 IDEMPOTENCY_CONFLICT. Keys are per user and kept 24 h.
+         */
+        post: operations["createSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One session (404 for ids of other users) */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        /** Delete a session (stops it if running) */
+        delete: operations["deleteSession"];
+        options?: never;
+        head?: never;
+        /** Replace metadata; any PATCH (even {}) refreshes the idle expiry */
+        patch: operations["updateSession"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -78,6 +189,335 @@ export interface components {
             orders_per_minute: number;
             ws_connections: number;
             requests_per_minute: number;
+        };
+        /** @description Bar size: daily, hourly or one-minute */
+        Timeframe: "1d" | "1h" | "1m";
+        AssetClass: "stock" | "forex" | "crypto";
+        Market: "NYSE" | "NASDAQ" | "FOREX" | "CRYPTO";
+        Bar: {
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            timestamp: string;
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            session_date: string;
+            open: number;
+            high: number;
+            low: number;
+            close: number;
+            volume: number;
+        };
+        /** @description Where a symbol's bars come from: the built-in synthetic demo set, CSV files or Parquet files */
+        BarSourceKind: "demo" | "csv" | "parquet";
+        TimeframeAvailability: {
+            /** @description Bar size: daily, hourly or one-minute */
+            timeframe: "1d" | "1h" | "1m";
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            first_date: string;
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            last_date: string;
+        };
+        SymbolInfo: {
+            /** @example AAPL */
+            symbol: string;
+            name: string;
+            asset_class: "stock" | "forex" | "crypto";
+            market: "NYSE" | "NASDAQ" | "FOREX" | "CRYPTO";
+            /**
+             * @description Currency prices are quoted in
+             * @example USD
+             */
+            currency: string;
+            timeframes: components["schemas"]["TimeframeAvailability"][];
+            /** @description Other accepted spellings, e.g. EURUSD, C:EURUSD */
+            aliases: string[];
+            /** @description True for the generated demo data set: not real market prices */
+            synthetic: boolean;
+            source: "demo" | "csv" | "parquet";
+        };
+        ListSymbolsQuery: {
+            asset_class?: "stock" | "forex" | "crypto";
+            market?: "NYSE" | "NASDAQ" | "FOREX" | "CRYPTO";
+            /** @description Case-insensitive search in symbol and name */
+            q?: string;
+            /** @default 100 */
+            limit: number;
+        };
+        SymbolList: {
+            symbols: components["schemas"]["SymbolInfo"][];
+            /** @description Matches before `limit` was applied */
+            total: number;
+        };
+        ValidateMarketDataBody: {
+            symbols: string[];
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            start_date: string;
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            end_date: string;
+            /** @default 1d */
+            timeframe: "1d" | "1h" | "1m";
+        };
+        SymbolVerdict: {
+            /** @description The symbol as sent */
+            input: string;
+            /** @description Canonical symbol, null when unknown */
+            symbol: string | null;
+            valid: boolean;
+            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INTERNAL_ERROR";
+            message?: string;
+            suggestions?: string[];
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            first_date?: string;
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            last_date?: string;
+            /** @description Trading sessions of the symbol's market in the requested range */
+            trading_sessions?: number;
+        };
+        DateRangeVerdict: {
+            start_date: string;
+            end_date: string;
+            /** @description Bar size: daily, hourly or one-minute */
+            timeframe: "1d" | "1h" | "1m";
+            valid: boolean;
+            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INTERNAL_ERROR";
+            message?: string;
+            /** @description Days on which at least one requested symbol trades */
+            trading_sessions?: number;
+            /** @description Timeline steps a simulation over this request would have */
+            estimated_ticks?: number;
+        };
+        MarketDataError: {
+            error_code: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INTERNAL_ERROR";
+            message: string;
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        MarketDataValidation: {
+            valid: boolean;
+            symbols: components["schemas"]["SymbolVerdict"][];
+            date_range: components["schemas"]["DateRangeVerdict"];
+            errors: components["schemas"]["MarketDataError"][];
+        };
+        BarsQuery: {
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            start: string;
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            end: string;
+            /** @default 1d */
+            timeframe: "1d" | "1h" | "1m";
+            /** @description Apply split/dividend adjustment when the source has it */
+            adjusted?: boolean;
+            /** @default 10000 */
+            limit: number;
+        };
+        BarsResponse: {
+            symbol: string;
+            /** @description Bar size: daily, hourly or one-minute */
+            timeframe: "1d" | "1h" | "1m";
+            bars: components["schemas"]["Bar"][];
+            synthetic: boolean;
+            /** @description True when `limit` cut the range short */
+            truncated: boolean;
+        };
+        /** @description Lifecycle state; transitions are listed in server/sessions/lifecycle.ts */
+        SessionState: "initializing" | "ready" | "running" | "paused" | "completed" | "error";
+        Session: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            /** @description Canonical symbols, in request order */
+            symbols: string[];
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            start_date: string;
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            end_date: string;
+            timeframe: components["schemas"]["Timeframe"];
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            initial_capital: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            commission_per_share: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            min_commission_per_order: string;
+            /** @description Slippage in basis points of price */
+            slippage_bps: number;
+            allow_short: boolean;
+            /** @description Largest fraction of a bar's volume one order may fill; unset = no volume cap */
+            volume_participation?: number;
+            /** @description Version of the fill rules the session is simulated with */
+            fill_policy_version: string;
+            state: components["schemas"]["SessionState"];
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            created_at: string;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            updated_at: string;
+            /** @description When the idle session will be deleted (last activity + TTL); null while running */
+            expires_at: string | null;
+            /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
+            metadata: {
+                [key: string]: unknown;
+            };
+            estimated_ticks: number;
+            progress: number;
+            /** @description Present when state is error */
+            error_message?: string;
+        };
+        CreateSessionBody: {
+            symbols: string[];
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            start_date: string;
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            end_date: string;
+            timeframe?: components["schemas"]["Timeframe"];
+            /**
+             * @description Decimal amount: number or decimal string
+             * @default 100000
+             */
+            initial_capital: number | string;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @default 0.005
+             */
+            commission_per_share: number | string;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @default 0
+             */
+            min_commission_per_order: number | string;
+            /**
+             * @description Slippage in basis points of price
+             * @default 5
+             */
+            slippage_bps: number;
+            /** @default false */
+            allow_short: boolean;
+            /** @description Largest fraction of a bar's volume one order may fill; unset = no volume cap */
+            volume_participation?: number;
+            /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description Client-chosen id, unique among the caller's sessions */
+            session_id?: string;
+        };
+        UpdateSessionBody: {
+            /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        ListSessionsQuery: {
+            state?: components["schemas"]["SessionState"];
+            /** @default 20 */
+            limit: number;
+            /** @description Opaque; from next_cursor */
+            cursor?: string;
+        };
+        /** @description Newest first (created_at desc, then session_id desc) */
+        SessionList: {
+            sessions: components["schemas"]["Session"][];
+            /** @description null on the last page */
+            next_cursor: string | null;
+        };
+        SessionIdParams: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            id: string;
+        };
+        GetSessionData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+        };
+        DeleteSessionData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+        };
+        ListSessionsData: {
+            state?: components["schemas"]["SessionState"];
+            /** @default 20 */
+            limit: number;
+            /** @description Opaque; from next_cursor */
+            cursor?: string;
+        };
+        SessionDeleted: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            /** @enum {boolean} */
+            deleted: true;
+        };
+        SessionUsage: {
+            /** @description Sessions in initializing, ready, running or paused */
+            active_sessions: number;
+            /** @description Creations in the rolling last hour (deleted ones included) */
+            sessions_created_last_hour: number;
         };
         ApiKeyHeaders: {
             /** @description Your API key */
@@ -108,8 +548,11 @@ export interface components {
             plan: components["schemas"]["Plan"];
             limits: components["schemas"]["PlanLimits"];
             usage: {
+                /** @description Sessions in initializing, ready, running or paused */
                 active_sessions: number;
+                /** @description Creations in the rolling last hour (deleted ones included) */
                 sessions_created_last_hour: number;
+                /** @description Open WebSocket connections */
                 open_connections: number;
             };
         };
@@ -123,27 +566,6 @@ export interface components {
              * @example 2023-01-03T14:30:00.000Z
              */
             server_time: string;
-        };
-        /** @description Bar size: daily, hourly or one-minute */
-        Timeframe: "1d" | "1h" | "1m";
-        AssetClass: "stock" | "forex" | "crypto";
-        Market: "NYSE" | "NASDAQ" | "FOREX" | "CRYPTO";
-        Bar: {
-            /**
-             * @description ISO-8601 UTC timestamp
-             * @example 2023-01-03T14:30:00.000Z
-             */
-            timestamp: string;
-            /**
-             * @description Calendar date, YYYY-MM-DD
-             * @example 2023-01-03
-             */
-            session_date: string;
-            open: number;
-            high: number;
-            low: number;
-            close: number;
-            volume: number;
         };
         WsClientEnvelope: {
             type: string;
@@ -319,6 +741,614 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listSymbols: {
+        parameters: {
+            query?: {
+                asset_class?: "stock" | "forex" | "crypto";
+                market?: "NYSE" | "NASDAQ" | "FOREX" | "CRYPTO";
+                /** @description Case-insensitive search in symbol and name */
+                q?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SymbolList"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getSymbol: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                symbol: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SymbolInfo"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    validateMarketData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    symbols: string[];
+                    /**
+                     * @description Calendar date, YYYY-MM-DD
+                     * @example 2023-01-03
+                     */
+                    start_date: string;
+                    /**
+                     * @description Calendar date, YYYY-MM-DD
+                     * @example 2023-01-03
+                     */
+                    end_date: string;
+                    /** @default 1d */
+                    timeframe?: "1d" | "1h" | "1m";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarketDataValidation"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getBars: {
+        parameters: {
+            query: {
+                /**
+                 * @description Calendar date, YYYY-MM-DD
+                 * @example 2023-01-03
+                 */
+                start: string;
+                /**
+                 * @description Calendar date, YYYY-MM-DD
+                 * @example 2023-01-03
+                 */
+                end: string;
+                timeframe?: "1d" | "1h" | "1m";
+                /** @description Apply split/dividend adjustment when the source has it */
+                adjusted?: boolean;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                symbol: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BarsResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: {
+                state?: components["schemas"]["SessionState"];
+                limit?: number;
+                /** @description Opaque; from next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Newest first (created_at desc, then session_id desc) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    createSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    symbols: string[];
+                    /**
+                     * @description Calendar date, YYYY-MM-DD
+                     * @example 2023-01-03
+                     */
+                    start_date: string;
+                    /**
+                     * @description Calendar date, YYYY-MM-DD
+                     * @example 2023-01-03
+                     */
+                    end_date: string;
+                    timeframe?: components["schemas"]["Timeframe"];
+                    /**
+                     * @description Decimal amount: number or decimal string
+                     * @default 100000
+                     */
+                    initial_capital?: number | string;
+                    /**
+                     * @description Decimal amount: number or decimal string
+                     * @default 0.005
+                     */
+                    commission_per_share?: number | string;
+                    /**
+                     * @description Decimal amount: number or decimal string
+                     * @default 0
+                     */
+                    min_commission_per_order?: number | string;
+                    /**
+                     * @description Slippage in basis points of price
+                     * @default 5
+                     */
+                    slippage_bps?: number;
+                    /** @default false */
+                    allow_short?: boolean;
+                    /** @description Largest fraction of a bar's volume one order may fill; unset = no volume cap */
+                    volume_participation?: number;
+                    /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description Client-chosen id, unique among the caller's sessions */
+                    session_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    deleteSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    updateSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,7 @@
 // Authentication wire shapes: API-key → JWT exchange and the caller's identity.
 import { Type, type Static } from '@sinclair/typebox'
 import type { Plan as PlanT, PlanLimits as PlanLimitsT } from './common.js'
+import { SessionUsage } from './sessions.js'
 
 export const ApiKeyHeaders = Type.Object(
   { 'x-api-key': Type.String({ minLength: 1, maxLength: 256, description: 'Your API key' }) },
@@ -37,14 +38,10 @@ export const Me = Type.Object(
     user_id: Type.String(),
     plan: Type.Unsafe<PlanT>(Type.Ref('Plan')),
     limits: Type.Unsafe<PlanLimitsT>(Type.Ref('PlanLimits')),
-    usage: Type.Object(
-      {
-        active_sessions: Type.Integer(),
-        sessions_created_last_hour: Type.Integer(),
-        open_connections: Type.Integer()
-      },
-      { additionalProperties: false }
-    )
+    usage: Type.Composite([
+      SessionUsage,
+      Type.Object({ open_connections: Type.Integer({ minimum: 0, description: 'Open WebSocket connections' }) })
+    ], { additionalProperties: false })
   },
   { $id: 'Me', additionalProperties: false }
 )

@@ -6,18 +6,17 @@ import { Plan, PlanLimits } from './common.js'
 import { authSchemas } from './auth.js'
 import { Health } from './health.js'
 import { wsGatewaySchemas } from './ws-messages.js'
-import { Timeframe, AssetClass, Market, Bar } from './market-data.js'
+import { marketDataSchemas } from './market-data.js'
+import { sessionSchemas } from './sessions.js'
 
 export const allSchemas: TSchema[] = [
   ErrorCode,
   ErrorResponse,
   Plan,
   PlanLimits,
+  ...marketDataSchemas,
+  ...sessionSchemas,
   ...authSchemas,
   Health,
-  Timeframe,
-  AssetClass,
-  Market,
-  Bar,
   ...wsGatewaySchemas
 ]

@@ -4,7 +4,6 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { allSchemas } from '../schemas/index.js'
 import type { Config } from './config.js'
-import type { AuthUser } from './plugins/auth.js'
 import { buildValidator } from './validation.js'
 import errorsPlugin from './plugins/errors.js'
 import authPlugin from './plugins/auth.js'
@@ -12,21 +11,24 @@ import rateLimitPlugin from './plugins/rate-limit.js'
 import swaggerPlugin from './plugins/swagger.js'
 import metricsPlugin from './plugins/metrics.js'
 import gatewayPlugin from './ws/gateway.js'
+import servicesPlugin from './plugins/services.js'
+import sessionWsHandlers from './ws/session-handlers.js'
 import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
-
-export interface SessionUsageCounts { active_sessions: number, sessions_created_last_hour: number }
+import sessionRoutes from './routes/sessions.js'
+import marketDataRoutes from './routes/market-data.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
-    usageOf: (user: AuthUser) => SessionUsageCounts
   }
 }
 
 export interface BuildOptions {
   /** Fastify logger option; tests pass false. */
   logger?: FastifyServerOptions['logger']
+  /** Clock for the services (tests of expiry and validation). */
+  now?: () => number
 }
 
 /** Never log a token: drop the query string (`?token=`) from logged URLs; headers are not logged at all. */
@@ -59,7 +61,6 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
-  app.decorate('usageOf', (_user: AuthUser): SessionUsageCounts => ({ active_sessions: 0, sessions_created_last_hour: 0 }))
   for (const schema of allSchemas) app.addSchema(schema)
 
   await app.register(errorsPlugin)
@@ -68,8 +69,12 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(rateLimitPlugin)
   await app.register(swaggerPlugin)
   await app.register(gatewayPlugin, { config, references: allSchemas })
+  await app.register(servicesPlugin, { config, now: opts.now })
 
   await app.register(healthRoutes)
   await app.register(authRoutes)
+  await app.register(marketDataRoutes)
+  await app.register(sessionRoutes)
+  await app.register(sessionWsHandlers)
   return app
 }

@@ -47,7 +47,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { rateLimit: {} }
   }, async (request): Promise<Me> => {
     const user = request.user
-    const usage = app.usageOf(user)
+    const usage = await app.sessions.usage(user)
     return { user_id: user.user_id, plan: user.plan, limits: limitsFor(user.plan), usage: { ...usage, open_connections: app.ws.connections.countFor(user.user_id) } }
   })
 }

@@ -1,0 +1,85 @@
+// Wires the transport-free services into the app: market data, the session manager (memory store), and
+// the session operations both transports call, so REST and WebSocket count, time and fail identically.
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { CreateSessionBody, Session } from '../../schemas/sessions.js'
+import type { MarketDataValidation, ValidateMarketDataBody } from '../../schemas/market-data.js'
+import { isAppError } from '../app-error.js'
+import type { Config } from '../config.js'
+import { MarketDataService } from '../market-data/market-data-service.js'
+import { SessionManager, type CreateResult, type SessionMarketData, type SessionUser } from '../sessions/session-manager.js'
+import { MemorySessionStore } from '../sessions/memory-session-store.js'
+
+/** Operations with cross-cutting accounting (metrics) shared by REST routes and WebSocket handlers. */
+export interface SessionOperations {
+  create: (user: SessionUser, body: CreateSessionBody, idempotencyKey?: string) => Promise<CreateResult>
+  validateMarketData: (body: ValidateMarketDataBody) => MarketDataValidation
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    marketData: MarketDataService
+    sessions: SessionManager
+    sessionOps: SessionOperations
+  }
+}
+
+export interface ServicesOptions {
+  config: Config
+  /** Clock for services (tests). */
+  now?: () => number
+}
+
+export default fp(async function servicesPlugin (app: FastifyInstance, opts: ServicesOptions) {
+  const { config } = opts
+  const metrics = app.metrics
+  const marketData = new MarketDataService({ dataDir: config.dataDir, demo: config.demoData, now: opts.now })
+  await marketData.init()
+
+  const timed = <T>(fn: () => T): T => {
+    const end = metrics.validationDuration.startTimer()
+    try { return fn() } finally { end() }
+  }
+  const timedMarketData: SessionMarketData = {
+    validateSessionRequest: (req) => timed(() => marketData.validateSessionRequest(req))
+  }
+
+  const sessions = new SessionManager({
+    store: new MemorySessionStore(),
+    marketData: timedMarketData,
+    now: opts.now,
+    ttlMinutes: config.sessionTtlMinutes
+  })
+
+  const byState = metrics.sessionsByState
+  sessions.subscribe((event) => {
+    const s: Session = event.session
+    switch (event.kind) {
+      case 'created': metrics.sessionsCreated.inc(); byState.inc({ state: s.state }); break
+      case 'state_changed':
+        if (event.previous_state !== undefined) byState.dec({ state: event.previous_state })
+        byState.inc({ state: s.state })
+        break
+      case 'deleted': case 'expired': byState.dec({ state: s.state }); break
+      default: break
+    }
+  })
+
+  const ops: SessionOperations = {
+    async create (user, body, idempotencyKey) {
+      try {
+        return await sessions.create(user, body, idempotencyKey === undefined ? {} : { idempotencyKey })
+      } catch (err) {
+        metrics.sessionsFailed.inc({ error_code: isAppError(err) ? err.error_code : 'INTERNAL_ERROR' })
+        throw err
+      }
+    },
+    validateMarketData: (body) => timed(() => marketData.validate(body))
+  }
+
+  app.decorate('marketData', marketData)
+  app.decorate('sessions', sessions)
+  app.decorate('sessionOps', ops)
+  sessions.startSweeper()
+  app.addHook('onClose', async () => { sessions.stop() })
+}, { name: 'services', dependencies: ['metrics'] })

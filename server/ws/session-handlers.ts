@@ -1,0 +1,47 @@
+// WebSocket session operations: create_session, get_session, list_sessions, delete_session — the same
+// service calls as the REST routes, so both transports agree on every outcome; failures are session_error.
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { CreateSessionBody, DeleteSessionData, GetSessionData, ListSessionsData } from '../../schemas/sessions.js'
+
+export default fp(async function sessionWsHandlers (app: FastifyInstance) {
+  const { dispatcher } = app.ws
+  app.ws.supportedFeatures.push('sessions')
+
+  dispatcher.register({
+    type: 'create_session',
+    schema: CreateSessionBody,
+    family: 'session',
+    async handle (ctx, data) {
+      const { session } = await app.sessionOps.create(ctx.conn.user, data)
+      ctx.reply('session_created', session)
+    }
+  })
+
+  dispatcher.register({
+    type: 'get_session',
+    schema: GetSessionData,
+    family: 'session',
+    async handle (ctx, data) {
+      ctx.reply('session_info', await app.sessions.get(ctx.conn.user, data.session_id))
+    }
+  })
+
+  dispatcher.register({
+    type: 'list_sessions',
+    schema: ListSessionsData,
+    family: 'session',
+    async handle (ctx, data) {
+      ctx.reply('session_list', await app.sessions.list(ctx.conn.user, data))
+    }
+  })
+
+  dispatcher.register({
+    type: 'delete_session',
+    schema: DeleteSessionData,
+    family: 'session',
+    async handle (ctx, data) {
+      ctx.reply('session_deleted', await app.sessions.delete(ctx.conn.user, data.session_id))
+    }
+  })
+}, { name: 'ws-session-handlers', dependencies: ['ws-gateway', 'services'] })
