@@ -284,3 +284,21 @@ t.test('commission is per share with a per-order minimum spread over partial fil
   submit(e, [order({ order_id: 'c', quantity: 100, time_in_force: 'gtc' })])
   t.same(executions(steps(e)).map((x) => x.commission), ['1.00', '0.00', '0.00'])
 })
+
+t.test('a stop_loss with a limit price becomes a stop-limit leg', async (t) => {
+  const e = engineFor(dailySeries('AAA', [flat(100), flat(100), flat(100)]))
+  steps(e, 1)
+  submit(e, [order({ order_id: 'p', stop_loss: { stop_price: 90, limit_price: '89.5' } })])
+  steps(e, 1)
+  const leg = e.order('p-sl')
+  t.same([leg.type, leg.side, leg.stop_price, leg.price, leg.quantity], ['stop_limit', 'sell', '90.00', '89.50', 10])
+})
+
+t.test('a short sale needs 50 % of its value in buying power', async (t) => {
+  // capital 1000: shorting 30 @ 100 needs 1500 of buying power → refused; 15 @ 100 needs 750 → accepted
+  const e = engineFor(dailySeries('AAA', [flat(100), flat(100)]), { initialCapital: '1000', settings: { allow_short: true } })
+  steps(e, 1)
+  const { ack } = submit(e, [order({ order_id: 'big', side: 'sell', quantity: 30 }), order({ order_id: 'ok', side: 'sell', quantity: 15 })])
+  t.same(ack.rejected_orders.map((r) => [r.order_id, r.error_code]), [['big', 'INSUFFICIENT_BUYING_POWER']])
+  t.same(ack.accepted_orders, ['ok'])
+})
