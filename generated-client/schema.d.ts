@@ -166,6 +166,163 @@ export interface paths {
         patch: operations["updateSession"];
         trace?: never;
     };
+    "/sessions/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start the replay
+         * @description With flow_control (default true) the run waits for tick_ack from a WebSocket that attached with resume_session; send {"flow_control": false} to run headless at full speed (watch it with subscribe_session or GET …/events).
+         */
+        post: operations["startSimulation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause the replay */
+        post: operations["pauseSimulation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume the replay */
+        post: operations["resumeSimulation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop the run early (open orders cancelled, results computed to now) */
+        post: operations["cancelSimulation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The run's orders */
+        get: operations["listOrders"];
+        put?: never;
+        /** Submit an order batch (tried from the next bar) */
+        post: operations["submitOrders"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/orders/{order_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Cancel a working order */
+        delete: operations["cancelOrder"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Account snapshot at the current simulation time */
+        get: operations["getAccount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Metrics, equity curve and trades of a completed run */
+        get: operations["getResults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The session event log after a sequence id */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -518,6 +675,637 @@ export interface components {
             active_sessions: number;
             /** @description Creations in the rolling last hour (deleted ones included) */
             sessions_created_last_hour: number;
+        };
+        OrderSide: "buy" | "sell";
+        OrderType: "market" | "limit" | "stop" | "stop_limit";
+        /** @description day: expires at the end of its trading day; gtc: until filled or cancelled; ioc: its first bar only */
+        TimeInForce: "day" | "gtc" | "ioc";
+        /** @description atomic: one invalid order rejects the whole batch; best_effort: each order on its own */
+        ExecutionMode: "atomic" | "best_effort";
+        OrderState: "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected";
+        FillReason: "market_open" | "limit_open" | "limit_touch" | "stop_gap_open" | "stop_touch" | "stop_limit_open" | "stop_limit_stop" | "stop_limit_touch";
+        AccountUpdateFrequency: "every_fill" | "every_tick" | "on_demand";
+        MarketSession: "pre_market" | "regular" | "after_hours" | "closed";
+        SimulationSettings: {
+            /** @default 0.005 */
+            commission_per_share: number;
+            /** @default 0 */
+            min_commission_per_order: number;
+            /**
+             * @description Applied to market orders, against the order
+             * @default 0
+             */
+            slippage_bps: number;
+            /** @description Max share of a bar volume one symbol may fill; absent = no cap */
+            volume_participation?: number;
+            /** @default false */
+            allow_short: boolean;
+            /**
+             * @default 1.0.0
+             * @enum {string}
+             */
+            fill_policy_version: "1.0.0";
+        };
+        TakeProfitRequest: {
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            limit_price: number | string;
+        };
+        StopLossRequest: {
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            stop_price: number | string;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            limit_price?: number | string;
+        };
+        OrderRequest: {
+            order_id: string;
+            symbol: string;
+            side: components["schemas"]["OrderSide"];
+            type: components["schemas"]["OrderType"];
+            /** @description Shares/units; fractional allowed (8 decimals) */
+            quantity?: number;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            notional?: number | string;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            price?: number | string;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            stop_price?: number | string;
+            time_in_force?: components["schemas"]["TimeInForce"];
+            take_profit?: components["schemas"]["TakeProfitRequest"];
+            stop_loss?: components["schemas"]["StopLossRequest"];
+        };
+        OrderBatchData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            batch_id: string;
+            orders: components["schemas"]["OrderRequest"][];
+            execution_mode?: components["schemas"]["ExecutionMode"];
+        };
+        CancelOrderData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            order_id: string;
+        };
+        RejectedOrder: {
+            order_id: string;
+            error_code: components["schemas"]["ErrorCode"];
+            reason: string;
+        };
+        EstimatedFill: {
+            order_id: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            estimated_price: string;
+            estimated_quantity: number;
+        };
+        BatchAck: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            batch_id: string;
+            accepted_orders: string[];
+            rejected_orders: components["schemas"]["RejectedOrder"][];
+            estimated_fills: components["schemas"]["EstimatedFill"][];
+        };
+        Order: {
+            order_id: string;
+            symbol: string;
+            side: components["schemas"]["OrderSide"];
+            type: components["schemas"]["OrderType"];
+            time_in_force: components["schemas"]["TimeInForce"];
+            /** @description Absent for a notional order until its first fill */
+            quantity?: number;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            notional?: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            price?: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            stop_price?: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            take_profit_price?: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            stop_loss_price?: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            stop_loss_limit_price?: string;
+            status: components["schemas"]["OrderState"];
+            filled_quantity: number;
+            remaining_quantity?: number;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            avg_fill_price?: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            commission: string;
+            stop_triggered: boolean;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            created_at: string;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            updated_at: string;
+            batch_id?: string;
+            parent_order_id?: string;
+            leg?: "take_profit" | "stop_loss";
+        };
+        OrderUpdate: {
+            order_id: string;
+            status: components["schemas"]["OrderState"];
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            update_time: string;
+            reason?: string;
+            error_code?: components["schemas"]["ErrorCode"];
+            order: components["schemas"]["Order"];
+        };
+        ExecutionReport: {
+            execution_id: string;
+            order_id: string;
+            symbol: string;
+            side: components["schemas"]["OrderSide"];
+            executed_quantity: number;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            executed_price: string;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            execution_time: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            commission: string;
+            /** @description Effective slippage against the bar open (0 for limit/stop prices) */
+            slippage_bps: number;
+            is_partial: boolean;
+            remaining_quantity: number;
+            fill_reason: components["schemas"]["FillReason"];
+        };
+        Position: {
+            symbol: string;
+            /** @description Negative for a short */
+            quantity: number;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            avg_cost: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            last_price: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            market_value: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            unrealized_pnl: string;
+        };
+        AccountSnapshot: {
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            sim_time: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            cash: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            equity: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            buying_power: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            day_pnl: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            realized_pnl: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            total_commission: string;
+            positions: components["schemas"]["Position"][];
+            /** @description Number of working orders */
+            open_orders: number;
+        };
+        TradeRecord: {
+            trade_id: number;
+            symbol: string;
+            direction: "long" | "short";
+            /** @description Total quantity entered */
+            quantity: number;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            entry_time: string;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            exit_time: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            avg_entry_price: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            avg_exit_price: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            gross_pnl: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            commission: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            net_pnl: string;
+            /** @description net_pnl / entry value × 100 */
+            return_pct: number;
+            open_at_end: boolean;
+        };
+        EquityPoint: {
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            date: string;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            sim_time: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            equity: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            cash: string;
+            drawdown_pct: number;
+        };
+        PerformanceMetrics: {
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            initial_capital: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            final_equity: string;
+            total_return_pct: number;
+            cagr_pct: number | null;
+            total_trades: number;
+            winning_trades: number;
+            losing_trades: number;
+            win_rate: number | null;
+            profit_factor: number | null;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            gross_profit: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            gross_loss: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            realized_pnl: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            total_commission: string;
+            max_drawdown_pct: number;
+            sharpe_ratio: number | null;
+            sortino_ratio: number | null;
+            calmar_ratio: number | null;
+            /** @description Timeline steps replayed */
+            bars_processed: number;
+            trading_days: number;
+        };
+        SimulationResults: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            fill_policy_version: string;
+            /** @description false while the replay is still running or when it was stopped early */
+            completed: boolean;
+            metrics: components["schemas"]["PerformanceMetrics"];
+            equity_curve: components["schemas"]["EquityPoint"][];
+            trades: components["schemas"]["TradeRecord"][];
+        };
+        SimulationCompleteData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            reason: "finished" | "stopped";
+            fill_policy_version: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            initial_capital: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            final_equity: string;
+            total_return_pct: number;
+            cagr_pct: number | null;
+            total_trades: number;
+            winning_trades: number;
+            losing_trades: number;
+            win_rate: number | null;
+            profit_factor: number | null;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            gross_profit: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            gross_loss: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            realized_pnl: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            total_commission: string;
+            max_drawdown_pct: number;
+            sharpe_ratio: number | null;
+            sortino_ratio: number | null;
+            calmar_ratio: number | null;
+            /** @description Timeline steps replayed */
+            bars_processed: number;
+            trading_days: number;
+        };
+        StartSimulationData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            /** @default true */
+            flow_control: boolean;
+            /** @default 1 */
+            max_pending_ticks: number;
+            account_update_frequency?: components["schemas"]["AccountUpdateFrequency"];
+            /** @default true */
+            include_bars: boolean;
+        };
+        TickAckData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            sequence_id: number;
+            processing_status: "ready" | "processing" | "need_time";
+        };
+        TickData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            sequence_id: number;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            sim_time: string;
+            market_session: components["schemas"]["MarketSession"];
+            symbols_trading: string[];
+            bars?: {
+                [key: string]: components["schemas"]["Bar"];
+            };
+            is_eod: boolean;
+        };
+        SessionRefData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+        };
+        StartSimulationBody: {
+            /** @default true */
+            flow_control: boolean;
+            /** @default 1 */
+            max_pending_ticks: number;
+            account_update_frequency?: components["schemas"]["AccountUpdateFrequency"];
+            /** @default true */
+            include_bars: boolean;
+        };
+        SubmitOrdersBody: {
+            batch_id: string;
+            orders: components["schemas"]["OrderRequest"][];
+            execution_mode?: components["schemas"]["ExecutionMode"];
+        };
+        OrderIdParams: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            id: string;
+            order_id: string;
+        };
+        OrderList: {
+            orders: components["schemas"]["Order"][];
+        };
+        SimulationStartedData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            total_ticks: number;
+            flow_control: boolean;
+            max_pending_ticks: number;
+            account_update_frequency: string;
+            include_bars: boolean;
+            fill_policy_version: string;
+            symbols: string[];
+            initial_capital: string;
+        };
+        SimulationStateData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            state: components["schemas"]["SessionState"];
+            ticks_sent: number;
+            total_ticks: number;
+            reason?: string;
+        };
+        SessionEvent: {
+            type: string;
+            data: unknown;
+            request_id?: string;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            timestamp: string;
+            sequence_id: number;
+        };
+        EventsQuery: {
+            /** @default 0 */
+            after_seq: number;
+            /** @default 1000 */
+            limit: number;
+        };
+        EventPage: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            events: components["schemas"]["SessionEvent"][];
+            /** @description Highest sequence id in the log */
+            last_sequence_id: number;
+            has_more: boolean;
+        };
+        ResumeSessionData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            /** @description Envelope sequence_id of the last event the client handled */
+            last_processed_sequence_id: number;
+        };
+        StateSyncData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            state: components["schemas"]["SessionState"];
+            account: components["schemas"]["AccountSnapshot"];
+            missed_events: components["schemas"]["SessionEvent"][];
+            last_sequence_id: number;
+        };
+        SubscriptionData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            subscribed: boolean;
+            last_sequence_id: number;
         };
         ApiKeyHeaders: {
             /** @description Your API key */
@@ -1349,6 +2137,740 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    startSimulation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default true */
+                    flow_control?: boolean;
+                    /** @default 1 */
+                    max_pending_ticks?: number;
+                    account_update_frequency?: components["schemas"]["AccountUpdateFrequency"];
+                    /** @default true */
+                    include_bars?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulationStateData"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    pauseSimulation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulationStateData"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    resumeSimulation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulationStateData"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancelSimulation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulationStateData"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listOrders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderList"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    submitOrders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    batch_id: string;
+                    orders: components["schemas"]["OrderRequest"][];
+                    execution_mode?: components["schemas"]["ExecutionMode"];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchAck"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancelOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountSnapshot"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getResults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulationResults"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                after_seq?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,6 +8,8 @@ import { Health } from './health.js'
 import { wsGatewaySchemas } from './ws-messages.js'
 import { marketDataSchemas } from './market-data.js'
 import { sessionSchemas } from './sessions.js'
+import { simulationSchemas } from './simulation.js'
+import { simulationControlSchemas } from './simulation-control.js'
 
 export const allSchemas: TSchema[] = [
   ErrorCode,
@@ -16,6 +18,8 @@ export const allSchemas: TSchema[] = [
   PlanLimits,
   ...marketDataSchemas,
   ...sessionSchemas,
+  ...simulationSchemas,
+  ...simulationControlSchemas,
   ...authSchemas,
   Health,
   ...wsGatewaySchemas

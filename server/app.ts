@@ -13,10 +13,12 @@ import metricsPlugin from './plugins/metrics.js'
 import gatewayPlugin from './ws/gateway.js'
 import servicesPlugin from './plugins/services.js'
 import sessionWsHandlers from './ws/session-handlers.js'
+import simulationWsHandlers from './ws/simulation-handlers.js'
 import healthRoutes from './routes/health.js'
 import authRoutes from './routes/auth.js'
 import sessionRoutes from './routes/sessions.js'
 import marketDataRoutes from './routes/market-data.js'
+import simulationRoutes from './routes/simulation.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -75,6 +77,8 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(authRoutes)
   await app.register(marketDataRoutes)
   await app.register(sessionRoutes)
+  await app.register(simulationRoutes)
   await app.register(sessionWsHandlers)
+  await app.register(simulationWsHandlers)
   return app
 }

@@ -9,6 +9,8 @@ import type { Config } from '../config.js'
 import { MarketDataService } from '../market-data/market-data-service.js'
 import { SessionManager, type CreateResult, type SessionMarketData, type SessionUser } from '../sessions/session-manager.js'
 import { MemorySessionStore } from '../sessions/memory-session-store.js'
+import { SimulationService } from '../simulation/simulation-service.js'
+import { FILL_POLICY_VERSION } from '../../schemas/simulation.js'
 
 /** Operations with cross-cutting accounting (metrics) shared by REST routes and WebSocket handlers. */
 export interface SessionOperations {
@@ -21,6 +23,7 @@ declare module 'fastify' {
     marketData: MarketDataService
     sessions: SessionManager
     sessionOps: SessionOperations
+    simulation: SimulationService
   }
 }
 
@@ -48,7 +51,14 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     store: new MemorySessionStore(),
     marketData: timedMarketData,
     now: opts.now,
-    ttlMinutes: config.sessionTtlMinutes
+    ttlMinutes: config.sessionTtlMinutes,
+    fillPolicyVersion: FILL_POLICY_VERSION
+  })
+  const simulation = new SimulationService({
+    sessions,
+    marketData,
+    now: opts.now,
+    onError: (err) => { app.log.error({ err }, 'simulation state update failed') }
   })
 
   const byState = metrics.sessionsByState
@@ -80,6 +90,7 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   app.decorate('marketData', marketData)
   app.decorate('sessions', sessions)
   app.decorate('sessionOps', ops)
+  app.decorate('simulation', simulation)
   sessions.startSweeper()
-  app.addHook('onClose', async () => { sessions.stop() })
+  app.addHook('onClose', async () => { simulation.stop(); sessions.stop() })
 }, { name: 'services', dependencies: ['metrics'] })

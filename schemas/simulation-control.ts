@@ -1,0 +1,136 @@
+// Wire shapes for running a session (ARCHITECTURE.md §4, issue 5 §2 and §7): control messages, their
+// replies, the event log and resume. Order, fill, account and result shapes live in simulation.ts.
+import { Type, type Static } from '@sinclair/typebox'
+import { SessionId, Timestamp } from './common.js'
+import type { AccountSnapshot as AccountSnapshotT, Order as OrderT } from './simulation.js'
+import { OrderBatchData, StartSimulationData } from './simulation.js'
+import type { SessionState as SessionStateT } from './sessions.js'
+
+/** `data` of pause_simulation, resume_simulation, query_account, subscribe_session, unsubscribe_session. */
+export const SessionRefData = Type.Object({ session_id: SessionId }, { $id: 'SessionRefData', additionalProperties: false })
+export type SessionRefData = Static<typeof SessionRefData>
+
+/** REST body of POST /sessions/{id}/start: the WebSocket's start options without the id (it is in the path). */
+export const StartSimulationBody = Type.Omit(StartSimulationData, ['session_id'], { $id: 'StartSimulationBody', additionalProperties: false })
+export type StartSimulationBody = Static<typeof StartSimulationBody>
+
+/** REST body of POST /sessions/{id}/orders: an order batch without the id (it is in the path). */
+export const SubmitOrdersBody = Type.Omit(OrderBatchData, ['session_id'], { $id: 'SubmitOrdersBody', additionalProperties: false })
+export type SubmitOrdersBody = Static<typeof SubmitOrdersBody>
+
+export const OrderIdParams = Type.Object(
+  { id: SessionId, order_id: Type.String({ minLength: 1, maxLength: 60, pattern: '^[A-Za-z0-9_.:-]+$' }) },
+  { $id: 'OrderIdParams', additionalProperties: false }
+)
+
+export const OrderList = Type.Object(
+  { orders: Type.Array(Type.Unsafe<OrderT>(Type.Ref('Order'))) },
+  { $id: 'OrderList', additionalProperties: false }
+)
+export type OrderList = Static<typeof OrderList>
+
+export const SimulationStartedData = Type.Object(
+  {
+    session_id: SessionId,
+    total_ticks: Type.Integer({ minimum: 0 }),
+    flow_control: Type.Boolean(),
+    max_pending_ticks: Type.Integer({ minimum: 1 }),
+    account_update_frequency: Type.String(),
+    include_bars: Type.Boolean(),
+    fill_policy_version: Type.String(),
+    symbols: Type.Array(Type.String()),
+    initial_capital: Type.String()
+  },
+  { $id: 'SimulationStartedData', additionalProperties: false }
+)
+export type SimulationStartedData = Static<typeof SimulationStartedData>
+
+/** simulation_paused / simulation_resumed. */
+export const SimulationStateData = Type.Object(
+  {
+    session_id: SessionId,
+    state: Type.Unsafe<SessionStateT>(Type.Ref('SessionState')),
+    ticks_sent: Type.Integer({ minimum: 0 }),
+    total_ticks: Type.Integer({ minimum: 0 }),
+    reason: Type.Optional(Type.String())
+  },
+  { $id: 'SimulationStateData', additionalProperties: false }
+)
+export type SimulationStateData = Static<typeof SimulationStateData>
+
+/** A server event as kept in a session's event log (and replayed by state_sync / GET …/events). */
+export const SessionEvent = Type.Object(
+  {
+    type: Type.String(),
+    data: Type.Unknown(),
+    request_id: Type.Optional(Type.String()),
+    timestamp: Timestamp,
+    sequence_id: Type.Integer({ minimum: 1 })
+  },
+  { $id: 'SessionEvent', additionalProperties: false }
+)
+export type SessionEvent = Static<typeof SessionEvent>
+
+export const EventsQuery = Type.Object(
+  {
+    after_seq: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 }))
+  },
+  { $id: 'EventsQuery', additionalProperties: false }
+)
+export type EventsQuery = Static<typeof EventsQuery>
+
+export const EventPage = Type.Object(
+  {
+    session_id: SessionId,
+    events: Type.Array(Type.Unsafe<SessionEvent>(Type.Ref('SessionEvent'))),
+    last_sequence_id: Type.Integer({ minimum: 0, description: 'Highest sequence id in the log' }),
+    has_more: Type.Boolean()
+  },
+  { $id: 'EventPage', additionalProperties: false }
+)
+export type EventPage = Static<typeof EventPage>
+
+export const ResumeSessionData = Type.Object(
+  {
+    session_id: SessionId,
+    last_processed_sequence_id: Type.Integer({ minimum: 0, description: 'Envelope sequence_id of the last event the client handled' })
+  },
+  { $id: 'ResumeSessionData', additionalProperties: false }
+)
+export type ResumeSessionData = Static<typeof ResumeSessionData>
+
+/** Reply to resume_session: the account now and every event after the client's last one, each once. */
+export const StateSyncData = Type.Object(
+  {
+    session_id: SessionId,
+    state: Type.Unsafe<SessionStateT>(Type.Ref('SessionState')),
+    account: Type.Unsafe<AccountSnapshotT>(Type.Ref('AccountSnapshot')),
+    missed_events: Type.Array(Type.Unsafe<SessionEvent>(Type.Ref('SessionEvent'))),
+    last_sequence_id: Type.Integer({ minimum: 0 })
+  },
+  { $id: 'StateSyncData', additionalProperties: false }
+)
+export type StateSyncData = Static<typeof StateSyncData>
+
+export const SubscriptionData = Type.Object(
+  { session_id: SessionId, subscribed: Type.Boolean(), last_sequence_id: Type.Integer({ minimum: 0 }) },
+  { $id: 'SubscriptionData', additionalProperties: false }
+)
+export type SubscriptionData = Static<typeof SubscriptionData>
+
+export const simulationControlSchemas = [
+  SessionRefData,
+  StartSimulationBody,
+  SubmitOrdersBody,
+  OrderIdParams,
+  OrderList,
+  SimulationStartedData,
+  SimulationStateData,
+  SessionEvent,
+  EventsQuery,
+  EventPage,
+  ResumeSessionData,
+  StateSyncData,
+  SubscriptionData
+]

@@ -1,0 +1,87 @@
+// Simulation over REST for dashboards: start/pause/resume/cancel, orders, account, results and the event
+// log. The same SimulationService calls as the WebSocket handlers.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { SessionIdParams } from '../../schemas/sessions.js'
+import { EventsQuery, OrderIdParams, StartSimulationBody, SubmitOrdersBody, type SimulationStateData } from '../../schemas/simulation-control.js'
+import type { SimulationRunner } from '../simulation/runner.js'
+import { authenticated, bearer, errorResponses } from './route-options.js'
+
+function stateOf (runner: SimulationRunner): SimulationStateData {
+  const state = runner.state
+  return { session_id: runner.sessionId, state, ticks_sent: runner.ticksSent, total_ticks: runner.totalTicks }
+}
+
+const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const auth = authenticated(app)
+  const sim = app.simulation
+  const StateRef = Type.Ref('SimulationStateData')
+  const errors = errorResponses(400, 401, 404, 409, 429)
+  const common = { tags: ['simulation'], security: bearer, params: SessionIdParams }
+
+  app.post('/sessions/:id/start', {
+    ...auth,
+    schema: {
+      ...common,
+      operationId: 'startSimulation',
+      summary: 'Start the replay',
+      description: 'With flow_control (default true) the run waits for tick_ack from a WebSocket that attached with resume_session; ' +
+        'send {"flow_control": false} to run headless at full speed (watch it with subscribe_session or GET …/events).',
+      body: StartSimulationBody,
+      response: { 200: StateRef, ...errors }
+    }
+  }, async (request) => stateOf(await sim.start(request.user, request.params.id, request.body, undefined)))
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    app.post(`/sessions/:id/${action}`, {
+      ...auth,
+      schema: {
+        ...common,
+        operationId: `${action}Simulation`,
+        summary: action === 'cancel' ? 'Stop the run early (open orders cancelled, results computed to now)' : `${action[0].toUpperCase()}${action.slice(1)} the replay`,
+        response: { 200: StateRef, ...errors }
+      }
+    }, async (request) => {
+      await sim[action](request.user, request.params.id)
+      return stateOf(await sim.runner(request.user, request.params.id))
+    })
+  }
+
+  app.post('/sessions/:id/orders', {
+    ...auth,
+    schema: {
+      ...common,
+      operationId: 'submitOrders',
+      summary: 'Submit an order batch (tried from the next bar)',
+      body: SubmitOrdersBody,
+      response: { 200: Type.Ref('BatchAck'), ...errors }
+    }
+  }, async (request) => await sim.submitOrders(request.user, { session_id: request.params.id, ...request.body }))
+
+  app.get('/sessions/:id/orders', {
+    ...auth,
+    schema: { ...common, operationId: 'listOrders', summary: "The run's orders", response: { 200: Type.Ref('OrderList'), ...errors } }
+  }, async (request) => ({ orders: await sim.orders(request.user, request.params.id) }))
+
+  app.delete('/sessions/:id/orders/:order_id', {
+    ...auth,
+    schema: { tags: ['simulation'], security: bearer, params: OrderIdParams, operationId: 'cancelOrder', summary: 'Cancel a working order', response: { 200: Type.Ref('Order'), ...errors } }
+  }, async (request) => await sim.cancelOrder(request.user, request.params.id, request.params.order_id))
+
+  app.get('/sessions/:id/account', {
+    ...auth,
+    schema: { ...common, operationId: 'getAccount', summary: 'Account snapshot at the current simulation time', response: { 200: Type.Ref('AccountSnapshot'), ...errors } }
+  }, async (request) => await sim.account(request.user, request.params.id))
+
+  app.get('/sessions/:id/results', {
+    ...auth,
+    schema: { ...common, operationId: 'getResults', summary: 'Metrics, equity curve and trades of a completed run', response: { 200: Type.Ref('SimulationResults'), ...errors } }
+  }, async (request) => await sim.results(request.user, request.params.id))
+
+  app.get('/sessions/:id/events', {
+    ...auth,
+    schema: { ...common, operationId: 'listEvents', summary: 'The session event log after a sequence id', querystring: EventsQuery, response: { 200: Type.Ref('EventPage'), ...errors } }
+  }, async (request) => await sim.events(request.user, request.params.id, request.query.after_seq ?? 0, request.query.limit ?? 1000))
+}
+
+export default simulationRoutes
