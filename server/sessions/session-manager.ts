@@ -105,18 +105,11 @@ const checkList = TypeCompiler.Compile(ListSessionsQuery, [SessionState])
 const checkState = TypeCompiler.Compile(SessionState)
 
 /** A create request after local validation: defaults applied, money exact, metadata serialised. */
-interface CreateRequest {
+type CreateRequest = Pick<SessionRecord,
+  'symbols' | 'start_date' | 'end_date' | 'timeframe' | 'initial_capital' | 'commission_per_share' |
+  'min_commission_per_order' | 'slippage_bps' | 'allow_short' | 'volume_participation' | 'metadata_json'> & {
   readonly symbols: string[]
-  readonly start_date: string
-  readonly end_date: string
-  readonly timeframe: Timeframe
-  readonly initial_capital: Fixed
-  readonly commission_per_share: Fixed
-  readonly min_commission_per_order: Fixed
-  readonly slippage_bps: number
-  readonly allow_short: boolean
-  readonly volume_participation: number | null
-  readonly metadata_json: string
+  /** Client-chosen id, or null to generate one. */
   readonly session_id: string | null
   /** Canonical JSON of all of the above: the identity of the request for idempotency. */
   readonly fingerprint: string
