@@ -614,6 +614,51 @@ export interface components {
             /** @description Client-chosen id, unique among the caller's sessions */
             session_id?: string;
         };
+        CreateSessionData: {
+            symbols: string[];
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            start_date: string;
+            /**
+             * @description Calendar date, YYYY-MM-DD
+             * @example 2023-01-03
+             */
+            end_date: string;
+            timeframe?: components["schemas"]["Timeframe"];
+            /**
+             * @description Decimal amount: number or decimal string
+             * @default 100000
+             */
+            initial_capital: number | string;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @default 0.005
+             */
+            commission_per_share: number | string;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @default 0
+             */
+            min_commission_per_order: number | string;
+            /**
+             * @description Slippage in basis points of price
+             * @default 5
+             */
+            slippage_bps: number;
+            /** @default false */
+            allow_short: boolean;
+            /** @description Largest fraction of a bar's volume one order may fill; unset = no volume cap */
+            volume_participation?: number;
+            /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description Client-chosen id, unique among the caller's sessions */
+            session_id?: string;
+            idempotency_key?: string;
+        };
         UpdateSessionBody: {
             /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
             metadata?: {

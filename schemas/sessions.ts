@@ -116,6 +116,16 @@ export const CreateSessionBody = Type.Object(
 export type CreateSessionBody = Static<typeof CreateSessionBody>
 
 /**
+ * `data` of the WebSocket create_session: the REST body plus the idempotency key REST sends as the
+ * `Idempotency-Key` header, so a client retrying after a dropped connection cannot create two sessions.
+ */
+export const CreateSessionData = Type.Composite([
+  CreateSessionBody,
+  Type.Object({ idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) })
+], { $id: 'CreateSessionData', additionalProperties: false })
+export type CreateSessionData = Static<typeof CreateSessionData>
+
+/**
  * PATCH body. `metadata` replaces the whole object (no merge: a merge would need null-means-delete rules).
  * Every PATCH, even `{}`, refreshes the idle expiry, so `{}` is a keep-alive.
  */
@@ -188,6 +198,7 @@ export const sessionSchemas = [
   SessionState,
   Session,
   CreateSessionBody,
+  CreateSessionData,
   UpdateSessionBody,
   ListSessionsQuery,
   SessionList,

@@ -2,7 +2,7 @@
 // service calls as the REST routes, so both transports agree on every outcome; failures are session_error.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { CreateSessionBody, DeleteSessionData, GetSessionData, ListSessionsData } from '../../schemas/sessions.js'
+import { CreateSessionData, DeleteSessionData, GetSessionData, ListSessionsData } from '../../schemas/sessions.js'
 
 export default fp(async function sessionWsHandlers (app: FastifyInstance) {
   const { dispatcher } = app.ws
@@ -10,10 +10,11 @@ export default fp(async function sessionWsHandlers (app: FastifyInstance) {
 
   dispatcher.register({
     type: 'create_session',
-    schema: CreateSessionBody,
+    schema: CreateSessionData,
     family: 'session',
     async handle (ctx, data) {
-      const { session } = await app.sessionOps.create(ctx.conn.user, data)
+      const { idempotency_key: key, ...body } = data
+      const { session } = await app.sessionOps.create(ctx.conn.user, body, key)
       ctx.reply('session_created', session)
     }
   })

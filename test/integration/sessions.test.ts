@@ -160,6 +160,19 @@ t.test('sessions over REST and WebSocket', async (t) => {
     t.not(d.body.session_id, a.body.session_id)
   })
 
+  t.test('WebSocket create_session honours idempotency_key, shared with the REST header', async (t) => {
+    const ws = await socket(t, ent)
+    const key = `ws-idem-${Date.now()}`
+    const a = await ws.request('create_session', { ...VALID, idempotency_key: key })
+    const b = await ws.request('create_session', { ...VALID, idempotency_key: key })
+    t.equal(a.type, 'session_created')
+    t.equal(b.data.session_id, a.data.session_id, 'a retry returns the same session')
+    const viaRest = await api(ent, 'POST', '/sessions', VALID, { 'idempotency-key': key })
+    t.equal(viaRest.body.session_id, a.data.session_id, 'the same key over REST replays too')
+    const conflict = await ws.request('create_session', { ...VALID, initial_capital: 2000, idempotency_key: key })
+    t.match(conflict, { type: 'session_error', data: { error_code: 'IDEMPOTENCY_CONFLICT' } })
+  })
+
   t.test('a bad pagination cursor and a bad state filter are VALIDATION_FAILED', async (t) => {
     t.equal((await api(ent, 'GET', '/sessions?state=flying')).body.error_code, 'VALIDATION_FAILED')
     const res = await api(ent, 'GET', '/sessions?cursor=garbage')
