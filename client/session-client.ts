@@ -256,6 +256,15 @@ export class SessionClient {
     })
   }
 
+  /**
+   * Send a message that has no reply (e.g. an acknowledgement) on the current connection. Returns false
+   * when there is no open connection: unlike request(), nothing is queued, because a late notification
+   * (a stale ack) is worse than none.
+   */
+  send<K extends keyof ClientMessageMap> (type: K, data: ClientMessageMap[K]): boolean {
+    return this.#send({ type, data })
+  }
+
   /** Listen to one event type; returns a function that removes the listener. */
   on<K extends SessionClientEventType> (type: K, listener: SessionClientListener<K>): () => void {
     let set = this.#listeners.get(type)

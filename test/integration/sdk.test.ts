@@ -214,3 +214,14 @@ async function tokenOf (baseUrl: string, key: string): Promise<string> {
   const res = await fetch(`${baseUrl}/auth/token`, { method: 'POST', headers: { 'x-api-key': key } })
   return (await res.json() as { access_token: string }).access_token
 }
+
+t.test('send() delivers a reply-less message on an open connection and refuses when there is none', async (t) => {
+  const { baseUrl } = await listen(t)
+  const client = new SessionClient({ url: baseUrl, apiKey: KEYS.dev })
+  t.teardown(() => client.close())
+  t.equal(client.send('ping', {}), false, 'not connected yet')
+  await client.connect()
+  const pong = client.once('pong')
+  t.equal(client.send('ping', { client_time: 'now' }), true)
+  t.equal((await pong).client_time, 'now')
+})

@@ -1,0 +1,73 @@
+// `simutrador auth login | status | logout`: exchange an API key for a token and keep both in the
+// credentials file (0600), show who the stored login is and what the plan allows, and forget it.
+import type { Command } from 'commander'
+import { createSimutradorClient } from '../../../generated-client/index.js'
+import { authedClient, contextFrom, unwrap, type GlobalOptions } from '../api.js'
+import { credentialsPath, deleteCredentials, loadCredentials, saveCredentials } from '../credentials.js'
+import { OperationError, UsageError } from '../errors.js'
+import { formatFields, printJson, printLine } from '../output.js'
+import { promptApiKey } from '../prompts.js'
+
+export function registerAuthCommands (program: Command): void {
+  const auth = program.command('auth').description('Log in with an API key, show the login, log out')
+
+  auth.command('login')
+    .description('Exchange an API key for an access token and store both for later commands')
+    .addHelpText('after', '\nThe key comes from --api-key, else SIMUTRADOR_API_KEY, else a prompt (on a terminal).')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
+      const apiKey = ctx.apiKey ?? (process.stdin.isTTY && process.stdout.isTTY ? await promptApiKey() : undefined)
+      if (apiKey === undefined) {
+        throw new UsageError('no API key', 'Pass --api-key KEY, set SIMUTRADOR_API_KEY, or run on a terminal to be prompted.')
+      }
+      const client = createSimutradorClient({ baseUrl: ctx.server })
+      const token = unwrap(await client.POST('/auth/token', { params: { header: { 'x-api-key': apiKey } } }))
+      const expiresAt = new Date(Date.now() + token.expires_in * 1000).toISOString()
+      await saveCredentials(ctx.server, { api_key: apiKey, access_token: token.access_token, expires_at: expiresAt, user_id: token.user_id, plan: token.plan })
+      if (ctx.json) {
+        printJson({ server: ctx.server, user_id: token.user_id, plan: token.plan, expires_at: expiresAt, credentials_file: credentialsPath() })
+        return
+      }
+      printLine(`Logged in to ${ctx.server} as ${token.user_id} (plan ${token.plan}).`)
+      printLine(`Token valid until ${expiresAt}; credentials saved in ${credentialsPath()}`)
+    })
+
+  auth.command('status')
+    .description('Show the stored login for the server, its plan limits and current usage')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
+      const stored = await loadCredentials(ctx.server)
+      if (stored === undefined && ctx.apiKey === undefined) {
+        throw new OperationError({ error_code: 'UNAUTHORIZED', message: `Not logged in to ${ctx.server}`, details: { hint: 'run `simutrador auth login`' } })
+      }
+      const { client, persist } = await authedClient(ctx)
+      const me = unwrap(await client.GET('/me'))
+      await persist()
+      const token = client.tokens.peek()
+      const tokenExpiresAt = token !== undefined && Number.isFinite(token.expiresAt) ? new Date(token.expiresAt).toISOString() : null
+      const source = ctx.apiKey !== undefined ? 'api key (flag or SIMUTRADOR_API_KEY)' : 'stored login'
+      if (ctx.json) {
+        printJson({ server: ctx.server, user_id: me.user_id, plan: me.plan, source, token_expires_at: tokenExpiresAt, limits: me.limits, usage: me.usage })
+        return
+      }
+      printLine(formatFields([
+        ['Server', ctx.server],
+        ['User', me.user_id],
+        ['Plan', me.plan],
+        ['Credentials', source],
+        ['Token expires', tokenExpiresAt ?? 'unknown'],
+        ['Sessions', `${me.usage.active_sessions} active of ${me.limits.concurrent_sessions}; ${me.usage.sessions_created_last_hour} created in the last hour of ${me.limits.sessions_per_hour}`],
+        ['Symbols/session', String(me.limits.symbols_per_session)],
+        ['WebSockets', `${me.usage.open_connections} open of ${me.limits.ws_connections}`]
+      ]))
+    })
+
+  auth.command('logout')
+    .description('Forget the stored API key and token for the server')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
+      const removed = await deleteCredentials(ctx.server)
+      if (ctx.json) { printJson({ server: ctx.server, logged_out: removed }); return }
+      printLine(removed ? `Logged out of ${ctx.server}.` : `Not logged in to ${ctx.server}; nothing to do.`)
+    })
+}

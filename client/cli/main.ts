@@ -1,0 +1,69 @@
+// The `simutrador` command line (bin/simutrador.js runs this file): auth, session and market commands over
+// the generated REST client. Exit codes: 0 ok, 1 the operation failed (server error, network), 2 usage.
+import { createRequire } from 'node:module'
+import { Command, CommanderError } from 'commander'
+import { asOperationError, DEFAULT_SERVER } from './api.js'
+import { registerAuthCommands } from './commands/auth.js'
+import { registerMarketCommands } from './commands/market.js'
+import { registerSessionCommands } from './commands/session.js'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OperationError, UsageError } from './errors.js'
+import { printOperationError, printUsageError } from './output.js'
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
+
+export function buildProgram (): Command {
+  const program = new Command()
+  program
+    .name('simutrador')
+    .description('Command-line client of the SimuTrador trading-simulation server')
+    .version(version)
+    .option('--server <url>', `server base URL (env SIMUTRADOR_URL, default ${DEFAULT_SERVER})`)
+    .option('--api-key <key>', 'API key for this command (env SIMUTRADOR_API_KEY; default: the stored login)')
+    .option('--json', 'machine-readable output (errors too, as {error_code, message, details})')
+    // Settings below are copied to every subcommand created afterwards.
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `
+Getting started:
+  npm start                                   # prints a development API key
+  simutrador auth login --api-key sk_dev_…
+  simutrador session create --symbols AAPL,MSFT --start 2023-01-03 --end 2023-06-30
+  simutrador session list
+
+Exit codes: 0 ok, 1 the operation failed, 2 usage error.
+Config dir: $SIMUTRADOR_CONFIG_DIR, else $XDG_CONFIG_HOME/simutrador, else ~/.config/simutrador.`)
+  registerAuthCommands(program)
+  registerSessionCommands(program)
+  registerMarketCommands(program)
+  return program
+}
+
+/** Run with `argv` (without node and script) and resolve with the exit code. */
+export async function run (argv: string[]): Promise<number> {
+  const program = buildProgram()
+  const json = argv.includes('--json')
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end through exitOverride too; commander has already printed them.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK
+      return EXIT_USAGE
+    }
+    if (err instanceof UsageError) {
+      printUsageError(err)
+      return EXIT_USAGE
+    }
+    const op = err instanceof OperationError ? err : asOperationError(err, program.opts<{ server?: string }>().server ?? process.env.SIMUTRADOR_URL ?? DEFAULT_SERVER)
+    if (op !== undefined) {
+      printOperationError(op, json)
+      return EXIT_FAILURE
+    }
+    printOperationError(new OperationError({ error_code: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err) }), json)
+    if (process.env.SIMUTRADOR_DEBUG !== undefined && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`)
+    return EXIT_FAILURE
+  }
+}
+
+process.exitCode = await run(process.argv.slice(2))
