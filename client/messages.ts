@@ -2,7 +2,7 @@
 // message type carries. Every value is a schema's Static type from schemas/, so the SDK cannot drift from
 // the server. The maps are interfaces on purpose: the simulation work extends them (start_simulation, tick…)
 // by adding entries here or by declaration merging, and `request`/`on`/`events` pick the new types up.
-import type { CreateSessionBody, DeleteSessionData, GetSessionData, ListSessionsData, Session, SessionDeleted, SessionList } from '../schemas/sessions.js'
+import type { CreateSessionData, DeleteSessionData, GetSessionData, ListSessionsData, Session, SessionDeleted, SessionList } from '../schemas/sessions.js'
 import type {
   ConnectionClosingData,
   ConnectionReadyData,
@@ -16,7 +16,7 @@ import type {
 
 /** Payload (`data`) of each message type the client sends. */
 export interface ClientMessageMap {
-  create_session: CreateSessionBody
+  create_session: CreateSessionData
   get_session: GetSessionData
   list_sessions: ListSessionsData
   delete_session: DeleteSessionData

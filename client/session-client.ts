@@ -3,7 +3,7 @@
 // keeps a cache of the user's sessions from what the server sends, keeps the connection alive with pings and
 // reconnects with exponential backoff and full jitter when it drops. Server messages are exposed as typed
 // listeners (`on`) and as an async iterator (`events`). Simulation operations build on `request()`.
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import WebSocket from 'ws'
 import { createTokenCache, type TokenCache } from '../generated-client/index.js'
 import type { ConnectionReadyData, ServerEnvelope } from '../schemas/ws-messages.js'
@@ -185,9 +185,14 @@ export class SessionClient {
     return await this.#connecting
   }
 
-  /** Create a session; resolves with the new Session (state `ready`). */
-  async createSession (params: CreateSessionBody, opts: RequestOptions = {}): Promise<Session> {
-    return await this.request('create_session', params, 'session_created', opts)
+  /**
+   * Create a session; resolves with the new Session (state `ready`). Every create carries an
+   * idempotency_key (random unless given), which makes it safe to re-send after a dropped connection:
+   * the server answers a repeat with the session the first attempt created.
+   */
+  async createSession (params: CreateSessionBody, opts: RequestOptions & { idempotencyKey?: string } = {}): Promise<Session> {
+    const { idempotencyKey, ...requestOpts } = opts
+    return await this.request('create_session', { ...params, idempotency_key: idempotencyKey ?? randomUUID() }, 'session_created', { idempotent: true, ...requestOpts })
   }
 
   /** The session's current state, progress and settings. */

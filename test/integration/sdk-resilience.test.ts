@@ -129,3 +129,22 @@ t.test('pings keep an idle connection open past the server idle timeout', async 
   t.equal(client.state, 'open')
   t.same(await client.listSessions(), [])
 })
+
+t.test('a create in flight when the socket drops is re-sent with its idempotency key: exactly one session', async (t) => {
+  const { baseUrl, app } = await listen(t)
+  const client = await connected(t, { url: baseUrl, apiKey: KEYS.bob, reconnect: FAST_RECONNECT })
+  const created = client.createSession(VALID)
+  // Let the server receive (and likely execute) the create, then cut the connection before the reply is read.
+  setImmediate(() => { for (const conn of app.ws.connections.forUser('bob')) conn.socket.terminate() })
+  const session = await created
+  const all = await client.listSessions()
+  t.same(all.map((s) => s.session_id), [session.session_id], 'one session, the one the create resolved with')
+})
+
+t.test('createSession with the same idempotencyKey returns the first session', async (t) => {
+  const { baseUrl } = await listen(t)
+  const client = await connected(t, { url: baseUrl, apiKey: KEYS.dev })
+  const a = await client.createSession(VALID, { idempotencyKey: 'k-1' })
+  const b = await client.createSession(VALID, { idempotencyKey: 'k-1' })
+  t.equal(b.session_id, a.session_id)
+})
