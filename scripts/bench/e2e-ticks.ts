@@ -1,0 +1,361 @@
+// End-to-end ticks per second (issue 5 §9): the real app listening on 127.0.0.1, and a strategy in a CHILD
+// process (its own event loop and core) over a real WebSocket: SMA 10/30 crossover on closes, long-only,
+// 100 shares (buy when SMA10 crosses above SMA30, sell when it crosses below), one symbol (AAPL), 1m bars,
+// 2023-01-03..2023-07-14 (≥ 50,000 ticks), include_bars true. Modes: (a) lockstep max_pending_ticks 1 with a
+// tick_ack after each tick, (b) window 16 (ack every tick), (c) flow_control false. Prints ticks/s, wall
+// time, orders/fills and server + client CPU; then the memory of one running session of 10 symbols × one
+// year of minute bars (heap/RSS delta and the event log's size). Figures only; nothing asserts timing.
+//
+// Run:      npx tsx scripts/bench/e2e-ticks.ts                  (all modes + memory, ~30-60 s)
+// Profile:  npx tsx scripts/bench/e2e-ticks.ts --profile        (server side of (a) only → /tmp/*.cpuprofile + top frames)
+// Summary:  npx tsx scripts/bench/e2e-ticks.ts --summarise=/tmp/x.cpuprofile   (any --cpu-prof output)
+// Options:  --only=floor,lockstep,inprocess,window,stream,memory (floor: raw TCP ping-pong, the ceiling for lockstep here)
+import { writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { Session as InspectorSession } from 'node:inspector/promises'
+import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
+import type { EventSink, SimulationRunner } from '../../server/simulation/runner.js'
+import {
+  benchUsers, cpuSince, gcFunction, int, isWorker, listenApp, machineLine, mb, memoryAfterGc, ms, printProfileSummary,
+  serveWorker, sleep, tokenFor, WorkerProcess, type CpuSpent
+} from './lib.js'
+
+const SYMBOL = 'AAPL'
+const START = '2023-01-03'
+const END = '2023-07-14'
+const FAST = 10
+const SLOW = 30
+const QUANTITY = 100
+const RUN_TIMEOUT_MS = 60_000
+
+type Mode = 'lockstep' | 'window' | 'stream'
+
+interface RunArgs { baseUrl: string, wsUrl: string, key: string, mode: Mode, start: string, end: string }
+
+interface RunResult {
+  mode: Mode
+  totalTicks: number
+  ticks: number
+  orders: number
+  rejected: number
+  /** Rejections by `error_code: reason` (non-lockstep modes: a sell can arrive before its buy has filled). */
+  rejectReasons: Record<string, number>
+  fills: number
+  /** Median size of a tick frame in bytes. */
+  tickFrameBytes: number
+  errors: string[]
+  /** start_simulation sent → simulation_complete received (includes loading the bars). */
+  wallMs: number
+  /** simulation_started received → simulation_complete received. */
+  streamMs: number
+  clientCpu: CpuSpent
+  completed: boolean
+  finalEquity: string | undefined
+}
+
+const MODES: Record<Mode, { flow_control: boolean, max_pending_ticks: number, ack: boolean, label: string }> = {
+  lockstep: { flow_control: true, max_pending_ticks: 1, ack: true, label: '(a) lockstep, max_pending_ticks 1' },
+  window: { flow_control: true, max_pending_ticks: 16, ack: true, label: '(b) window 16, ack every tick' },
+  stream: { flow_control: false, max_pending_ticks: 1, ack: false, label: '(c) flow_control false' }
+}
+
+// ── the strategy (child process) ─────────────────────────────────────────────────────────────────────
+
+interface Frame { type: string, data: Record<string, unknown> & { sequence_id?: number }, request_id?: string }
+
+async function runStrategy (args: RunArgs): Promise<RunResult> {
+  const token = await tokenFor(args.baseUrl, args.key)
+  const res = await fetch(`${args.baseUrl}/sessions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ symbols: [SYMBOL], start_date: args.start, end_date: args.end, timeframe: '1m' })
+  })
+  if (res.status !== 201) throw new Error(`create session: ${res.status} ${await res.text()}`)
+  const sessionId = (await res.json() as { session_id: string }).session_id
+  const mode = MODES[args.mode]
+
+  const ws = new WebSocket(`${args.wsUrl}?token=${token}`)
+  await new Promise<void>((resolve, reject) => {
+    ws.once('error', reject)
+    ws.on('message', function ready (raw) {
+      if ((JSON.parse(raw.toString()) as Frame).type !== 'connection_ready') return
+      ws.off('message', ready)
+      resolve()
+    })
+  })
+
+  // SMA state: running sums over a ring of the last SLOW closes.
+  const ring = new Float64Array(SLOW)
+  let seen = 0
+  let sumFast = 0
+  let sumSlow = 0
+  let wasAbove = 0
+  let long = false
+  const pendingSide = new Map<string, 'buy' | 'sell'>()
+
+  const out: RunResult = {
+    mode: args.mode, totalTicks: 0, ticks: 0, orders: 0, rejected: 0, rejectReasons: {}, fills: 0, tickFrameBytes: 0, errors: [], wallMs: 0, streamMs: 0,
+    clientCpu: { userMs: 0, systemMs: 0, totalMs: 0 }, completed: false, finalEquity: undefined
+  }
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  let tStarted = t0
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => { out.errors.push(`timed out after ${RUN_TIMEOUT_MS} ms`); resolve() }, RUN_TIMEOUT_MS)
+    ws.on('close', () => { clearTimeout(timer); resolve() })
+    ws.on('message', (raw) => {
+      const m = JSON.parse(raw.toString()) as Frame
+      switch (m.type) {
+        case 'tick': {
+          out.ticks++
+          if (out.ticks === 1000) out.tickFrameBytes = (raw as Buffer).length
+          const step = m.data.sequence_id as number
+          const bar = (m.data.bars as Record<string, { close: number }> | undefined)?.[SYMBOL]
+          if (bar !== undefined) {
+            const c = bar.close
+            const i = seen++
+            const dropSlow = i >= SLOW ? ring[i % SLOW] : 0
+            const dropFast = i >= FAST ? ring[(i - FAST) % SLOW] : 0
+            ring[i % SLOW] = c
+            sumFast += c - dropFast
+            sumSlow += c - dropSlow
+            if (seen >= SLOW) {
+              const above = sumFast / FAST > sumSlow / SLOW ? 1 : -1
+              if (wasAbove !== 0 && above !== wasAbove && (above === 1) !== long) {
+                const side = above === 1 ? 'buy' : 'sell'
+                const orderId = `o${++out.orders}`
+                pendingSide.set(orderId, side)
+                long = side === 'buy'
+                ws.send(JSON.stringify({
+                  type: 'order_batch',
+                  request_id: `b${out.orders}`,
+                  data: { session_id: sessionId, batch_id: `b${out.orders}`, orders: [{ order_id: orderId, symbol: SYMBOL, side, type: 'market', quantity: QUANTITY }] }
+                }))
+              }
+              wasAbove = above
+            }
+          }
+          if (mode.ack) ws.send(JSON.stringify({ type: 'tick_ack', data: { session_id: sessionId, sequence_id: step, processing_status: 'ready' } }))
+          break
+        }
+        case 'execution_report': out.fills++; break
+        case 'batch_ack': {
+          // A rejected order leaves the position as it was; keep the strategy's view in sync.
+          for (const r of (m.data.rejected_orders as Array<{ order_id: string, error_code: string, reason: string }>)) {
+            out.rejected++
+            const why = `${r.error_code}: ${r.reason.replace(/[0-9.]+/g, 'N')}`
+            out.rejectReasons[why] = (out.rejectReasons[why] ?? 0) + 1
+            const side = pendingSide.get(r.order_id)
+            if (side !== undefined) long = side === 'sell'
+          }
+          for (const id of (m.data.accepted_orders as string[])) pendingSide.delete(id)
+          break
+        }
+        case 'simulation_started':
+          tStarted = performance.now()
+          out.totalTicks = m.data.total_ticks as number
+          break
+        case 'simulation_complete':
+          out.completed = true
+          out.finalEquity = m.data.final_equity as string | undefined
+          out.wallMs = performance.now() - t0
+          out.streamMs = performance.now() - tStarted
+          clearTimeout(timer)
+          resolve()
+          break
+        case 'error': case 'session_error':
+          if (out.errors.length < 5) out.errors.push(JSON.stringify(m.data).slice(0, 300))
+          break
+        default: break
+      }
+    })
+    ws.send(JSON.stringify({
+      type: 'start_simulation',
+      request_id: 'start',
+      data: { session_id: sessionId, flow_control: mode.flow_control, max_pending_ticks: mode.max_pending_ticks, include_bars: true }
+    }))
+  })
+  out.clientCpu = cpuSince(cpu0)
+  if (!out.completed) out.wallMs = performance.now() - t0
+  ws.close()
+  return out
+}
+
+/** The child's half of the transport floor: echo every chunk back until the parent closes. */
+async function echo (args: { port: number }): Promise<CpuSpent> {
+  const cpu0 = process.cpuUsage()
+  await new Promise<void>((resolve, reject) => {
+    const s = net.connect(args.port, '127.0.0.1', () => { s.setNoDelay(true) })
+    s.on('data', (d) => { s.write(d) })
+    s.on('error', reject)
+    s.on('close', () => { resolve() })
+  })
+  return cpuSince(cpu0)
+}
+
+/**
+ * The ceiling for lockstep on this machine: raw TCP ping-pong of `bytes`-byte messages with the child
+ * process (no WebSocket framing, no JSON, no simulation): one round trip per tick is all lockstep needs.
+ */
+async function transportFloor (worker: WorkerProcess, bytes: number, rounds: number): Promise<void> {
+  const msg = Buffer.alloc(bytes, 0x61)
+  let result = { wallMs: 0, cpu: { userMs: 0, systemMs: 0, totalMs: 0 } }
+  const server = net.createServer((sock) => {
+    sock.setNoDelay(true)
+    let n = 0
+    let got = 0
+    const cpu0 = process.cpuUsage()
+    const t0 = performance.now()
+    const deadline = t0 + 20_000
+    sock.on('data', (d) => {
+      got += d.length
+      if (got < bytes) return // a message can arrive in pieces
+      got -= bytes
+      if (++n >= rounds || performance.now() > deadline) {
+        result = { wallMs: performance.now() - t0, cpu: cpuSince(cpu0) }
+        sock.end()
+        return
+      }
+      sock.write(msg)
+    })
+    sock.write(msg)
+  })
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  const port = (server.address() as net.AddressInfo).port
+  const childCpu = await worker.call<CpuSpent>('echo', { port }, 60_000)
+  await new Promise((resolve) => { server.close(resolve) })
+  console.log(`transport floor: raw TCP ping-pong, ${bytes}-byte messages, child process: ${int(rounds)} round trips in ${ms(result.wallMs, 0)} → ${int(rounds / (result.wallMs / 1000))} round trips/s; ` +
+    `CPU per round trip: server side ${(1000 * result.cpu.totalMs / rounds).toFixed(1)} µs (system ${(1000 * result.cpu.systemMs / rounds).toFixed(1)}), child ${(1000 * childCpu.totalMs / rounds).toFixed(1)} µs`)
+}
+
+// ── the server (parent process) ──────────────────────────────────────────────────────────────────────
+
+function printRun (label: string, r: RunResult, serverCpu: CpuSpent | undefined): void {
+  const rate = r.ticks / (r.wallMs / 1000)
+  console.log(`${label}`)
+  console.log(`  ticks ${int(r.ticks)} of ${int(r.totalTicks)}${r.completed ? '' : ' (INCOMPLETE)'}; wall ${ms(r.wallMs, 0)} (stream ${ms(r.streamMs, 0)}); ` +
+    `${int(rate)} ticks/s (${int(r.ticks / (r.streamMs / 1000))} over the stream alone)`)
+  console.log(`  orders ${int(r.orders)}, rejected ${int(r.rejected)}, fills ${int(r.fills)}, final equity ${r.finalEquity ?? '?'}; tick frame ${r.tickFrameBytes} bytes`)
+  for (const [why, n] of Object.entries(r.rejectReasons)) console.log(`  rejected ×${n}: ${why}`)
+  if (serverCpu === undefined) {
+    console.log(`  CPU (server and client together, one process): ${ms(r.clientCpu.totalMs, 0)} (${(100 * r.clientCpu.totalMs / r.wallMs).toFixed(0)} %, ${(1000 * r.clientCpu.totalMs / Math.max(1, r.ticks)).toFixed(1)} µs/tick)`)
+    return
+  }
+  console.log(`  CPU: server ${ms(serverCpu.totalMs, 0)} (${(100 * serverCpu.totalMs / r.wallMs).toFixed(0)} % of one core, ${(1000 * serverCpu.totalMs / Math.max(1, r.ticks)).toFixed(1)} µs/tick), ` +
+    `client ${ms(r.clientCpu.totalMs, 0)} (${(100 * r.clientCpu.totalMs / r.wallMs).toFixed(0)} %, ${(1000 * r.clientCpu.totalMs / Math.max(1, r.ticks)).toFixed(1)} µs/tick)`)
+  if (r.errors.length > 0) console.log(`  errors: ${r.errors.join(' | ')}`)
+}
+
+async function memoryOfRunningSession (): Promise<void> {
+  const gc = gcFunction()
+  const users = benchUsers(1, 'mem')
+  const { app } = await listenApp(users)
+  try {
+    const user = { user_id: users[0].user_id, plan: users[0].plan }
+    const symbols = ['AAPL', 'MSFT', 'GOOGL', 'AMZN', 'META', 'NVDA', 'TSLA', 'JPM', 'V', 'WMT']
+    const TICKS = 50_000
+    const before = memoryAfterGc(gc)
+    const { session } = await app.sessions.create(user, { symbols, start_date: '2023-01-03', end_date: '2023-12-29', timeframe: '1m' })
+    let runner: SimulationRunner | undefined
+    let frames = 0
+    let frameChars = 0
+    // An in-process strategy connection that acknowledges every tick until TICKS, then stops acking.
+    const sink: EventSink = {
+      id: 1_000_000_001,
+      open: true,
+      backlogBytes: () => 0,
+      send (frame) {
+        frames++
+        frameChars += frame.length
+        if (runner !== undefined && frame.startsWith('{"type":"tick"')) {
+          const step = runner.ticksSent
+          if (step < TICKS) queueMicrotask(() => { runner?.ack(step, 'ready') })
+        }
+      }
+    }
+    const t0 = performance.now()
+    runner = await app.simulation.start(user, session.session_id, { flow_control: true, max_pending_ticks: 16, include_bars: true }, sink)
+    const loaded = performance.now() - t0
+    const deadline = performance.now() + 60_000
+    while (runner.ticksSent < TICKS && runner.state === 'running' && performance.now() < deadline) await sleep(20)
+    const runMs = performance.now() - t0
+    const during = memoryAfterGc(gc)
+    const logBytes = runner.log.approximateBytes
+    const logEvents = runner.log.lastSequenceId
+    await app.sessions.delete(user, session.session_id)
+    runner = undefined
+    await sleep(100) // let an already scheduled pump turn (which still references the runner) run
+    const after = memoryAfterGc(gc)
+    const d = (a: typeof before, b: typeof before): string =>
+      `heap ${mb(b.heapUsed - a.heapUsed)}, array buffers ${mb(b.arrayBuffers - a.arrayBuffers)}, RSS ${mb(b.rss - a.rss)}`
+    console.log(`memory of one running session: ${symbols.length} symbols × 1m bars 2023-01-03..2023-12-29, window 16, include_bars, every_fill`)
+    console.log(`  steps ${int(session.estimated_ticks)} estimated; ran ${int(TICKS)} ticks in ${ms(runMs, 0)} (start incl. loading bars ${ms(loaded, 0)})`)
+    console.log(`  after ${int(TICKS)} ticks vs. before create:  ${d(before, during)}`)
+    console.log(`  event log: ${int(logEvents)} events, approximateBytes ${mb(logBytes)} (UTF-16 estimate; frames sent ${int(frames)}, ${mb(frameChars)} of characters)`)
+    console.log(`  after delete vs. before create:          ${d(before, after)}`)
+  } finally {
+    await app.close()
+  }
+}
+
+async function main (): Promise<void> {
+  const argv = process.argv.slice(2)
+  const summarise = argv.find((a) => a.startsWith('--summarise='))
+  if (summarise !== undefined) { printProfileSummary(summarise.slice('--summarise='.length), 30); return }
+  const profile = argv.includes('--profile')
+  const onlyArg = argv.find((a) => a.startsWith('--only='))
+  const only = new Set(onlyArg !== undefined ? onlyArg.slice('--only='.length).split(',') : profile ? ['lockstep'] : ['floor', 'lockstep', 'inprocess', 'window', 'stream', 'memory'])
+
+  console.log(machineLine())
+  console.log(`server in pid ${process.pid}, strategy in a child process; ${SYMBOL} 1m ${START}..${END}`)
+  const users = benchUsers(5, 'e2e')
+  const { app, baseUrl, wsUrl } = await listenApp(users)
+  const worker = new WorkerProcess(fileURLToPath(import.meta.url))
+  try {
+    // Warm-up (JIT on both sides, demo daily walk cached): one month in lockstep, not reported.
+    await worker.call<RunResult>('run', { baseUrl, wsUrl, key: users[0].key, mode: 'lockstep', start: START, end: '2023-01-31' } satisfies RunArgs)
+    if (only.has('floor')) await transportFloor(worker, 350, 50_000)
+    let u = 1
+    for (const mode of ['lockstep', 'window', 'stream'] as const) {
+      if (!only.has(mode)) continue
+      let inspector: InspectorSession | undefined
+      if (profile) {
+        inspector = new InspectorSession()
+        inspector.connect()
+        await inspector.post('Profiler.enable')
+        await inspector.post('Profiler.setSamplingInterval', { interval: 250 })
+        await inspector.post('Profiler.start')
+      }
+      const cpu0 = process.cpuUsage()
+      const r = await worker.call<RunResult>('run', { baseUrl, wsUrl, key: users[u++].key, mode, start: START, end: END } satisfies RunArgs, RUN_TIMEOUT_MS + 30_000)
+      const serverCpu = cpuSince(cpu0)
+      printRun(MODES[mode].label, r, serverCpu)
+      if (inspector !== undefined) {
+        const { profile: p } = await inspector.post('Profiler.stop')
+        inspector.disconnect()
+        const path = `/tmp/simutrador-e2e-${mode}-${Date.now()}.cpuprofile`
+        writeFileSync(path, JSON.stringify(p))
+        printProfileSummary(path, 30)
+      }
+    }
+    if (only.has('inprocess')) {
+      // The same strategy code in the server's own process: no cross-process wake-ups, one core for both.
+      const r = await runStrategy({ baseUrl, wsUrl, key: users[u++].key, mode: 'lockstep', start: START, end: END })
+      printRun("(a') lockstep, strategy in the server's process (same event loop)", r, undefined)
+    }
+  } finally {
+    await worker.close()
+    await app.close()
+  }
+  if (only.has('memory')) await memoryOfRunningSession()
+}
+
+if (isWorker()) {
+  serveWorker({
+    run: async (args) => await runStrategy(args as RunArgs),
+    echo: async (args) => await echo(args as { port: number })
+  })
+} else {
+  await main()
+}

@@ -1,0 +1,379 @@
+// Shared helpers of the benchmark scripts (scripts/bench/sessions.ts, scripts/bench/e2e-ticks.ts): percentiles,
+// memory after GC, CPU deltas, a configured app with many API keys, open- and closed-loop load drivers, a
+// forked worker process for the client side (so client and server do not share one event loop), and a
+// summary of a .cpuprofile by self time. Not a benchmark itself; nothing here asserts timing.
+import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../../server/app.js'
+import { loadConfig, type Config } from '../../server/config.js'
+
+// ── statistics and formatting ─────────────────────────────────────────────────────────────────────────
+
+export interface Stats { n: number, p50: number, p90: number, p99: number, max: number, mean: number }
+
+/** Nearest-rank percentiles of `samples` (any unit); all NaN when empty. */
+export function percentiles (samples: readonly number[]): Stats {
+  if (samples.length === 0) return { n: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN }
+  const s = Float64Array.from(samples).sort()
+  const at = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]
+  let sum = 0
+  for (const v of s) sum += v
+  return { n: s.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1], mean: sum / s.length }
+}
+
+export const int = (n: number): string => Math.round(n).toLocaleString('en-US')
+export const ms = (v: number, digits = 2): string => `${v.toFixed(digits)} ms`
+export const us = (v: number, digits = 1): string => `${v.toFixed(digits)} µs`
+export const mb = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MB`
+
+/** `label: p50 …, p90 …, p99 …, max … (n=…)` with values in milliseconds. */
+export function latencyLine (label: string, samplesMs: readonly number[]): string {
+  const p = percentiles(samplesMs)
+  return `${label.padEnd(64)} p50 ${ms(p.p50, 3).padStart(10)}  p90 ${ms(p.p90, 3).padStart(10)}  p99 ${ms(p.p99, 3).padStart(10)}  max ${ms(p.max, 1).padStart(9)}  (n=${int(p.n)})`
+}
+
+// ── process resources ─────────────────────────────────────────────────────────────────────────────────
+
+/** globalThis.gc under --expose-gc, otherwise enabled at run time (the same trick as engine.ts). */
+export function gcFunction (): () => void {
+  const exposed = (globalThis as { gc?: () => void }).gc
+  if (exposed !== undefined) return exposed
+  v8.setFlagsFromString('--expose_gc')
+  return vm.runInNewContext('gc') as () => void
+}
+
+export interface MemorySample { heapUsed: number, rss: number, external: number, arrayBuffers: number }
+
+/** Memory after two full collections. */
+export function memoryAfterGc (gc: () => void): MemorySample {
+  gc()
+  gc()
+  const m = process.memoryUsage()
+  return { heapUsed: m.heapUsed, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers }
+}
+
+export interface CpuSpent { userMs: number, systemMs: number, totalMs: number }
+
+/** CPU time of this process since `start` (from process.cpuUsage()). */
+export function cpuSince (start: NodeJS.CpuUsage): CpuSpent {
+  const d = process.cpuUsage(start)
+  return { userMs: d.user / 1000, systemMs: d.system / 1000, totalMs: (d.user + d.system) / 1000 }
+}
+
+/** Node version, cores and load average: the context every figure needs on a shared machine. */
+export function machineLine (): string {
+  const cpus = os.cpus()
+  return `Node ${process.version} ${process.arch}, ${cpus.length} × ${cpus[0]?.model ?? '?'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min)`
+}
+
+export const sleep = async (millis: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, millis)) }
+
+// ── a configured app ──────────────────────────────────────────────────────────────────────────────────
+
+export const BENCH_JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789'
+
+export interface BenchUser { key: string, user_id: string, plan: 'enterprise' }
+
+/** `count` enterprise users `user000…` with keys `bench_key_user000_…` (keys must be ≥ 16 characters). */
+export function benchUsers (count: number, prefix = 'user'): BenchUser[] {
+  return Array.from({ length: count }, (_, i) => {
+    const user_id = `${prefix}${String(i).padStart(3, '0')}`
+    return { key: `bench_key_${user_id}_0123456789`, user_id, plan: 'enterprise' as const }
+  })
+}
+
+export function benchConfig (users: readonly BenchUser[], env: Record<string, string> = {}): Config {
+  return loadConfig({
+    JWT_SECRET: BENCH_JWT_SECRET,
+    SIMUTRADOR_API_KEYS: users.map((u) => `${u.key}:${u.user_id}:${u.plan}`).join(','),
+    LOG_LEVEL: 'silent',
+    ...env
+  })
+}
+
+export interface BenchApp { app: FastifyInstance, baseUrl: string, wsUrl: string }
+
+/** The real app (logger off) listening on 127.0.0.1 and an ephemeral port; `prepare` may add hooks first. */
+export async function listenApp (users: readonly BenchUser[], env: Record<string, string> = {}, prepare?: (app: FastifyInstance) => void): Promise<BenchApp> {
+  const app = await buildApp(benchConfig(users, env), { logger: false })
+  prepare?.(app)
+  const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, baseUrl, wsUrl: `${baseUrl.replace(/^http/, 'ws')}/ws/simulate` }
+}
+
+export async function tokenFor (baseUrl: string, key: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/auth/token`, { method: 'POST', headers: { 'x-api-key': key } })
+  if (res.status !== 200) throw new Error(`token exchange failed: ${res.status} ${await res.text()}`)
+  return (await res.json() as { access_token: string }).access_token
+}
+
+// ── load drivers ──────────────────────────────────────────────────────────────────────────────────────
+
+export interface LoadResult {
+  /** Requests issued and how they ended (`ok` is what `op` resolved true for). */
+  sent: number
+  ok: number
+  failed: number
+  /** Open loop: scheduled requests skipped because `maxInFlight` were outstanding (a saturated server). */
+  skipped: number
+  /** Requests still outstanding when the hard time limit struck. */
+  unfinished: number
+  /** Milliseconds from the first send to the last completion. */
+  elapsedMs: number
+  /** Open loop: sends per second over the schedule window; closed loop: completions per second. */
+  sendRate: number
+  completionRate: number
+  /** Per request: completion − send (service time). */
+  latencyMs: number[]
+  /** Open loop only: completion − scheduled send time (includes queueing behind the schedule). */
+  fromScheduleMs: number[]
+}
+
+/**
+ * Open loop: request i is due at start + i/rate whether or not earlier ones have finished (so a slow server
+ * shows up as latency, not as a lower offered rate). Bounded: `rate × durationMs` requests, at most
+ * `maxInFlight` outstanding, and `durationMs + drainMs` of wall time.
+ */
+export async function openLoop (opts: { rate: number, durationMs: number, op: (i: number) => Promise<boolean>, maxInFlight?: number, drainMs?: number }): Promise<LoadResult> {
+  const total = Math.round((opts.rate * opts.durationMs) / 1000)
+  const maxInFlight = opts.maxInFlight ?? 5000
+  const interval = 1000 / opts.rate
+  const latencyMs: number[] = []
+  const fromScheduleMs: number[] = []
+  let next = 0
+  let inFlight = 0
+  let ok = 0
+  let failed = 0
+  let skipped = 0
+  let lastSend = 0
+  let lastDone = 0
+  const t0 = performance.now()
+  await new Promise<void>((resolve) => {
+    let finished = false
+    const finish = (): void => { if (!finished) { finished = true; clearTimeout(hardStop); resolve() } }
+    const hardStop = setTimeout(finish, opts.durationMs + (opts.drainMs ?? 10_000))
+    const fire = (): void => {
+      if (finished) return
+      const now = performance.now()
+      while (next < total && t0 + next * interval <= now) {
+        const i = next++
+        const due = t0 + i * interval
+        if (inFlight >= maxInFlight) { skipped++; continue }
+        inFlight++
+        const sentAt = performance.now()
+        lastSend = sentAt
+        opts.op(i).then((good) => { if (good) ok++; else failed++ }, () => { failed++ }).finally(() => {
+          const done = performance.now()
+          lastDone = done
+          inFlight--
+          latencyMs.push(done - sentAt)
+          fromScheduleMs.push(done - due)
+          if (next >= total && inFlight === 0) finish()
+        })
+      }
+      if (next < total) setTimeout(fire, Math.max(0, t0 + next * interval - performance.now()))
+      else if (inFlight === 0) finish()
+    }
+    fire()
+  })
+  const sent = next - skipped
+  return {
+    sent,
+    ok,
+    failed,
+    skipped,
+    unfinished: inFlight,
+    elapsedMs: lastDone - t0,
+    sendRate: sent / (Math.max(lastSend - t0, interval) / 1000),
+    completionRate: (ok + failed) / ((lastDone - t0) / 1000),
+    latencyMs,
+    fromScheduleMs
+  }
+}
+
+/** Closed loop: `concurrency` workers, each sending its next request when the previous one completes. */
+export async function closedLoop (opts: { concurrency: number, durationMs: number, maxCount: number, op: (i: number) => Promise<boolean> }): Promise<LoadResult> {
+  const latencyMs: number[] = []
+  let issued = 0
+  let ok = 0
+  let failed = 0
+  const t0 = performance.now()
+  const deadline = t0 + opts.durationMs
+  const worker = async (): Promise<void> => {
+    while (issued < opts.maxCount && performance.now() < deadline) {
+      const i = issued++
+      const sentAt = performance.now()
+      try {
+        if (await opts.op(i)) ok++; else failed++
+      } catch {
+        failed++
+      }
+      latencyMs.push(performance.now() - sentAt)
+    }
+  }
+  await Promise.all(Array.from({ length: opts.concurrency }, worker))
+  const elapsedMs = performance.now() - t0
+  const rate = (ok + failed) / (elapsedMs / 1000)
+  return { sent: issued, ok, failed, skipped: 0, unfinished: 0, elapsedMs, sendRate: rate, completionRate: rate, latencyMs, fromScheduleMs: [] }
+}
+
+/** What a worker returns for a load phase: the figures and its own CPU (the client's share). */
+export interface LoadReport {
+  result: LoadResult
+  clientCpu: CpuSpent
+  /** Counts by outcome label (e.g. HTTP status), to show what failed. */
+  outcomes: Record<string, number>
+}
+
+// ── the client side in a child process ───────────────────────────────────────────────────────────────
+
+interface WorkerRequest { id: number, cmd: string, args: unknown }
+interface WorkerReply { id: number, ok: boolean, result?: unknown, error?: string }
+
+/**
+ * A forked copy of a bench script running its client role (argv `--worker`). `call` sends a command and
+ * resolves with the worker's reply; commands run one at a time, in order.
+ */
+export class WorkerProcess {
+  readonly #child: ChildProcess
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  #nextId = 1
+  readonly exited: Promise<number | null>
+
+  constructor (scriptPath: string, execArgv: string[] = ['--import', 'tsx']) {
+    this.#child = fork(scriptPath, ['--worker'], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.#child.on('message', (raw) => {
+      const reply = raw as WorkerReply
+      const p = this.#pending.get(reply.id)
+      if (p === undefined) return
+      this.#pending.delete(reply.id)
+      if (reply.ok) p.resolve(reply.result)
+      else p.reject(new Error(`worker: ${reply.error ?? 'failed'}`))
+    })
+    this.exited = new Promise((resolve) => {
+      this.#child.once('exit', (code) => {
+        for (const p of this.#pending.values()) p.reject(new Error(`worker exited with ${String(code)}`))
+        this.#pending.clear()
+        resolve(code)
+      })
+    })
+  }
+
+  get pid (): number | undefined { return this.#child.pid }
+
+  async call<T> (cmd: string, args: unknown = {}, timeoutMs = 120_000): Promise<T> {
+    const id = this.#nextId++
+    return await new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id)
+        reject(new Error(`worker command ${cmd} timed out after ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.#pending.set(id, {
+        resolve: (v) => { clearTimeout(timer); resolve(v as T) },
+        reject: (e) => { clearTimeout(timer); reject(e) }
+      })
+      this.#child.send({ id, cmd, args } satisfies WorkerRequest)
+    })
+  }
+
+  /** Ask the worker to exit; kill it (this child only) if it has not within 5 s. */
+  async close (): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
+    this.#child.send({ id: 0, cmd: 'exit', args: {} } satisfies WorkerRequest)
+    const timer = setTimeout(() => { this.#child.kill('SIGKILL') }, 5000)
+    await this.exited
+    clearTimeout(timer)
+  }
+}
+
+export type WorkerHandler = (args: unknown) => Promise<unknown>
+
+/** The child side: answers each command with its handler's result; `exit` ends the process. */
+export function serveWorker (handlers: Record<string, WorkerHandler>): void {
+  let queue: Promise<void> = Promise.resolve()
+  process.on('message', (raw) => {
+    const req = raw as WorkerRequest
+    if (req.cmd === 'exit') {
+      void queue.then(() => { process.disconnect() })
+      return
+    }
+    queue = queue.then(async () => {
+      const handler = handlers[req.cmd]
+      let reply: WorkerReply
+      try {
+        if (handler === undefined) throw new Error(`unknown command ${req.cmd}`)
+        reply = { id: req.id, ok: true, result: await handler(req.args) }
+      } catch (err) {
+        reply = { id: req.id, ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) }
+      }
+      process.send?.(reply)
+    })
+  })
+}
+
+export const isWorker = (): boolean => process.argv.includes('--worker')
+
+// ── CPU profiles ──────────────────────────────────────────────────────────────────────────────────────
+
+interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
+interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
+
+export interface ProfileRow { selfMs: number, selfPct: number, totalMs: number, totalPct: number, frame: string }
+
+/**
+ * Top functions of a .cpuprofile (from `--cpu-prof` or the inspector) by self time, with inclusive time too
+ * (a frame counted once per sample even when recursive). Frames are `name file:line`, paths shortened.
+ */
+export function summariseCpuProfile (path: string, top = 25): { rows: ProfileRow[], totalMs: number, idleMs: number } {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const label = (n: ProfileNode): string => {
+    const f = n.callFrame
+    const file = f.url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/').replace(/^.*\/work\/main\//, '')
+    return `${f.functionName.length > 0 ? f.functionName : '(anonymous)'} ${file.length > 0 ? `${file}:${f.lineNumber + 1}` : ''}`.trim()
+  }
+  const self = new Map<string, number>()
+  const total = new Map<string, number>()
+  let totalUs = 0
+  let idleUs = 0
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0
+    const node = byId.get(profile.samples[i])
+    if (node === undefined) continue
+    totalUs += dt
+    if (node.callFrame.functionName === '(idle)') { idleUs += dt; continue }
+    const name = label(node)
+    self.set(name, (self.get(name) ?? 0) + dt)
+    const seen = new Set<string>()
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const n = byId.get(id)
+      if (n === undefined) break
+      const l = label(n)
+      if (seen.has(l)) continue
+      seen.add(l)
+      total.set(l, (total.get(l) ?? 0) + dt)
+    }
+  }
+  const busyUs = Math.max(1, totalUs - idleUs)
+  const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([frame, s]) => ({
+    frame,
+    selfMs: s / 1000,
+    selfPct: (100 * s) / busyUs,
+    totalMs: (total.get(frame) ?? 0) / 1000,
+    totalPct: (100 * (total.get(frame) ?? 0)) / busyUs
+  }))
+  return { rows, totalMs: totalUs / 1000, idleMs: idleUs / 1000 }
+}
+
+export function printProfileSummary (path: string, top = 25): void {
+  const { rows, totalMs, idleMs } = summariseCpuProfile(path, top)
+  console.log(`profile ${path}: ${ms(totalMs, 0)} sampled, ${ms(idleMs, 0)} idle, ${ms(totalMs - idleMs, 0)} busy (percentages of busy time)`)
+  console.log(`${'self ms'.padStart(9)} ${'self %'.padStart(7)} ${'total %'.padStart(8)}  function`)
+  for (const r of rows) console.log(`${r.selfMs.toFixed(1).padStart(9)} ${r.selfPct.toFixed(1).padStart(7)} ${r.totalPct.toFixed(1).padStart(8)}  ${r.frame}`)
+}
