@@ -408,7 +408,7 @@ export interface components {
             /** @description Case-insensitive search in symbol and name */
             q?: string;
             /** @default 100 */
-            limit: number;
+            limit?: number;
         };
         SymbolList: {
             symbols: components["schemas"]["SymbolInfo"][];
@@ -428,7 +428,7 @@ export interface components {
              */
             end_date: string;
             /** @default 1d */
-            timeframe: "1d" | "1h" | "1m";
+            timeframe?: "1d" | "1h" | "1m";
         };
         SymbolVerdict: {
             /** @description The symbol as sent */
@@ -490,11 +490,11 @@ export interface components {
              */
             end: string;
             /** @default 1d */
-            timeframe: "1d" | "1h" | "1m";
+            timeframe?: "1d" | "1h" | "1m";
             /** @description Apply split/dividend adjustment when the source has it */
             adjusted?: boolean;
             /** @default 10000 */
-            limit: number;
+            limit?: number;
         };
         BarsResponse: {
             symbol: string;
@@ -587,24 +587,24 @@ export interface components {
              * @description Decimal amount: number or decimal string
              * @default 100000
              */
-            initial_capital: number | string;
+            initial_capital?: number | string;
             /**
              * @description Decimal amount: number or decimal string
              * @default 0.005
              */
-            commission_per_share: number | string;
+            commission_per_share?: number | string;
             /**
              * @description Decimal amount: number or decimal string
              * @default 0
              */
-            min_commission_per_order: number | string;
+            min_commission_per_order?: number | string;
             /**
              * @description Slippage in basis points of price
              * @default 5
              */
-            slippage_bps: number;
+            slippage_bps?: number;
             /** @default false */
-            allow_short: boolean;
+            allow_short?: boolean;
             /** @description Largest fraction of a bar's volume one order may fill; unset = no volume cap */
             volume_participation?: number;
             /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
@@ -631,24 +631,24 @@ export interface components {
              * @description Decimal amount: number or decimal string
              * @default 100000
              */
-            initial_capital: number | string;
+            initial_capital?: number | string;
             /**
              * @description Decimal amount: number or decimal string
              * @default 0.005
              */
-            commission_per_share: number | string;
+            commission_per_share?: number | string;
             /**
              * @description Decimal amount: number or decimal string
              * @default 0
              */
-            min_commission_per_order: number | string;
+            min_commission_per_order?: number | string;
             /**
              * @description Slippage in basis points of price
              * @default 5
              */
-            slippage_bps: number;
+            slippage_bps?: number;
             /** @default false */
-            allow_short: boolean;
+            allow_short?: boolean;
             /** @description Largest fraction of a bar's volume one order may fill; unset = no volume cap */
             volume_participation?: number;
             /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
@@ -668,7 +668,7 @@ export interface components {
         ListSessionsQuery: {
             state?: components["schemas"]["SessionState"];
             /** @default 20 */
-            limit: number;
+            limit?: number;
             /** @description Opaque; from next_cursor */
             cursor?: string;
         };
@@ -702,7 +702,7 @@ export interface components {
         ListSessionsData: {
             state?: components["schemas"]["SessionState"];
             /** @default 20 */
-            limit: number;
+            limit?: number;
             /** @description Opaque; from next_cursor */
             cursor?: string;
         };
@@ -1202,12 +1202,12 @@ export interface components {
              */
             session_id: string;
             /** @default true */
-            flow_control: boolean;
+            flow_control?: boolean;
             /** @default 1 */
-            max_pending_ticks: number;
+            max_pending_ticks?: number;
             account_update_frequency?: components["schemas"]["AccountUpdateFrequency"];
             /** @default true */
-            include_bars: boolean;
+            include_bars?: boolean;
         };
         TickAckData: {
             /**
@@ -1246,12 +1246,12 @@ export interface components {
         };
         StartSimulationBody: {
             /** @default true */
-            flow_control: boolean;
+            flow_control?: boolean;
             /** @default 1 */
-            max_pending_ticks: number;
+            max_pending_ticks?: number;
             account_update_frequency?: components["schemas"]["AccountUpdateFrequency"];
             /** @default true */
-            include_bars: boolean;
+            include_bars?: boolean;
         };
         SubmitOrdersBody: {
             batch_id: string;
@@ -1308,9 +1308,9 @@ export interface components {
         };
         EventsQuery: {
             /** @default 0 */
-            after_seq: number;
+            after_seq?: number;
             /** @default 1000 */
-            limit: number;
+            limit?: number;
         };
         EventPage: {
             /**

@@ -13,7 +13,7 @@ try {
   const yamlPath = join(dir, 'openapi.yaml')
   const dtsPath = join(dir, 'schema.d.ts')
   await writeFile(yamlPath, await renderOpenApiYaml())
-  execFileSync(process.execPath, [join(root, 'node_modules/openapi-typescript/bin/cli.js'), yamlPath, '-o', dtsPath], { stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync(process.execPath, [join(root, 'node_modules/openapi-typescript/bin/cli.js'), yamlPath, '-o', dtsPath, '--default-non-nullable', 'false'], { stdio: ['ignore', 'ignore', 'inherit'] })
   let failed = false
   for (const [generated, committed] of [[yamlPath, 'openapi.yaml'], [dtsPath, 'generated-client/schema.d.ts']] as const) {
     const want = await readFile(generated, 'utf8')
