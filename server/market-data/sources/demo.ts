@@ -181,6 +181,49 @@ function bridge (x: Float64Array, a: number, b: number, va: number, vb: number, 
 }
 
 /**
+ * One Brownian bridge from the open to the close (in ticks), stretched separately above and below the
+ * open→close line so that its maximum is exactly `H` and its minimum exactly `L`. Unlike legs aimed at the
+ * extremes, this leaves minute returns without a predictable drift: an SMA crossover on these paths earns
+ * what it would on noise (an earlier three-leg construction let it "earn" a Sharpe of 13). Returns false
+ * when a needed side has no excursion to stretch (the caller then falls back to explicit legs).
+ */
+function stretchedBridge (x: Float64Array, n: number, O: number, H: number, L: number, C: number, rng: Rng): boolean {
+  let w = 0
+  x[0] = 0
+  for (let k = 1; k <= n; k++) { w += rng.gauss(); x[k] = w }
+  const wEnd = x[n]
+  for (let k = 0; k <= n; k++) x[k] -= (k / n) * wEnd
+  let up = Number.POSITIVE_INFINITY
+  let down = Number.POSITIVE_INFINITY
+  let kHi = -1
+  let kLo = -1
+  for (let k = 1; k < n; k++) {
+    const base = O + ((C - O) * k) / n
+    if (x[k] > 0) {
+      const r = (H - base) / x[k]
+      if (r < up) { up = r; kHi = k }
+    } else if (x[k] < 0) {
+      const r = (base - L) / -x[k]
+      if (r < down) { down = r; kLo = k }
+    }
+  }
+  const needHigh = H > Math.max(O, C)
+  const needLow = L < Math.min(O, C)
+  if ((needHigh && kHi < 0) || (needLow && kLo < 0)) return false
+  for (let k = 1; k < n; k++) {
+    const base = O + ((C - O) * k) / n
+    const v = Math.round(base + (x[k] > 0 ? up * x[k] : down * x[k]))
+    x[k] = v < L ? L : v > H ? H : v
+  }
+  x[0] = O
+  x[n] = C
+  // The stretch reaches the extremes analytically; pin them so rounding cannot miss by a tick.
+  if (needHigh) x[kHi] = H
+  if (needLow) x[kLo] = L
+  return true
+}
+
+/**
  * Writes the `n` minute bars of one day into `out` at `at`, conditioned on the day's bar (prices in ticks):
  * the path starts at the open, touches the high and the low at random minutes, ends at the close and never
  * leaves [low, high]; volumes are integers summing to the day's volume. So the minutes aggregate exactly.
@@ -203,17 +246,21 @@ function fillMinutes (
     }
     return
   }
-  const highFirst = rng.next() < (C >= O ? 0.35 : 0.65)
-  let t1 = 1 + Math.floor(rng.next() * (n - 1))
-  let t2 = 1 + Math.floor(rng.next() * (n - 1))
-  if (t1 === t2) t2 = t1 < n - 1 ? t1 + 1 : t1 - 1
-  if (t1 > t2) [t1, t2] = [t2, t1]
-  const e1 = highFirst ? H : L
-  const e2 = highFirst ? L : H
   const sd = Math.max(1, H - L) * 0.3 / Math.sqrt(n)
-  bridge(x, 0, t1, O, e1, sd, L, H, rng)
-  bridge(x, t1, t2, e1, e2, sd, L, H, rng)
-  bridge(x, t2, n, e2, C, sd, L, H, rng)
+  if (!stretchedBridge(x, n, O, H, L, C, rng)) {
+    // Rare: the bridge never left one side of the open→close line, so it cannot be stretched to reach that
+    // side's extreme. Pass through both extremes explicitly instead.
+    const highFirst = rng.next() < (C >= O ? 0.35 : 0.65)
+    let t1 = 1 + Math.floor(rng.next() * (n - 1))
+    let t2 = 1 + Math.floor(rng.next() * (n - 1))
+    if (t1 === t2) t2 = t1 < n - 1 ? t1 + 1 : t1 - 1
+    if (t1 > t2) [t1, t2] = [t2, t1]
+    const e1 = highFirst ? H : L
+    const e2 = highFirst ? L : H
+    bridge(x, 0, t1, O, e1, sd, L, H, rng)
+    bridge(x, t1, t2, e1, e2, sd, L, H, rng)
+    bridge(x, t2, n, e2, C, sd, L, H, rng)
+  }
 
   let wSum = 0
   for (let i = 0; i < n; i++) {
