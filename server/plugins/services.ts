@@ -57,7 +57,6 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   const simulation = new SimulationService({
     sessions,
     marketData,
-    now: opts.now,
     onError: (err) => { app.log.error({ err }, 'simulation state update failed') }
   })
 

@@ -42,6 +42,8 @@ export interface RunnerInit {
   sliceMs?: number
   /** Strategy-socket backlog above which stepping waits (bytes). */
   highWaterMark?: number
+  /** The plan's orders_per_minute, counted per minute of simulated time (a replay runs faster than real time). */
+  ordersPerMinute?: number
 }
 
 const DEFAULT_SLICE_STEPS = 2048
@@ -72,6 +74,8 @@ export class SimulationRunner {
   #scheduled = false
   #lastProgressAt = 0
   #timer: NodeJS.Timeout | undefined
+  readonly #ordersPerMinute: number
+  #orderWindow = { start: Number.NEGATIVE_INFINITY, count: 0 }
 
   constructor (init: RunnerInit) {
     this.sessionId = init.sessionId
@@ -83,6 +87,7 @@ export class SimulationRunner {
     this.#sliceSteps = init.sliceSteps ?? DEFAULT_SLICE_STEPS
     this.#sliceMs = init.sliceMs ?? DEFAULT_SLICE_MS
     this.#highWater = init.highWaterMark ?? DEFAULT_HIGH_WATER
+    this.#ordersPerMinute = init.ordersPerMinute ?? Number.POSITIVE_INFINITY
     this.#engine = new SimulationEngine({
       sessionId: init.sessionId,
       series: init.series,
@@ -130,6 +135,7 @@ export class SimulationRunner {
 
   submitBatch (batch: OrderBatchData, requestId: string | undefined): BatchAck {
     this.#assertOpen('accept orders')
+    this.#countOrders(batch.orders.length)
     const { ack, events } = this.#engine.submitBatch(batch)
     this.#emit('batch_ack', ack, requestId)
     this.#emitAll(events, requestId)
@@ -235,6 +241,19 @@ export class SimulationRunner {
     if (this.#state === 'completed' || this.#state === 'error') {
       throw new AppError('INVALID_STATE', `The simulation has ${this.#state === 'completed' ? 'completed' : 'stopped'}; it cannot ${what}`, { state: this.#state })
     }
+  }
+
+  /**
+   * orders_per_minute of the plan, per minute of simulated time: it bounds order spam per bar without
+   * making a replay that runs 1,000× faster than the market trip a wall-clock limit.
+   */
+  #countOrders (n: number): void {
+    const now = Date.parse(this.#engine.simTime)
+    if (now - this.#orderWindow.start >= 60_000) this.#orderWindow = { start: now, count: 0 }
+    if (this.#orderWindow.count + n > this.#ordersPerMinute) {
+      throw new AppError('RATE_LIMIT_EXCEEDED', `At most ${this.#ordersPerMinute} orders per simulated minute on this plan`, { limit: this.#ordersPerMinute, limit_name: 'orders_per_minute', sim_time: this.#engine.simTime })
+    }
+    this.#orderWindow.count += n
   }
 
   #stateData (state: SessionState, reason: string | undefined): Record<string, unknown> {

@@ -19,7 +19,6 @@ export interface SimulationServiceOptions {
   sessions: SessionManager
   marketData: SeriesLoader
   limitsFor?: (plan: Plan) => PlanLimits
-  now?: () => number
   /** Where failures of background state updates are reported. */
   onError?: (err: unknown) => void
   /** Runner tuning (benchmarks, tests). */
@@ -34,19 +33,16 @@ export class SimulationService {
   readonly #sessions: SessionManager
   readonly #marketData: SeriesLoader
   readonly #limitsFor: (plan: Plan) => PlanLimits
-  readonly #now: () => number
   readonly #onError: (err: unknown) => void
   readonly #runnerTuning: SimulationServiceOptions['runner']
   readonly #runners = new Map<string, SimulationRunner>()
   readonly #starting = new Set<string>()
-  readonly #orderWindows = new Map<string, { count: number, resetAt: number }>()
   readonly #unsubscribe: () => void
 
   constructor (opts: SimulationServiceOptions) {
     this.#sessions = opts.sessions
     this.#marketData = opts.marketData
     this.#limitsFor = opts.limitsFor ?? defaultLimitsFor
-    this.#now = opts.now ?? Date.now
     this.#onError = opts.onError ?? ((err) => { process.emitWarning(`simulation: ${String(err)}`) })
     this.#runnerTuning = opts.runner
     // Deleting (or expiring) a session stops its run and frees the runner.
@@ -86,6 +82,7 @@ export class SimulationService {
           ...(session.volume_participation !== undefined ? { volume_participation: session.volume_participation } : {})
         },
         options,
+        ordersPerMinute: this.#limitsFor(user.plan).orders_per_minute,
         ...this.#runnerTuning,
         hooks: {
           // State changes are applied in the order the runner made them.
@@ -134,9 +131,7 @@ export class SimulationService {
   }
 
   async submitOrders (user: SessionUser, batch: OrderBatchData, requestId?: string): Promise<BatchAck> {
-    const runner = await this.runner(user, batch.session_id)
-    this.#countOrders(user, batch.orders.length)
-    return runner.submitBatch(batch, requestId)
+    return (await this.runner(user, batch.session_id)).submitBatch(batch, requestId)
   }
 
   async cancelOrder (user: SessionUser, sessionId: string, orderId: string, requestId?: string): Promise<Order> {
@@ -201,22 +196,6 @@ export class SimulationService {
     this.#unsubscribe()
     for (const runner of this.#runners.values()) runner.dispose()
     this.#runners.clear()
-  }
-
-  /** Plan limit orders_per_minute, counted per user in fixed one-minute windows. */
-  #countOrders (user: SessionUser, n: number): void {
-    const limit = this.#limitsFor(user.plan).orders_per_minute
-    const now = this.#now()
-    let w = this.#orderWindows.get(user.user_id)
-    if (w === undefined || w.resetAt <= now) {
-      w = { count: 0, resetAt: now + 60_000 }
-      this.#orderWindows.set(user.user_id, w)
-    }
-    if (w.count + n > limit) {
-      const retry = Math.max(1, Math.ceil((w.resetAt - now) / 1000))
-      throw new AppError('RATE_LIMIT_EXCEEDED', `Plan '${user.plan}' allows ${limit} orders per minute`, { limit, retry_after_seconds: retry, limit_name: 'orders_per_minute' })
-    }
-    w.count += n
   }
 }
 

@@ -191,6 +191,28 @@ t.test('simulation', async (t) => {
     }
   })
 
+  t.test('orders_per_minute counts simulated minutes: 101 orders in one bar are refused, the next bar is fresh', async (t) => {
+    const alice = await tokenFor(baseUrl, KEYS.alice)
+    const ws = await TestSocket.open(`${wsUrl}?token=${alice}`)
+    t.teardown(() => { ws.close() })
+    await ws.next('connection_ready')
+    const created = await ws.request('create_session', SESSION)
+    const id = created.data.session_id
+    await ws.request('start_simulation', { session_id: id })
+    await ws.next('tick')
+    const order = (i: number): Record<string, unknown> => ({ order_id: `o${i}`, symbol: 'AAPL', side: 'buy', type: 'limit', price: 1, quantity: 1, time_in_force: 'gtc' })
+    const tooMany = await ws.request('order_batch', { session_id: id, batch_id: 'big', orders: Array.from({ length: 101 }, (_, i) => order(i)) })
+    t.match(tooMany, { type: 'error', data: { error_code: 'RATE_LIMIT_EXCEEDED', details: { limit: 100, limit_name: 'orders_per_minute' } } })
+    const hundred = await ws.request('order_batch', { session_id: id, batch_id: 'ok', orders: Array.from({ length: 100 }, (_, i) => order(i)) })
+    t.equal(hundred.data.accepted_orders.length, 100, 'the refused batch changed nothing')
+    const one = await ws.request('order_batch', { session_id: id, batch_id: 'more', orders: [order(200)] })
+    t.equal(one.data.error_code, 'RATE_LIMIT_EXCEEDED', 'the same simulated minute is full')
+    ws.send({ type: 'tick_ack', data: { session_id: id, sequence_id: 1, processing_status: 'ready' } })
+    await ws.next('tick')
+    const next = await ws.request('order_batch', { session_id: id, batch_id: 'next', orders: [order(300)] })
+    t.same(next.data.accepted_orders, ['o300'], 'a new bar is a new simulated minute')
+  })
+
   t.test('the same inputs give byte-identical event data', async (t) => {
     const run = async (): Promise<string> => {
       const ws = await open(t)
