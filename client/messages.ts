@@ -3,6 +3,8 @@
 // the server. The maps are interfaces on purpose: the simulation work extends them (start_simulation, tick…)
 // by adding entries here or by declaration merging, and `request`/`on`/`events` pick the new types up.
 import type { CreateSessionData, DeleteSessionData, GetSessionData, ListSessionsData, Session, SessionDeleted, SessionList } from '../schemas/sessions.js'
+import type { AccountSnapshot, BatchAck, CancelOrderData, ExecutionReport, OrderBatchData, OrderUpdate, SimulationCompleteData, StartSimulationData, TickAckData, TickData } from '../schemas/simulation.js'
+import type { ResumeSessionData, SessionRefData, SimulationStartedData, SimulationStateData, StateSyncData, SubscriptionData } from '../schemas/simulation-control.js'
 import type {
   ConnectionClosingData,
   ConnectionReadyData,
@@ -21,6 +23,16 @@ export interface ClientMessageMap {
   list_sessions: ListSessionsData
   delete_session: DeleteSessionData
   ping: PingData
+  start_simulation: StartSimulationData
+  tick_ack: TickAckData
+  order_batch: OrderBatchData
+  cancel_order: CancelOrderData
+  pause_simulation: SessionRefData
+  resume_simulation: SessionRefData
+  query_account: SessionRefData
+  resume_session: ResumeSessionData
+  subscribe_session: SessionRefData
+  unsubscribe_session: SessionRefData
 }
 
 /** Payload (`data`) of each message type the server sends. */
@@ -35,6 +47,17 @@ export interface ServerMessageMap {
   session_deleted: SessionDeleted
   session_error: SessionErrorData
   error: WsErrorData
+  simulation_started: SimulationStartedData
+  tick: TickData
+  batch_ack: BatchAck
+  order_update: OrderUpdate
+  execution_report: ExecutionReport
+  account_snapshot: AccountSnapshot
+  simulation_paused: SimulationStateData
+  simulation_resumed: SimulationStateData
+  simulation_complete: SimulationCompleteData
+  state_sync: StateSyncData
+  subscription: SubscriptionData
 }
 
 /**

@@ -4,6 +4,7 @@
 import { createSimutradorClient, type SimutradorClient, type TokenCache } from '../../generated-client/index.js'
 import { loadCredentials, saveCredentials, type StoredCredentials } from './credentials.js'
 import { OperationError, UsageError } from './errors.js'
+import { SessionError } from '../session-error.js'
 import { isRecord } from './output.js'
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8003'
@@ -40,13 +41,19 @@ export interface AuthedClient {
   persist: () => Promise<void>
 }
 
-/** A REST client authenticated with the explicit key, else the stored login; NOT_LOGGED_IN otherwise. */
-export async function authedClient (ctx: CliContext): Promise<AuthedClient> {
+/** The explicit key, else the stored login's (with that login); UNAUTHORIZED when there is neither. */
+export async function resolveApiKey (ctx: CliContext): Promise<{ apiKey: string, stored: StoredCredentials | undefined }> {
   const stored = await loadCredentials(ctx.server)
   const apiKey = ctx.apiKey ?? stored?.api_key
   if (apiKey === undefined) {
     throw new OperationError({ error_code: 'UNAUTHORIZED', message: `Not logged in to ${ctx.server}`, details: { hint: 'run `simutrador auth login` or set SIMUTRADOR_API_KEY' } })
   }
+  return { apiKey, stored }
+}
+
+/** A REST client authenticated with the explicit key, else the stored login; NOT_LOGGED_IN otherwise. */
+export async function authedClient (ctx: CliContext): Promise<AuthedClient> {
+  const { apiKey, stored } = await resolveApiKey(ctx)
   // The stored token only belongs to the stored key.
   const reuse = stored !== undefined && stored.api_key === apiKey ? stored : undefined
   const client = createSimutradorClient({ baseUrl: ctx.server, apiKey, ...(reuse !== undefined ? { accessToken: reuse.access_token } : {}) })
@@ -76,6 +83,8 @@ export function unwrap<D> (result: { data?: D, error?: unknown, response: Respon
 /** Turn transport failures (server down, token exchange refused) into OperationErrors with a code. */
 export function asOperationError (err: unknown, server: string): OperationError | undefined {
   if (err instanceof OperationError) return err
+  // A WebSocket failure (SDK): the server's code, message and details as they are.
+  if (err instanceof SessionError) return new OperationError({ error_code: err.error_code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) })
   if (!(err instanceof Error)) return undefined
   const code = (err as { error_code?: unknown }).error_code
   // The token middleware says "Token exchange failed: CODE message"; the code is printed separately.

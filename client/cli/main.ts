@@ -6,6 +6,7 @@ import { asOperationError, DEFAULT_SERVER } from './api.js'
 import { registerAuthCommands } from './commands/auth.js'
 import { registerMarketCommands } from './commands/market.js'
 import { registerSessionCommands } from './commands/session.js'
+import { registerSimulateCommands } from './commands/simulate.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OperationError, UsageError } from './errors.js'
 import { printOperationError, printUsageError } from './output.js'
 
@@ -29,12 +30,14 @@ Getting started:
   simutrador auth login --api-key sk_dev_…
   simutrador session create --symbols AAPL,MSFT --start 2023-01-03 --end 2023-06-30
   simutrador session list
+  simutrador simulate run examples/sma-crossover.ts --symbols AAPL --start 2023-01-03 --end 2023-12-29
 
 Exit codes: 0 ok, 1 the operation failed, 2 usage error.
 Config dir: $SIMUTRADOR_CONFIG_DIR, else $XDG_CONFIG_HOME/simutrador, else ~/.config/simutrador.`)
   registerAuthCommands(program)
   registerSessionCommands(program)
   registerMarketCommands(program)
+  registerSimulateCommands(program)
   return program
 }
 

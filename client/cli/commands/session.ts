@@ -24,7 +24,7 @@ type CreateBody = CreateSessionBody
 const SESSION_STATES = ['initializing', 'ready', 'running', 'paused', 'completed', 'error'] as const
 const checkCreateBody = TypeCompiler.Compile(CreateSessionBody, [Timeframe])
 
-interface CreateFlags {
+export interface SessionBodyFlags {
   symbols?: string
   start?: string
   end?: string
@@ -38,15 +38,16 @@ interface CreateFlags {
   metadata?: string
   id?: string
   config?: string
+}
+
+interface CreateFlags extends SessionBodyFlags {
   idempotencyKey?: string
   validate: boolean
 }
 
-export function registerSessionCommands (program: Command): void {
-  const session = program.command('session').description('Create, inspect, list and delete simulation sessions')
-
-  session.command('create')
-    .description('Create a session from flags, a config file, or (on a terminal) a short wizard')
+/** The flags that describe a session body, shared by `session create` and `simulate run`. */
+export function addSessionBodyOptions (cmd: Command): Command {
+  return cmd
     .option('--symbols <list>', 'comma-separated symbols, e.g. AAPL,MSFT')
     .option('--start <date>', 'first day, YYYY-MM-DD')
     .option('--end <date>', 'last day, YYYY-MM-DD')
@@ -60,6 +61,18 @@ export function registerSessionCommands (program: Command): void {
     .option('--metadata <json>', 'JSON object stored with the session')
     .option('--id <session_id>', 'choose the session id yourself')
     .option('-c, --config <file>', 'session.json or session.yaml with CreateSessionBody fields (flags override it)')
+}
+
+/** The session body from --config and the flags (flags win), checked against CreateSessionBody. */
+export async function sessionBodyFrom (flags: SessionBodyFlags): Promise<Partial<CreateBody>> {
+  return { ...(flags.config !== undefined ? await readConfig(flags.config) : {}), ...bodyFromFlags(flags) }
+}
+
+export function registerSessionCommands (program: Command): void {
+  const session = program.command('session').description('Create, inspect, list and delete simulation sessions')
+
+  addSessionBodyOptions(session.command('create')
+    .description('Create a session from flags, a config file, or (on a terminal) a short wizard'))
     .option('--idempotency-key <key>', 'reuse to make a retried create return the same session (default: random)')
     .option('--no-validate', 'skip the market-data pre-check (the server still validates)')
     .addHelpText('after', `
@@ -68,7 +81,7 @@ Examples:
   simutrador session create --config session.yaml --json`)
     .action(async (flags: CreateFlags, cmd: Command) => {
       const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
-      let body = { ...(flags.config !== undefined ? await readConfig(flags.config) : {}), ...bodyFromFlags(flags) }
+      let body = await sessionBodyFrom(flags)
       const missing = (['symbols', 'start_date', 'end_date'] as const).filter((k) => body[k] === undefined)
       if (missing.length > 0) {
         if (process.stdin.isTTY && process.stdout.isTTY && !ctx.json) {
@@ -148,7 +161,7 @@ Examples:
     })
 }
 
-function bodyFromFlags (f: CreateFlags): Partial<CreateBody> {
+function bodyFromFlags (f: SessionBodyFlags): Partial<CreateBody> {
   const body: Partial<CreateBody> = {}
   if (f.symbols !== undefined) body.symbols = f.symbols.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
   if (f.start !== undefined) body.start_date = f.start
@@ -198,7 +211,7 @@ async function readConfig (path: string): Promise<Partial<CreateBody>> {
 }
 
 /** The body if it matches CreateSessionBody (the schema the server validates with); a usage error otherwise. */
-function checked (body: Partial<CreateBody>): CreateBody {
+export function checked (body: Partial<CreateBody>): CreateBody {
   if (checkCreateBody.Check(body)) return body
   const problems = [...checkCreateBody.Errors(body)].slice(0, 5).map((e) => `${e.path.replace(/^\//, '').replace(/\//g, '.') || '(body)'}: ${e.message}`)
   throw new UsageError(`VALIDATION_FAILED: invalid session settings\n  ${[...new Set(problems)].join('\n  ')}`, 'See `simutrador session create --help`.')

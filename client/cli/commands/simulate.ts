@@ -1,0 +1,114 @@
+// `simutrador simulate run STRATEGY_FILE …`: loads a strategy module (it exports `createStrategy()`),
+// creates a session from the flags (or uses --session), runs it over the WebSocket SDK with a progress bar,
+// and prints the results table (metrics from GET /sessions/{id}/results).
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { Option, type Command } from 'commander'
+import { SessionClient } from '../../session-client.js'
+import { runStrategy, type Strategy } from '../../strategy-runner.js'
+import { authedClient, contextFrom, resolveApiKey, unwrap, type GlobalOptions } from '../api.js'
+import { UsageError } from '../errors.js'
+import { formatFields, printJson, printLine, progressBar } from '../output.js'
+import { addSessionBodyOptions, checked, sessionBodyFrom, type SessionBodyFlags } from './session.js'
+
+interface RunFlags extends SessionBodyFlags {
+  session?: string
+  window: string
+  flowControl: boolean
+  accountUpdates: 'every_fill' | 'every_tick' | 'on_demand'
+}
+
+/** A strategy module exports `createStrategy()` (or a default export: a Strategy or a factory of one). */
+async function loadStrategy (file: string): Promise<Strategy> {
+  let mod: Record<string, unknown>
+  try {
+    mod = await import(pathToFileURL(resolve(file)).href) as Record<string, unknown>
+  } catch (err) {
+    throw new UsageError(`cannot load strategy ${file}: ${(err as Error).message}`)
+  }
+  const candidate = mod.createStrategy ?? mod.default
+  const strategy = typeof candidate === 'function' ? (candidate as () => unknown)() : candidate
+  if (strategy === null || typeof strategy !== 'object' || typeof (strategy as Strategy).onTick !== 'function') {
+    throw new UsageError(`${file} must export createStrategy() returning an object with onTick(tick, ctx)`)
+  }
+  return strategy as Strategy
+}
+
+export function registerSimulateCommands (program: Command): void {
+  const simulate = program.command('simulate').description('Run a strategy against a session')
+
+  addSessionBodyOptions(simulate.command('run')
+    .description('Run STRATEGY_FILE (a .ts/.js module exporting createStrategy()) to the end of a new or existing session')
+    .argument('<strategy_file>', 'e.g. examples/sma-crossover.ts'))
+    .option('--session <session_id>', 'run an existing ready session instead of creating one')
+    .option('--window <n>', 'ticks the server may send ahead of your acks (1 = lockstep)', '1')
+    .option('--no-flow-control', 'stream as fast as the socket drains (no acks)')
+    .addOption(new Option('--account-updates <when>', 'account snapshots').choices(['every_fill', 'every_tick', 'on_demand']).default('every_fill'))
+    .addHelpText('after', `
+Example:
+  simutrador simulate run examples/sma-crossover.ts --symbols AAPL --start 2023-01-03 --end 2023-12-29`)
+    .action(async (file: string, flags: RunFlags, cmd: Command) => {
+      const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
+      const window = Number(flags.window)
+      if (!Number.isInteger(window) || window < 1 || window > 1000) throw new UsageError(`--window: '${flags.window}' must be an integer 1..1000`)
+      let session: string | ReturnType<typeof checked>
+      if (flags.session !== undefined) {
+        session = flags.session
+      } else {
+        const body = await sessionBodyFrom(flags)
+        const missing = (['symbols', 'start_date', 'end_date'] as const).filter((k) => body[k] === undefined)
+        if (missing.length > 0) throw new UsageError(`missing ${missing.map((k) => ({ symbols: '--symbols', start_date: '--start', end_date: '--end' })[k]).join(', ')} (or pass --session)`)
+        session = checked(body)
+      }
+      const strategy = await loadStrategy(file)
+      const { apiKey } = await resolveApiKey(ctx)
+      const client = new SessionClient({ url: ctx.server, apiKey })
+      const tty = process.stderr.isTTY && !ctx.json
+      let lastDecile = -1
+      try {
+        await client.connect()
+        const run = await runStrategy(client, strategy, {
+          session,
+          start: { flow_control: flags.flowControl, max_pending_ticks: window, account_update_frequency: flags.accountUpdates, include_bars: true },
+          progressEveryTicks: 100,
+          onProgress: ({ ticks, total, session_id: id }) => {
+            if (ctx.json) return
+            const f = total === 0 ? 1 : ticks / total
+            if (tty) {
+              process.stderr.write(`\r${id}  ${progressBar(f, 30)}  ${ticks}/${total} ticks`)
+            } else if (Math.floor(f * 10) > lastDecile) {
+              lastDecile = Math.floor(f * 10)
+              process.stderr.write(`${id}  ${progressBar(f, 30)}  ${ticks}/${total} ticks\n`)
+            }
+          }
+        })
+        if (tty) process.stderr.write('\n')
+        const { client: rest, persist } = await authedClient(ctx)
+        const results = unwrap(await rest.GET('/sessions/{id}/results', { params: { path: { id: run.session.session_id } } }))
+        await persist()
+        if (ctx.json) { printJson({ session: run.session, results }); return }
+        const m = results.metrics
+        const pct = (v: number | null): string => v === null ? 'n/a' : `${v.toFixed(2)}%`
+        const num = (v: number | null): string => v === null ? 'n/a' : v.toFixed(3)
+        printLine()
+        printLine(formatFields([
+          ['Session', `${run.session.session_id} (${run.session.symbols.join(', ')}, ${run.session.start_date} → ${run.session.end_date}, ${run.session.timeframe})`],
+          ['Ticks', String(run.ticks)],
+          ['Initial capital', m.initial_capital],
+          ['Final equity', m.final_equity],
+          ['Total return', pct(m.total_return_pct)],
+          ['CAGR', pct(m.cagr_pct)],
+          ['Max drawdown', pct(m.max_drawdown_pct)],
+          ['Sharpe', num(m.sharpe_ratio)],
+          ['Sortino', num(m.sortino_ratio)],
+          ['Calmar', num(m.calmar_ratio)],
+          ['Trades', `${m.total_trades} (${m.winning_trades} won, win rate ${pct(m.win_rate === null ? null : m.win_rate * 100)})`],
+          ['Profit factor', num(m.profit_factor)],
+          ['Commission', m.total_commission],
+          ['Fill policy', results.fill_policy_version]
+        ]))
+      } finally {
+        await client.close()
+      }
+    })
+}

@@ -1,0 +1,135 @@
+// Runs a strategy object against a session over the SessionClient: starts the simulation, hands every
+// tick, fill and account update to the strategy in order, sends the orders it returns before acknowledging
+// the tick (so they are tried on the next bar), and resumes after a reconnect without losing or repeating
+// an event. The strategy never sees the protocol.
+import type { AccountSnapshot, ExecutionReport, OrderRequest, OrderUpdate, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
+import type { CreateSessionBody, Session } from '../schemas/sessions.js'
+import type { SessionClient, SessionClientEvent } from './session-client.js'
+import { SessionError } from './session-error.js'
+
+/** An order as a strategy returns it; `order_id` is generated when omitted. */
+export type StrategyOrder = Omit<OrderRequest, 'order_id'> & { order_id?: string }
+
+export interface StrategyContext {
+  readonly session: Session
+  /** The latest account snapshot (updated per the run's account_update_frequency). */
+  readonly account: AccountSnapshot | undefined
+  /** Cancel a working order; resolves when the server has cancelled it. */
+  cancel: (orderId: string) => Promise<void>
+}
+
+export interface Strategy {
+  onStart?: (ctx: StrategyContext) => void | Promise<void>
+  /** Orders returned here are sent before the tick is acknowledged, so they are tried on the next bar. */
+  onTick: (tick: TickData, ctx: StrategyContext) => StrategyOrder[] | void | Promise<StrategyOrder[] | void>
+  onFill?: (fill: ExecutionReport, ctx: StrategyContext) => void | Promise<void>
+  onOrder?: (update: OrderUpdate, ctx: StrategyContext) => void | Promise<void>
+  onAccount?: (account: AccountSnapshot, ctx: StrategyContext) => void | Promise<void>
+  onEnd?: (result: SimulationCompleteData, ctx: StrategyContext) => void | Promise<void>
+}
+
+export interface RunStrategyOptions {
+  /** An existing ready session, or the parameters of a new one. */
+  session: string | CreateSessionBody
+  /** start_simulation options (flow control defaults to lockstep). */
+  start?: Omit<StartSimulationData, 'session_id'>
+  /** Called with progress 0..1 at most every `progressEveryTicks` ticks. */
+  onProgress?: (progress: { ticks: number, total: number, session_id: string }) => void
+  progressEveryTicks?: number
+}
+
+export interface StrategyRunResult {
+  session: Session
+  complete: SimulationCompleteData
+  ticks: number
+  orders_sent: number
+}
+
+type StrategyStep = Awaited<ReturnType<Strategy['onTick']>>
+
+/** Run `strategy` to the end of its session and resolve with the `simulation_complete` metrics. */
+export async function runStrategy (client: SessionClient, strategy: Strategy, opts: RunStrategyOptions): Promise<StrategyRunResult> {
+  const session = typeof opts.session === 'string'
+    ? await client.getSessionStatus(opts.session)
+    : await client.createSession(opts.session)
+  const sessionId = session.session_id
+  let account: AccountSnapshot | undefined
+  let lastSeq = 0
+  let ticks = 0
+  let ordersSent = 0
+  let orderSeq = 0
+  let total = session.estimated_ticks
+  const every = Math.max(1, opts.progressEveryTicks ?? 250)
+  const ctx: StrategyContext = {
+    session,
+    get account () { return account },
+    cancel: async (orderId) => { await client.request('cancel_order', { session_id: sessionId, order_id: orderId }, 'order_update') }
+  }
+
+  const events = client.events()
+  try {
+    await strategy.onStart?.(ctx)
+    const started = await client.request('start_simulation', { session_id: sessionId, ...opts.start }, 'simulation_started', { timeoutMs: 60_000 })
+    total = started.total_ticks
+    const flowControl = started.flow_control
+
+    // One handler for live events and for those replayed by state_sync: each event id is handled once.
+    const handle = async (event: { type: string, data: unknown, sequence_id?: number }): Promise<SimulationCompleteData | undefined> => {
+      if (event.sequence_id !== undefined) {
+        if (event.sequence_id <= lastSeq) return undefined
+        lastSeq = event.sequence_id
+      }
+      switch (event.type) {
+        case 'tick': {
+          const tick = event.data as TickData
+          if (tick.session_id !== sessionId) return undefined
+          ticks = tick.sequence_id
+          const orders: StrategyStep = await strategy.onTick(tick, ctx)
+          if (Array.isArray(orders) && orders.length > 0) {
+            const batch = orders.map((o) => ({ ...o, order_id: o.order_id ?? `${sessionId.slice(-6)}-${++orderSeq}` }))
+            ordersSent += batch.length
+            await client.request('order_batch', { session_id: sessionId, batch_id: `b${tick.sequence_id}`, orders: batch }, 'batch_ack')
+          }
+          if (flowControl) client.send('tick_ack', { session_id: sessionId, sequence_id: tick.sequence_id, processing_status: 'ready' })
+          if (opts.onProgress !== undefined && (ticks % every === 0 || ticks === total)) opts.onProgress({ ticks, total, session_id: sessionId })
+          return undefined
+        }
+        case 'execution_report': await strategy.onFill?.(event.data as ExecutionReport, ctx); return undefined
+        case 'order_update': await strategy.onOrder?.(event.data as OrderUpdate, ctx); return undefined
+        case 'account_snapshot':
+          account = event.data as AccountSnapshot
+          await strategy.onAccount?.(account, ctx)
+          return undefined
+        case 'simulation_complete': return event.data as SimulationCompleteData
+        default: return undefined
+      }
+    }
+
+    for await (const event of events as AsyncIterable<SessionClientEvent>) {
+      if (event.type === 'connected' && event.data.reconnected) {
+        // Take the stream back; the reply carries what was missed while away, each event once.
+        const sync = await client.request('resume_session', { session_id: sessionId, last_processed_sequence_id: lastSeq }, 'state_sync', { timeoutMs: 60_000 })
+        account = sync.account
+        for (const missed of sync.missed_events) {
+          const done = await handle(missed)
+          if (done !== undefined) return await finish(done)
+        }
+        continue
+      }
+      // Errors answering a request reject that request; one without a request_id ends the run.
+      if (event.type === 'session_error' && event.request_id === undefined) throw SessionError.fromSessionError(event.data)
+      if (event.type === 'error' && event.request_id === undefined) throw SessionError.fromError(event.data)
+      const done = await handle(event)
+      if (done !== undefined) return await finish(done)
+    }
+    throw SessionError.client('CLIENT_CLOSED', 'The client closed before the simulation completed')
+  } finally {
+    await events.return?.()
+  }
+
+  async function finish (complete: SimulationCompleteData): Promise<StrategyRunResult> {
+    await strategy.onEnd?.(complete, ctx)
+    opts.onProgress?.({ ticks, total, session_id: sessionId })
+    return { session: await client.getSessionStatus(sessionId), complete, ticks, orders_sent: ordersSent }
+  }
+}
