@@ -13,6 +13,8 @@ import type { HandlerFamily, WsDispatcher, WsHandlerContext } from './dispatcher
 const checkEnvelope = TypeCompiler.Compile(ClientEnvelope)
 
 let nextConnectionId = 1
+/** A client this far ahead of its asynchronous replies is flooding; it is told so and disconnected. */
+const MAX_QUEUED_MESSAGES = 10_000
 
 const ERROR_TYPES: Partial<Record<string, WsErrorData['error_type']>> = {
   INVALID_MESSAGE: 'protocol',
@@ -27,6 +29,14 @@ const ERROR_TYPES: Partial<Record<string, WsErrorData['error_type']>> = {
 
 export interface SendOptions { request_id?: string, sequence_id?: number }
 
+/** The context a handler gets; a class so no closure is made per message. */
+class HandlerContext implements WsHandlerContext {
+  constructor (readonly conn: WsConnection, readonly requestId: string | undefined) {}
+  reply (type: string, data: unknown): void {
+    this.conn.send(type, data, this.requestId === undefined ? {} : { request_id: this.requestId })
+  }
+}
+
 export class WsConnection {
   readonly id = nextConnectionId++
   readonly user: AuthUser
@@ -35,13 +45,16 @@ export class WsConnection {
   readonly #log: FastifyBaseLogger
   readonly #closeListeners: Array<() => void> = []
   #lastActivity = Date.now()
+  /** Settles when the message being handled asynchronously is done; later messages queue meanwhile. */
+  #pending: Promise<void> | undefined
+  readonly #queue: Array<[Buffer, boolean]> = []
 
   constructor (socket: WebSocket, user: AuthUser, dispatcher: WsDispatcher, log: FastifyBaseLogger) {
     this.socket = socket
     this.user = user
     this.#dispatcher = dispatcher
     this.#log = log
-    socket.on('message', (raw, isBinary) => { this.#onMessage(raw as Buffer, isBinary) })
+    socket.on('message', (raw, isBinary) => { this.#receive(raw as Buffer, isBinary) })
     socket.once('close', () => { for (const l of this.#closeListeners.splice(0)) l() })
   }
 
@@ -61,6 +74,10 @@ export class WsConnection {
     this.socket.send(JSON.stringify(frame))
     return true
   }
+
+  /** Hold writes until uncork(), so a burst of frames leaves in one write. */
+  cork (): void { (this.socket as unknown as { _socket?: { cork: () => void } })._socket?.cork() }
+  uncork (): void { (this.socket as unknown as { _socket?: { uncork: () => void } })._socket?.uncork() }
 
   /** Send a pre-serialised frame (event-log replay, fan-out to watchers). */
   sendRaw (frame: string): boolean {
@@ -93,8 +110,35 @@ export class WsConnection {
     this.socket.close(code, reason)
   }
 
-  #onMessage (raw: Buffer, isBinary: boolean): void {
+  /**
+   * Messages are handled strictly in arrival order: while an asynchronous handler is pending, later messages
+   * wait. Without this an order_batch (async) could be overtaken by the tick_ack sent after it (sync), and the
+   * order would be tried on a later bar — a run's result would depend on TCP chunking.
+   */
+  #receive (raw: Buffer, isBinary: boolean): void {
     this.#lastActivity = Date.now()
+    if (this.#pending !== undefined) {
+      if (this.#queue.length >= MAX_QUEUED_MESSAGES) {
+        this.sendError(new AppError('RATE_LIMIT_EXCEEDED', `More than ${MAX_QUEUED_MESSAGES} messages waiting; slow down`, { retry_after_seconds: 1 }), undefined, 'system')
+        this.close(1008, 'too many queued messages')
+        return
+      }
+      this.#queue.push([raw, isBinary])
+      return
+    }
+    this.#onMessage(raw, isBinary)
+  }
+
+  #drain (): void {
+    this.#pending = undefined
+    while (this.#pending === undefined) {
+      const next = this.#queue.shift()
+      if (next === undefined) return
+      this.#onMessage(next[0], next[1])
+    }
+  }
+
+  #onMessage (raw: Buffer, isBinary: boolean): void {
     let requestId: string | undefined
     let family: HandlerFamily = 'system'
     try {
@@ -117,16 +161,11 @@ export class WsConnection {
       const handler = this.#dispatcher.lookup(envelope.type)
       family = handler.spec.family
       const data = this.#dispatcher.validate(handler, envelope.data)
-      const rid = requestId
-      const ctx: WsHandlerContext = {
-        conn: this,
-        requestId: rid,
-        reply: (type, payload) => { this.send(type, payload, { request_id: rid }) }
-      }
-      const result = handler.spec.handle(ctx, data)
+      const result = handler.spec.handle(new HandlerContext(this, requestId), data)
       if (result instanceof Promise) {
+        const rid = requestId
         const fam = family
-        result.catch((err: unknown) => { this.#fail(err, rid, fam) })
+        this.#pending = result.then(() => { this.#drain() }, (err: unknown) => { this.#fail(err, rid, fam); this.#drain() })
       }
     } catch (err) {
       this.#fail(err, requestId, family)

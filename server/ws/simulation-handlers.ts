@@ -17,7 +17,9 @@ function sinkOf (app: FastifyInstance, conn: WsConnection): EventSink {
       id: conn.id,
       get open () { return conn.open },
       backlogBytes: () => conn.bufferedAmount,
-      send: (frame) => { conn.sendRaw(frame) }
+      send: (frame) => { conn.sendRaw(frame) },
+      cork: () => { conn.cork() },
+      uncork: () => { conn.uncork() }
     }
     sink = s
     sinks.set(conn, s)
@@ -45,10 +47,11 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
     type: 'tick_ack',
     schema: TickAckData,
     family: 'simulation',
-    async handle (ctx, data) {
-      // Hot path (one per tick in lockstep): a synchronous lookup, the slow path only to explain a miss.
-      const runner = sim.runnerIfAny(ctx.conn.user.user_id, data.session_id) ?? await sim.runner(ctx.conn.user, data.session_id)
-      runner.ack(data.sequence_id, data.processing_status)
+    handle (ctx, data) {
+      // Hot path (one per tick in lockstep): synchronous when the run is here; async only to explain a miss.
+      const runner = sim.runnerIfAny(ctx.conn.user.user_id, data.session_id)
+      if (runner !== undefined) { runner.ack(data.sequence_id, data.processing_status); return }
+      return sim.runner(ctx.conn.user, data.session_id).then((r) => { r.ack(data.sequence_id, data.processing_status) })
     }
   })
 
@@ -56,7 +59,11 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
     type: 'order_batch',
     schema: OrderBatchData,
     family: 'simulation',
-    async handle (ctx, data) { await sim.submitOrders(ctx.conn.user, data, ctx.requestId) }
+    handle (ctx, data) {
+      const runner = sim.runnerIfAny(ctx.conn.user.user_id, data.session_id)
+      if (runner !== undefined) { runner.submitBatch(data, ctx.requestId); return }
+      return sim.submitOrders(ctx.conn.user, data, ctx.requestId).then(() => undefined)
+    }
   })
 
   dispatcher.register({

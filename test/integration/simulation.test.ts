@@ -68,6 +68,24 @@ t.test('simulation', async (t) => {
     t.equal(results.body.metrics?.total_trades ?? results.body.total_trades, 1)
   })
 
+  t.test('an order sent just before its tick_ack, in the same TCP write, is still tried on the next bar', async (t) => {
+    const ws = await open(t)
+    const id = await newSession()
+    await ws.request('start_simulation', { session_id: id })
+    for (let step = 1; step <= 3; step++) {
+      const tick = await ws.next('tick')
+      const socket = (ws.ws as unknown as { _socket: { cork: () => void, uncork: () => void } })._socket
+      socket.cork()
+      if (step === 3) ws.send({ type: 'order_batch', request_id: 'ob', data: { session_id: id, batch_id: 'b', orders: [{ order_id: 'race', symbol: 'AAPL', side: 'buy', type: 'market', quantity: 1 }] } })
+      ws.send({ type: 'tick_ack', data: { session_id: id, sequence_id: tick.data.sequence_id, processing_status: 'ready' } })
+      socket.uncork()
+    }
+    const fill = await ws.next('execution_report')
+    const tick4 = await ws.next('tick')
+    t.equal(tick4.data.sequence_id, 4)
+    t.equal(fill.data.execution_time, tick4.data.bars.AAPL.timestamp, 'filled at the open of bar 4, the bar after the order')
+  })
+
   t.test('a window of 16 keeps at most 16 ticks unacknowledged', async (t) => {
     const ws = await open(t)
     const id = await newSession()
