@@ -1,6 +1,7 @@
 // Columnar bars of one symbol and timeframe: the form bar sources produce and the simulation engine replays.
 // Typed arrays keep a year of minute bars for ten symbols compact and make the tick loop allocation-free.
 import type { Bar, Timeframe } from '../../schemas/market-data.js'
+import { IsoFormatter } from '../iso-time.js'
 
 export interface BarSeries {
   readonly symbol: string
@@ -46,11 +47,17 @@ export function dateToDayNumber (date: string): number {
   return Number(date.slice(0, 4)) * 10000 + Number(date.slice(5, 7)) * 100 + Number(date.slice(8, 10))
 }
 
-/** The wire form of bar `i`. */
+const barTimestamps = new IsoFormatter()
+let lastDay = 0
+let lastDayText = ''
+
+/** The wire form of bar `i` (called per bar per tick: the date strings are cached). */
 export function barAt (series: BarSeries, i: number): Bar {
+  const day = series.day[i]
+  if (day !== lastDay) { lastDay = day; lastDayText = dayNumberToDate(day) }
   return {
-    timestamp: new Date(series.time[i]).toISOString(),
-    session_date: dayNumberToDate(series.day[i]),
+    timestamp: barTimestamps.format(series.time[i]),
+    session_date: lastDayText,
     open: series.open[i],
     high: series.high[i],
     low: series.low[i],

@@ -34,6 +34,7 @@ import type { AccountUpdateFrequency, AccountSnapshot, BatchAck, EstimatedFill, 
 import type { Bar } from '../../schemas/market-data.js'
 import type { ErrorCode } from '../../schemas/errors.js'
 import { AppError } from '../app-error.js'
+import { IsoFormatter } from '../iso-time.js'
 import { barAt, dayNumberToDate, type BarSeries } from '../market-data/bar-series.js'
 import { abs, formatMoney, fromNumber, max, min, mul, parseMoney, toNumber, type Fixed } from '../money.js'
 import { FILL_POLICY_VERSION, fillLimit, fillMarket, fillStop, fillStopLimit, type BarPrices, type FillDecision } from './fills.js'
@@ -131,8 +132,7 @@ export class SimulationEngine {
   private completedNormally = false
   private seq = 0
   private executions = 0
-  private isoDayMs = Number.NaN
-  private isoDayPrefix = ''
+  private readonly isoFormatter = new IsoFormatter()
 
   constructor (options: SimulationEngineOptions) {
     this.sessionId = options.sessionId
@@ -686,26 +686,10 @@ export class SimulationEngine {
     }
   }
 
-  /** toISOString without a Date per tick: the day prefix is cached (ticks of one day share it). */
+  /** toISOString without a Date per tick (the day prefix is cached; ticks of one day share it). */
   private iso (ms: number): string {
-    const dayMs = ms - (((ms % 86_400_000) + 86_400_000) % 86_400_000)
-    if (dayMs !== this.isoDayMs) {
-      this.isoDayMs = dayMs
-      this.isoDayPrefix = new Date(dayMs).toISOString().slice(0, 11)
-    }
-    let r = ms - dayMs
-    const h = Math.floor(r / 3_600_000)
-    r -= h * 3_600_000
-    const m = Math.floor(r / 60_000)
-    r -= m * 60_000
-    const s = Math.floor(r / 1000)
-    const milli = Math.round(r - s * 1000)
-    return `${this.isoDayPrefix}${pad2(h)}:${pad2(m)}:${pad2(s)}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`
+    return this.isoFormatter.format(ms)
   }
-}
-
-function pad2 (n: number): string {
-  return n < 10 ? `0${n}` : `${n}`
 }
 
 /** a / b truncated to 8 decimals (never buys more than the notional pays for). */

@@ -7,14 +7,14 @@ export class EventLog {
   readonly #tickSteps: number[] = []
 
   get lastSequenceId (): number { return this.#frames.length }
+  /** The id the next appended event gets (its frame must carry it). */
+  get nextSequenceId (): number { return this.#frames.length + 1 }
 
-  /** Appends a frame built by `render(sequenceId)` and returns it. */
-  append (type: string, tickStep: number, render: (sequenceId: number) => string): string {
-    const frame = render(this.#frames.length + 1)
+  /** Appends the frame of event `nextSequenceId`. */
+  append (type: string, tickStep: number, frame: string): void {
     this.#frames.push(frame)
     this.#types.push(type)
     this.#tickSteps.push(tickStep)
-    return frame
   }
 
   /** Frames with sequence id > `after`, at most `limit`. */
