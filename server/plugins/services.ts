@@ -54,9 +54,14 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     ttlMinutes: config.sessionTtlMinutes,
     fillPolicyVersion: FILL_POLICY_VERSION
   })
+  // The calendar's short names (pre/after) as the wire's MarketSession (pre_market/after_hours).
+  const WIRE_SESSION = { pre: 'pre_market', regular: 'regular', after: 'after_hours', closed: 'closed' } as const
   const simulation = new SimulationService({
     sessions,
-    marketData,
+    marketData: {
+      loadSeries: async (symbol, timeframe, start, end) => await marketData.loadSeries(symbol, timeframe, start, end),
+      marketSessionAt: (symbol, ms) => WIRE_SESSION[marketData.marketSessionAt(symbol, ms)]
+    },
     onError: (err) => { app.log.error({ err }, 'simulation state update failed') }
   })
 

@@ -30,7 +30,7 @@
 // Simulation time: a step's tick carries sim_time = bar start + timeframe length (the instant the bar
 // closes). Fills at the open are stamped with the bar start, fills inside the bar with its close; orders
 // placed between steps are created at the previous tick's sim_time.
-import type { AccountUpdateFrequency, AccountSnapshot, BatchAck, EstimatedFill, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, PerformanceMetrics, RejectedOrder, SimulationCompleteData, SimulationResults, SimulationSettings, TickData, EquityPoint } from '../../schemas/simulation.js'
+import type { AccountUpdateFrequency, AccountSnapshot, MarketSession, BatchAck, EstimatedFill, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, PerformanceMetrics, RejectedOrder, SimulationCompleteData, SimulationResults, SimulationSettings, TickData, EquityPoint } from '../../schemas/simulation.js'
 import type { Bar } from '../../schemas/market-data.js'
 import type { ErrorCode } from '../../schemas/errors.js'
 import { AppError } from '../app-error.js'
@@ -65,6 +65,11 @@ export interface SimulationEngineOptions {
   readonly settings?: Partial<SimulationSettings>
   readonly accountUpdateFrequency?: AccountUpdateFrequency
   readonly includeBars?: boolean
+  /**
+   * The market session of symbol `symbolIndex` at a bar's start (calendar of its market), for intraday ticks;
+   * without it every tick says 'regular'. Daily ticks are always 'regular'.
+   */
+  readonly marketSessionAt?: (symbolIndex: number, barStartMs: number) => MarketSession
 }
 
 /** Defaults filled in and ranges checked (the schema does this on the wire; in-process callers skip it). */
@@ -133,6 +138,7 @@ export class SimulationEngine {
   private seq = 0
   private executions = 0
   private readonly isoFormatter = new IsoFormatter()
+  private readonly marketSessionAt: ((symbolIndex: number, barStartMs: number) => MarketSession) | undefined
 
   constructor (options: SimulationEngineOptions) {
     this.sessionId = options.sessionId
@@ -149,6 +155,7 @@ export class SimulationEngine {
     this.book = new OrderBook(options.series.length)
     this.frequency = options.accountUpdateFrequency ?? 'every_fill'
     this.includeBars = options.includeBars ?? true
+    this.marketSessionAt = options.marketSessionAt
     this.commissionPerShare = fromNumber(this.settings.commission_per_share)
     this.minCommission = fromNumber(this.settings.min_commission_per_order)
     this.slippageBps = this.settings.slippage_bps
@@ -351,7 +358,7 @@ export class SimulationEngine {
       session_id: this.sessionId,
       sequence_id: k + 1,
       sim_time: simTime,
-      market_session: 'regular',
+      market_session: this.marketSessionAt === undefined || this.tl.timeframe === '1d' ? 'regular' : this.marketSessionAt(tl.entrySymbol[from], tl.time[k]),
       symbols_trading: tl.symbolSets[tl.symbolSet[k]] as string[],
       is_eod: tl.eod[k] === 1
     }

@@ -10,7 +10,7 @@ import type { EngineEvent } from './engine.js'
 import { SimulationEngine } from './engine.js'
 import { EventLog } from './event-log.js'
 import { IsoFormatter } from '../iso-time.js'
-import type { SimulationSettings } from '../../schemas/simulation.js'
+import type { MarketSession, SimulationSettings } from '../../schemas/simulation.js'
 
 /** Where a runner's frames go: the strategy's connection or a watcher's. */
 export interface EventSink {
@@ -48,6 +48,8 @@ export interface RunnerInit {
   highWaterMark?: number
   /** The plan's orders_per_minute, counted per minute of simulated time (a replay runs faster than real time). */
   ordersPerMinute?: number
+  /** Market session of a symbol at an instant, for intraday ticks (see SimulationEngineOptions). */
+  marketSessionAt?: (symbol: string, epochMs: number) => MarketSession
 }
 
 const DEFAULT_SLICE_STEPS = 2048
@@ -101,7 +103,8 @@ export class SimulationRunner {
       initialCapital: init.initialCapital,
       settings: init.settings,
       accountUpdateFrequency: init.options.account_update_frequency,
-      includeBars: init.options.include_bars
+      includeBars: init.options.include_bars,
+      ...(init.marketSessionAt !== undefined ? { marketSessionAt: sessionOfSymbol(init.series, init.marketSessionAt) } : {})
     })
   }
 
@@ -366,4 +369,10 @@ export class SimulationRunner {
     this.#hooks.onState('error', { progress: this.progress, error_message: message })
     this.#emit('session_error', { error_code: 'INTERNAL_ERROR', message: 'The simulation failed', details: { session_id: this.sessionId } }, undefined)
   }
+}
+
+/** The engine asks by symbol index; the calendar answers by symbol. */
+function sessionOfSymbol (series: readonly BarSeries[], at: (symbol: string, epochMs: number) => MarketSession): (symbolIndex: number, epochMs: number) => MarketSession {
+  const symbols = series.map((s) => s.symbol)
+  return (i, ms) => at(symbols[i], ms)
 }

@@ -3,7 +3,7 @@
 // Ownership is checked through the SessionManager, so another user's session is SESSION_NOT_FOUND here too.
 import type { Plan, PlanLimits } from '../../schemas/common.js'
 import type { Timeframe } from '../../schemas/market-data.js'
-import type { AccountSnapshot, BatchAck, Order, OrderBatchData, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
+import type { AccountSnapshot, BatchAck, MarketSession, Order, OrderBatchData, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
 import type { EventPage, SessionEvent, StateSyncData } from '../../schemas/simulation-control.js'
 import { AppError } from '../app-error.js'
 import type { BarSeries } from '../market-data/bar-series.js'
@@ -13,6 +13,8 @@ import { SimulationRunner, type EventSink, type RunOptions } from './runner.js'
 
 export interface SeriesLoader {
   loadSeries: (symbol: string, timeframe: Timeframe, start: string, end: string) => Promise<BarSeries>
+  /** The symbol's market session at an instant (pre, regular, after, closed), for intraday ticks. */
+  marketSessionAt?: (symbol: string, epochMs: number) => MarketSession
 }
 
 export interface SimulationServiceOptions {
@@ -83,6 +85,7 @@ export class SimulationService {
         },
         options,
         ordersPerMinute: this.#limitsFor(user.plan).orders_per_minute,
+        ...(this.#marketData.marketSessionAt !== undefined ? { marketSessionAt: this.#marketData.marketSessionAt.bind(this.#marketData) } : {}),
         ...this.#runnerTuning,
         hooks: {
           // State changes are applied in the order the runner made them.
