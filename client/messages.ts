@@ -43,6 +43,8 @@ export interface ServerMessageMap {
   pong: PongData
   session_created: Session
   session_info: Session
+  /** Pushed (no request_id) when one of your sessions is created, updated or changes state. */
+  session_updated: Session
   session_list: SessionList
   session_deleted: SessionDeleted
   session_error: SessionErrorData
@@ -64,7 +66,7 @@ export interface ServerMessageMap {
  * Server message types whose payload is one whole Session: the SDK's session cache stores these on
  * arrival, whether they answer a request or are pushed. Add a type here when the server starts pushing one.
  */
-export const SESSION_PAYLOAD_TYPES = ['session_created', 'session_info'] as const satisfies ReadonlyArray<keyof ServerMessageMap>
+export const SESSION_PAYLOAD_TYPES = ['session_created', 'session_info', 'session_updated'] as const satisfies ReadonlyArray<keyof ServerMessageMap>
 
 /** One server frame of a known type: the envelope (ServerEnvelope) with its `data` typed by `type`. */
 export type ServerFrame<K extends keyof ServerMessageMap = keyof ServerMessageMap> = {

@@ -1,12 +1,25 @@
 // WebSocket session operations: create_session, get_session, list_sessions, delete_session — the same
 // service calls as the REST routes, so both transports agree on every outcome; failures are session_error.
+// Every change to a user's sessions, from either transport or the runner, is also pushed to all of that
+// user's connections (`session_updated`, `session_deleted`, without request_id): a dashboard sees sessions
+// being created, started, paused, completed or expired live.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { CreateSessionData, DeleteSessionData, GetSessionData, ListSessionsData } from '../../schemas/sessions.js'
 
 export default fp(async function sessionWsHandlers (app: FastifyInstance) {
-  const { dispatcher } = app.ws
-  app.ws.supportedFeatures.push('sessions')
+  const { dispatcher, connections } = app.ws
+  app.ws.supportedFeatures.push('sessions', 'session_events')
+
+  const unsubscribe = app.sessions.subscribe((event) => {
+    const targets = connections.forUser(event.user_id)
+    if (targets.size === 0) return
+    const gone = event.kind === 'deleted' || event.kind === 'expired'
+    const type = gone ? 'session_deleted' : 'session_updated'
+    const data = gone ? { session_id: event.session.session_id, deleted: true } : event.session
+    for (const conn of targets) conn.send(type, data)
+  })
+  app.addHook('onClose', async () => { unsubscribe() })
 
   dispatcher.register({
     type: 'create_session',

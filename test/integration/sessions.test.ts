@@ -173,6 +173,28 @@ t.test('sessions over REST and WebSocket', async (t) => {
     t.match(conflict, { type: 'session_error', data: { error_code: 'IDEMPOTENCY_CONFLICT' } })
   })
 
+  t.test('changes to a session are pushed to every connection of its owner, and to no one else', async (t) => {
+    const watcher = await socket(t, ent)
+    const stranger = await socket(t, dev)
+    const created = await api(ent, 'POST', '/sessions', VALID)
+    const id = created.body.session_id
+    const pushedCreate = await watcher.next((m) => m.type === 'session_updated' && m.data.session_id === id)
+    t.equal(pushedCreate.request_id, undefined, 'a push carries no request_id')
+    t.equal(pushedCreate.data.state, 'ready')
+    await api(ent, 'PATCH', `/sessions/${id}`, { metadata: { note: 'x' } })
+    t.same((await watcher.next((m) => m.type === 'session_updated' && m.data.session_id === id)).data.metadata, { note: 'x' })
+    await api(ent, 'POST', `/sessions/${id}/start`, { flow_control: false })
+    const states: string[] = []
+    while (!states.includes('completed')) {
+      states.push((await watcher.next((m) => m.type === 'session_updated' && m.data.session_id === id)).data.state)
+    }
+    t.same(states, ['running', 'completed'], 'state changes of a run are pushed')
+    await api(ent, 'DELETE', `/sessions/${id}`)
+    t.same((await watcher.next('session_deleted')).data, { session_id: id, deleted: true })
+    await stranger.request('ping', {})
+    t.notOk(stranger.messages.some((m) => m.type === 'session_updated' || m.type === 'session_deleted'), 'another user hears nothing')
+  })
+
   t.test('a bad pagination cursor and a bad state filter are VALIDATION_FAILED', async (t) => {
     t.equal((await api(ent, 'GET', '/sessions?state=flying')).body.error_code, 'VALIDATION_FAILED')
     const res = await api(ent, 'GET', '/sessions?cursor=garbage')

@@ -243,7 +243,8 @@ t.test('simulation', async (t) => {
           await ws.request('order_batch', { session_id: id, batch_id: 'b', orders: [{ order_id: 'l1', symbol: 'AAPL', side: 'buy', type: 'limit', price: '125', quantity: 7, time_in_force: 'gtc' }] })
         }
         if (m.type === 'tick') ws.send({ type: 'tick_ack', data: { session_id: id, sequence_id: m.data.sequence_id, processing_status: 'ready' } })
-        out.push(JSON.stringify({ type: m.type, seq: m.sequence_id, data: { ...m.data, session_id: undefined } }))
+        // The run's events (numbered); session_updated pushes carry wall-clock fields and are not part of it.
+        if (m.sequence_id !== undefined) out.push(JSON.stringify({ type: m.type, seq: m.sequence_id, data: { ...m.data, session_id: undefined } }))
         if (m.type === 'simulation_complete') return out.join('\n')
       }
     }
