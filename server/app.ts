@@ -66,7 +66,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   for (const schema of allSchemas) app.addSchema(schema)
 
   await app.register(errorsPlugin)
-  await app.register(metricsPlugin, { enabled: config.metricsEnabled })
+  await app.register(metricsPlugin, { enabled: config.metricsEnabled, ...(config.metricsToken !== undefined ? { token: config.metricsToken } : {}) })
   await app.register(authPlugin, { config })
   await app.register(rateLimitPlugin)
   await app.register(swaggerPlugin)

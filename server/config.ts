@@ -24,7 +24,8 @@ export const EnvSchema = Type.Object({
   WS_IDLE_TIMEOUT_SEC: Type.Integer({ minimum: 5, maximum: 86400, default: 300 }),
   AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 100000, default: 10 }),
   AUTH_TOKENS_PER_MINUTE_PER_KEY: Type.Integer({ minimum: 1, maximum: 100000, default: 60 }),
-  METRICS_ENABLED: Type.Boolean({ default: true })
+  METRICS_ENABLED: Type.Boolean({ default: true }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 }))
 }, { additionalProperties: true })
 
 export type Env = Static<typeof EnvSchema>
@@ -50,6 +51,8 @@ export interface Config {
   authFailuresPerMinute: number
   authTokensPerMinutePerKey: number
   metricsEnabled: boolean
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -133,6 +136,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     wsIdleTimeoutSec: e.WS_IDLE_TIMEOUT_SEC,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
     authTokensPerMinutePerKey: e.AUTH_TOKENS_PER_MINUTE_PER_KEY,
-    metricsEnabled: e.METRICS_ENABLED
+    metricsEnabled: e.METRICS_ENABLED,
+    metricsToken: e.METRICS_TOKEN
   }
 }

@@ -3,6 +3,9 @@
 import fp from 'fastify-plugin'
 import { Registry, Histogram, Counter, Gauge, collectDefaultMetrics } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { AppError } from '../app-error.js'
+import { bearerToken } from './auth.js'
 
 export interface AppMetrics {
   readonly registry: Registry
@@ -20,7 +23,7 @@ declare module 'fastify' {
 
 const REQUEST_START = Symbol('requestStart')
 
-export default fp(async function metricsPlugin (app: FastifyInstance, opts: { enabled: boolean, defaultMetrics?: boolean }) {
+export default fp(async function metricsPlugin (app: FastifyInstance, opts: { enabled: boolean, token?: string, defaultMetrics?: boolean }) {
   const registry = new Registry()
   if (opts.defaultMetrics === true) collectDefaultMetrics({ register: registry })
   const metrics: AppMetrics = {
@@ -45,7 +48,13 @@ export default fp(async function metricsPlugin (app: FastifyInstance, opts: { en
   })
 
   if (opts.enabled) {
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const expected = opts.token === undefined ? undefined : createHash('sha256').update(opts.token).digest()
+    app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+      if (expected !== undefined) {
+        // Compared as digests in constant time: the scrape token must not leak through response timing.
+        const given = createHash('sha256').update(bearerToken(request.headers.authorization) ?? '').digest()
+        if (!timingSafeEqual(given, expected)) throw new AppError('UNAUTHORIZED', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>')
+      }
       void reply.header('content-type', registry.contentType)
       return await registry.metrics()
     })
