@@ -2,38 +2,18 @@
 // server, config directory in a temp dir. The workflow, config files, idempotent retries, and how server
 // refusals (with their error codes and suggestions) are printed and exit 1.
 import t from 'tap'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { listen, KEYS } from '../fixtures/app.js'
-import { json, runCli, type CliEnv, type CliResult } from '../fixtures/cli.js'
+import { cliWithKey, json, loggedInCli, tempDir, type Teardown } from '../fixtures/cli.js'
 
 interface SessionOut { session_id: string, state: string, symbols: string[], initial_capital: string, timeframe: string, metadata: Record<string, unknown> }
-
-interface Teardown { teardown: (fn: () => unknown) => void }
-
-async function tempDir (t: Teardown): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'simutrador-cli-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
 
 t.test('simutrador session', async (t) => {
   const { baseUrl } = await listen(t)
 
-  /** A fresh config dir, logged in with `key` through `auth login`. */
-  async function loggedIn (t: Teardown, key: string = KEYS.dev): Promise<{ cli: (args: string[]) => Promise<CliResult>, env: CliEnv }> {
-    const env: CliEnv = { url: baseUrl, configDir: join(await tempDir(t), 'config') }
-    const login = await runCli(['auth', 'login', '--api-key', key], env)
-    if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`)
-    return { cli: async (args) => await runCli(args, env), env }
-  }
-
-  /** A fresh config dir and the key in SIMUTRADOR_API_KEY: no login process to wait for. */
-  async function withKey (t: Teardown, key: string = KEYS.dev): Promise<{ cli: (args: string[]) => Promise<CliResult> }> {
-    const env: CliEnv = { url: baseUrl, configDir: await tempDir(t), env: { SIMUTRADOR_API_KEY: key } }
-    return { cli: async (args) => await runCli(args, env) }
-  }
+  const loggedIn = async (t: Teardown, key: string = KEYS.dev): ReturnType<typeof loggedInCli> => await loggedInCli(t, baseUrl, key)
+  const withKey = async (t: Teardown, key: string = KEYS.dev): ReturnType<typeof cliWithKey> => await cliWithKey(t, baseUrl, key)
 
   t.test('session create → status → list → delete', async (t) => {
     const { cli } = await loggedIn(t)

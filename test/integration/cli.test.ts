@@ -2,35 +2,16 @@
 // config directory in a temp dir. Covers help, usage errors (exit 2), auth login/status/logout, the market
 // commands and an unreachable server. The session commands are in cli-session.test.ts.
 import t from 'tap'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { listen, KEYS } from '../fixtures/app.js'
-import { json, runCli, type CliEnv, type CliResult } from '../fixtures/cli.js'
-
-interface Teardown { teardown: (fn: () => unknown) => void }
-
-async function tempDir (t: Teardown): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'simutrador-cli-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
+import { cliWithKey, json, loggedInCli, runCli, tempDir, type Teardown } from '../fixtures/cli.js'
 
 t.test('simutrador CLI', async (t) => {
   const { baseUrl } = await listen(t)
 
-  /** A fresh config dir, logged in with `key`. */
-  async function loggedIn (t: Teardown, key: string = KEYS.dev): Promise<{ cli: (args: string[]) => Promise<CliResult>, env: CliEnv }> {
-    const env: CliEnv = { url: baseUrl, configDir: join(await tempDir(t), 'config') }
-    const login = await runCli(['auth', 'login', '--api-key', key], env)
-    if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`)
-    return { cli: async (args) => await runCli(args, env), env }
-  }
-
-  async function withKey (t: Teardown): Promise<{ cli: (args: string[]) => Promise<CliResult> }> {
-    const env: CliEnv = { url: baseUrl, configDir: await tempDir(t), env: { SIMUTRADOR_API_KEY: KEYS.dev } }
-    return { cli: async (args) => await runCli(args, env) }
-  }
+  const loggedIn = async (t: Teardown, key: string = KEYS.dev): ReturnType<typeof loggedInCli> => await loggedInCli(t, baseUrl, key)
+  const withKey = async (t: Teardown, key: string = KEYS.dev): ReturnType<typeof cliWithKey> => await cliWithKey(t, baseUrl, key)
 
   t.test('--help works at every level and exits 0', async (t) => {
     const env = { url: baseUrl, configDir: await tempDir(t) }

@@ -1,14 +1,11 @@
 // A strategy run through the SDK's runStrategy and the `simutrador simulate run` CLI, over a real server:
 // results match the engine's, a dropped connection mid-run changes nothing, and the CLI prints the report.
 import t from 'tap'
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { SessionClient } from '../../client/session-client.js'
 import { runStrategy, type Strategy } from '../../client/strategy-runner.js'
 import { createStrategy } from '../../examples/sma-crossover.js'
 import { listen, KEYS } from '../fixtures/app.js'
-import { runCli } from '../fixtures/cli.js'
+import { runCli, tempDir } from '../fixtures/cli.js'
 
 const SESSION = { symbols: ['MSFT'], start_date: '2023-03-01', end_date: '2023-03-10', timeframe: '1m' as const }
 
@@ -59,7 +56,7 @@ t.test('strategies over the SDK', async (t) => {
 
 t.test('simutrador simulate run prints a results report', async (t) => {
   const { baseUrl } = await listen(t)
-  const configDir = await mkdtemp(join(tmpdir(), 'simutrador-cli-'))
+  const configDir = await tempDir(t)
   const r = await runCli(['simulate', 'run', 'examples/sma-crossover.ts', '--symbols', 'AAPL', '--start', '2023-01-03', '--end', '2023-12-29'], { url: baseUrl, configDir, env: { SIMUTRADOR_API_KEY: KEYS.dev } })
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, /Ticks\s+250\n/)
