@@ -3,14 +3,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { SessionIdParams } from '../../schemas/sessions.js'
-import { EventsQuery, OrderIdParams, StartSimulationBody, SubmitOrdersBody, type SimulationStateData } from '../../schemas/simulation-control.js'
-import type { SimulationRunner } from '../simulation/runner.js'
+import { EventsQuery, OrderIdParams, StartSimulationBody, SubmitOrdersBody } from '../../schemas/simulation-control.js'
 import { authenticated, bearer, errorResponses } from './route-options.js'
-
-function stateOf (runner: SimulationRunner): SimulationStateData {
-  const state = runner.state
-  return { session_id: runner.sessionId, state, ticks_sent: runner.ticksSent, total_ticks: runner.totalTicks }
-}
 
 const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const auth = authenticated(app)
@@ -30,7 +24,7 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: StartSimulationBody,
       response: { 200: StateRef, ...errors }
     }
-  }, async (request) => stateOf(await sim.start(request.user, request.params.id, request.body, undefined)))
+  }, async (request) => (await sim.start(request.user, request.params.id, request.body, undefined)).stateData())
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.post(`/sessions/:id/${action}`, {
@@ -43,7 +37,7 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }, async (request) => {
       await sim[action](request.user, request.params.id)
-      return stateOf(await sim.runner(request.user, request.params.id))
+      return (await sim.runner(request.user, request.params.id)).stateData()
     })
   }
 

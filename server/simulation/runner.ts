@@ -4,6 +4,7 @@
 // Transport-free: it writes frames to EventSinks; server/ws adapts a WebSocket connection into one.
 import type { AccountSnapshot, BatchAck, Order, OrderBatchData, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
 import type { SessionState } from '../../schemas/sessions.js'
+import type { SimulationStateData } from '../../schemas/simulation-control.js'
 import { AppError } from '../app-error.js'
 import type { BarSeries } from '../market-data/bar-series.js'
 import type { EngineEvent } from './engine.js'
@@ -186,7 +187,7 @@ export class SimulationRunner {
     this.#state = 'paused'
     this.#pausedBy = reason
     this.#hooks.onState('paused', { progress: this.progress })
-    this.#emit('simulation_paused', this.#stateData('paused', reason), requestId)
+    this.#emit('simulation_paused', this.stateData(reason), requestId)
   }
 
   resume (requestId?: string): void {
@@ -196,7 +197,7 @@ export class SimulationRunner {
     this.#state = 'running'
     this.#pausedBy = undefined
     this.#hooks.onState('running', { progress: this.progress })
-    this.#emit('simulation_resumed', this.#stateData('running', undefined), requestId)
+    this.#emit('simulation_resumed', this.stateData(), requestId)
     this.#schedule()
   }
 
@@ -268,10 +269,11 @@ export class SimulationRunner {
     this.#orderWindow.count += n
   }
 
-  #stateData (state: SessionState, reason: string | undefined): Record<string, unknown> {
+  /** Where the run stands (simulation_paused/resumed and the REST control replies). */
+  stateData (reason?: string): SimulationStateData {
     return {
       session_id: this.sessionId,
-      state,
+      state: this.#state,
       ticks_sent: this.#ticksSent,
       total_ticks: this.#engine.totalSteps,
       ...(reason !== undefined ? { reason } : {})
