@@ -58,7 +58,11 @@ export const PlanLimits = Type.Object(
     symbols_per_session: Type.Integer(),
     orders_per_minute: Type.Integer(),
     ws_connections: Type.Integer(),
-    requests_per_minute: Type.Integer()
+    requests_per_minute: Type.Integer(),
+    bar_events_per_session: Type.Integer({ description: 'Ticks × symbols one session may replay (checked at create)' }),
+    ws_messages_per_second: Type.Integer({ description: 'Sustained WebSocket messages per second per connection (tick_ack and order_batch that a run accepts are not charged)' }),
+    ws_message_burst: Type.Integer({ description: 'WebSocket message bucket size per connection' }),
+    ws_requests_in_flight: Type.Integer({ description: 'Messages a connection may have received and not yet answered; past it the server stops reading' })
   },
   { $id: 'PlanLimits', additionalProperties: false }
 )

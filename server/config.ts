@@ -25,7 +25,13 @@ export const EnvSchema = Type.Object({
   AUTH_FAILURES_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 100000, default: 10 }),
   AUTH_TOKENS_PER_MINUTE_PER_KEY: Type.Integer({ minimum: 1, maximum: 100000, default: 60 }),
   METRICS_ENABLED: Type.Boolean({ default: true }),
-  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 }))
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  WS_MAX_BACKLOG_BYTES: Type.Integer({ minimum: 65536, maximum: 1073741824, default: 8388608 }),
+  WS_SLOW_CONSUMER_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
+  MAX_JSON_DEPTH: Type.Integer({ minimum: 4, maximum: 256, default: 32 }),
+  EVENT_LOG_MAX_BYTES_PER_RUN: Type.Integer({ minimum: 65536, maximum: 4294967296, default: 33554432 }),
+  EVENT_LOG_USER_BYTES: Type.Integer({ minimum: 0, maximum: 4294967296, default: 67108864 }),
+  EVENT_LOG_RETENTION_HOURS: Type.Number({ minimum: 0, maximum: 8760, default: 24 })
 }, { additionalProperties: true })
 
 export type Env = Static<typeof EnvSchema>
@@ -53,6 +59,18 @@ export interface Config {
   metricsEnabled: boolean
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   metricsToken: string | undefined
+  /** Outbound bytes a WebSocket connection may have queued (replies, pushes, run and watcher frames) before the server stops reading it. */
+  wsMaxBacklogBytes: number
+  /** How long a connection may stay over its backlog before it is closed with 4008 slow_consumer. */
+  wsSlowConsumerMs: number
+  /** Deepest nesting of arrays/objects accepted in a JSON body or WebSocket message (checked before parsing). */
+  maxJsonDepth: number
+  /** A run's event log keeps at most this many bytes of its newest frames while it runs. */
+  eventLogMaxBytesPerRun: number
+  /** Bytes of finished runs' event logs kept per user (newest runs first); older ones are released. */
+  eventLogUserBytes: number
+  /** Hours a finished run's event log is kept (within eventLogUserBytes); 0 releases it at completion. */
+  eventLogRetentionHours: number
 }
 
 export class ConfigError extends Error {
@@ -137,6 +155,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
     authTokensPerMinutePerKey: e.AUTH_TOKENS_PER_MINUTE_PER_KEY,
     metricsEnabled: e.METRICS_ENABLED,
-    metricsToken: e.METRICS_TOKEN
+    metricsToken: e.METRICS_TOKEN,
+    wsMaxBacklogBytes: e.WS_MAX_BACKLOG_BYTES,
+    wsSlowConsumerMs: e.WS_SLOW_CONSUMER_MS,
+    maxJsonDepth: e.MAX_JSON_DEPTH,
+    eventLogMaxBytesPerRun: e.EVENT_LOG_MAX_BYTES_PER_RUN,
+    eventLogUserBytes: e.EVENT_LOG_USER_BYTES,
+    eventLogRetentionHours: e.EVENT_LOG_RETENTION_HOURS
   }
 }

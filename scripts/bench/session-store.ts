@@ -25,7 +25,11 @@ const UNLIMITED: PlanLimits = {
   symbols_per_session: 500,
   orders_per_minute: 1e9,
   ws_connections: 1e9,
-  requests_per_minute: 1e9
+  requests_per_minute: 1e9,
+  bar_events_per_session: 1e12,
+  ws_messages_per_second: 1e9,
+  ws_message_burst: 1e9,
+  ws_requests_in_flight: 1e9
 }
 
 function newManager (): { manager: SessionManager, store: MemorySessionStore } {
