@@ -6,6 +6,7 @@ import { allSchemas } from '../schemas/index.js'
 import type { Config } from './config.js'
 import { buildValidator } from './validation.js'
 import errorsPlugin from './plugins/errors.js'
+import jsonBodyPlugin from './plugins/json-body.js'
 import authPlugin from './plugins/auth.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import swaggerPlugin from './plugins/swagger.js'
@@ -59,13 +60,14 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     connectionTimeout: config.requestTimeout,
     return503OnClosing: true,
     schemaController: { compilersFactory: { buildValidator } },
-    ajv: { customOptions: { removeAdditional: false, useDefaults: true, coerceTypes: 'array', allErrors: true } }
+    ajv: { customOptions: { removeAdditional: false, useDefaults: true, coerceTypes: 'array' } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
   for (const schema of allSchemas) app.addSchema(schema)
 
   await app.register(errorsPlugin)
+  await app.register(jsonBodyPlugin, { maxDepth: config.maxJsonDepth })
   await app.register(metricsPlugin, { enabled: config.metricsEnabled, ...(config.metricsToken !== undefined ? { token: config.metricsToken } : {}) })
   await app.register(authPlugin, { config })
   await app.register(rateLimitPlugin)

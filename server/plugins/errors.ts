@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import type { ErrorCode } from '../../schemas/errors.js'
 import { AppError, isAppError } from '../app-error.js'
+import { validationStoppedEarly } from '../validation.js'
 
 interface ValidationIssue { instancePath?: string, message?: string, params?: Record<string, unknown>, keyword?: string }
 
@@ -15,15 +16,47 @@ function fieldOf (context: string | undefined, issue: ValidationIssue): string {
   return [context, tail].filter((s) => s !== undefined && s.length > 0).join('.')
 }
 
+/** At most this many problems are listed in `details.errors`; `details.more_errors` says when there were more. */
+export const MAX_LISTED_ERRORS = 20
+/** A validation error response (JSON) never exceeds this many bytes, whatever the client sent. */
+export const MAX_VALIDATION_RESPONSE_BYTES = 16 * 1024
+// Field paths and Ajv messages echo client input (property names, patterns): cut them so 20 fit the budget.
+const MAX_FIELD_CHARS = 120
+const MAX_ISSUE_CHARS = 200
+const MAX_MESSAGE_CHARS = 1000
+
+function truncate (text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`
+}
+
+/**
+ * VALIDATION_FAILED for a schema failure: `details.errors` lists at most 20 problems (field, message, keyword),
+ * `details.fields` their fields, `details.more_errors` whether the list is incomplete and, when validation
+ * counted every problem (small inputs), `details.error_count`. The whole body stays under 16 KB.
+ */
 export function validationError (err: FastifyError): AppError {
   const issues = (err.validation ?? []) as ValidationIssue[]
-  const errors = issues.map((i) => ({
-    field: fieldOf(err.validationContext, i),
-    message: i.keyword === 'additionalProperties' ? 'unknown property' : (i.message ?? 'invalid'),
+  const stoppedEarly = validationStoppedEarly(err.validation)
+  let errors = issues.slice(0, MAX_LISTED_ERRORS).map((i) => ({
+    field: truncate(fieldOf(err.validationContext, i), MAX_FIELD_CHARS),
+    message: i.keyword === 'additionalProperties' ? 'unknown property' : truncate(i.message ?? 'invalid', MAX_ISSUE_CHARS),
     keyword: i.keyword
   }))
-  const fields = [...new Set(errors.map((e) => e.field))]
-  return new AppError('VALIDATION_FAILED', `Invalid request: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, { fields, errors })
+  for (;;) {
+    const omitted = issues.length - errors.length
+    const summary = errors.map((e) => `${e.field} ${e.message}`).join('; ')
+    const tail = stoppedEarly ? ' (checking stopped at the first problem)' : omitted > 0 ? ` (and ${omitted} more)` : ''
+    const details = {
+      fields: [...new Set(errors.map((e) => e.field))],
+      errors,
+      more_errors: stoppedEarly || omitted > 0,
+      ...(stoppedEarly ? {} : { error_count: issues.length })
+    }
+    const appErr = new AppError('VALIDATION_FAILED', `Invalid request: ${truncate(summary, MAX_MESSAGE_CHARS)}${tail}`, details)
+    // Escapes can multiply echoed characters by six: drop listed problems until the answer fits.
+    if (errors.length <= 1 || Buffer.byteLength(JSON.stringify(appErr.toBody())) <= MAX_VALIDATION_RESPONSE_BYTES) return appErr
+    errors = errors.slice(0, Math.ceil(errors.length / 2))
+  }
 }
 
 const STATUS_CODES: Record<number, ErrorCode> = {

@@ -110,17 +110,68 @@ export class IdempotencyCache<T> {
   }
 }
 
-/** JSON with object keys sorted at every depth, so equal values always serialise to equal text. */
+/**
+ * JSON with object keys sorted at every depth, so equal values always serialise to equal text. Iterative
+ * (an explicit stack, not recursion), so a deeply nested value from any transport cannot overflow the call
+ * stack; a cycle is a TypeError, as with JSON.stringify. Otherwise it matches JSON.stringify: `toJSON` is
+ * honoured, undefined/function/symbol properties are dropped and become null in arrays.
+ */
 export function canonicalJson (value: unknown): string {
-  return JSON.stringify(sortKeys(value))
+  interface Frame { readonly node: object, readonly keys: string[] | null, index: number, written: number }
+  const parts: string[] = []
+  const stack: Frame[] = []
+  const onPath = new Set<object>()
+
+  /** Writes a leaf, or opens a container (its contents follow from the loop); false if `v` is omitted. */
+  const enter = (input: unknown): boolean => {
+    const v = withToJson(input)
+    if (v === null || typeof v !== 'object') {
+      const text = JSON.stringify(v) as string | undefined
+      if (text === undefined) return false
+      parts.push(text)
+      return true
+    }
+    if (onPath.has(v)) throw new TypeError('Converting circular structure to JSON')
+    onPath.add(v)
+    const isArray = Array.isArray(v)
+    parts.push(isArray ? '[' : '{')
+    stack.push({ node: v, keys: isArray ? null : Object.keys(v).sort(), index: 0, written: 0 })
+    return true
+  }
+
+  if (!enter(value)) return undefined as unknown as string
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]
+    if (frame.keys === null) {
+      const items = frame.node as unknown[]
+      if (frame.index >= items.length) {
+        parts.push(']')
+        stack.pop()
+        onPath.delete(frame.node)
+        continue
+      }
+      if (frame.index > 0) parts.push(',')
+      if (!enter(items[frame.index++])) parts.push('null')
+    } else {
+      if (frame.index >= frame.keys.length) {
+        parts.push('}')
+        stack.pop()
+        onPath.delete(frame.node)
+        continue
+      }
+      const key = frame.keys[frame.index++]
+      const mark = parts.length
+      parts.push(frame.written > 0 ? `,${JSON.stringify(key)}:` : `${JSON.stringify(key)}:`)
+      if (enter((frame.node as Record<string, unknown>)[key])) frame.written++
+      else parts.length = mark
+    }
+  }
+  return parts.join('')
 }
 
-function sortKeys (value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys)
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {}
-    for (const k of Object.keys(value).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k])
-    return out
+function withToJson (value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return (value as { toJSON: () => unknown }).toJSON()
   }
   return value
 }

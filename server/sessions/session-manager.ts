@@ -18,6 +18,7 @@ import {
   type SessionUsage
 } from '../../schemas/sessions.js'
 import { AppError } from '../app-error.js'
+import { DEFAULT_MAX_JSON_DEPTH, jsonDepth } from '../json-depth.js'
 import { formatMoney, parseDecimal, parseMoney, type Fixed } from '../money.js'
 import {
   DEFAULT_SESSION_TTL_MINUTES,
@@ -66,6 +67,8 @@ export interface SessionManagerOptions {
   ttlMinutes?: number
   /** Cap on JSON.stringify(metadata) in UTF-8 bytes (default 16384). */
   maxMetadataBytes?: number
+  /** Deepest nesting accepted in metadata (default 32, as MAX_JSON_DEPTH); the transports cap whole messages too. */
+  maxJsonDepth?: number
   /** Period of the expiry sweep started by startSweeper (default 60 000). */
   sweepIntervalMs?: number
   /** Stamped on new sessions so results can be tied to the fill rules they were simulated with. */
@@ -123,6 +126,7 @@ export class SessionManager {
   readonly #limitsFor: (plan: Plan) => PlanLimits
   readonly #ttlMs: number
   readonly #maxMetadataBytes: number
+  readonly #maxJsonDepth: number
   readonly #sweepIntervalMs: number
   readonly #fillPolicyVersion: string
   readonly #onListenerError: (err: unknown, event: SessionEvent) => void
@@ -139,6 +143,7 @@ export class SessionManager {
     this.#limitsFor = options.limitsFor ?? ((plan) => defaultLimitsFor(plan))
     this.#ttlMs = (options.ttlMinutes ?? DEFAULT_SESSION_TTL_MINUTES) * 60_000
     this.#maxMetadataBytes = options.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES
+    this.#maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH
     this.#sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS
     this.#fillPolicyVersion = options.fillPolicyVersion ?? FILL_POLICY_VERSION
     this.#onListenerError = options.onListenerError ?? ((err) => {
@@ -150,7 +155,7 @@ export class SessionManager {
   /**
    * Validates and stores a new session, which starts out ready. Order of checks: the request itself
    * (schema, capital, money, metadata, a reused session_id), then market data (symbols, dates), then the
-   * plan limits (symbols per session, concurrent sessions, sessions per hour). The limit check and the
+   * plan limits (symbols per session, bar events per session, concurrent sessions, sessions per hour). The limit check and the
    * insert are one atomic store step, so N concurrent creates can never overshoot a limit; a failed
    * create stores nothing and does not count towards the hourly quota.
    */
@@ -372,6 +377,21 @@ export class SessionManager {
         requested: symbols.length
       })
     }
+    // The event log and the replay grow with bars, not ticks: cap ticks × symbols, an upper bound on the
+    // bars replayed (exact when the symbols share a calendar; estimated_ticks is the merged timeline).
+    const barEvents = validated.estimated_ticks * symbols.length
+    if (barEvents > limits.bar_events_per_session) {
+      throw new AppError('SESSION_LIMIT_EXCEEDED',
+        `This session would replay up to ${grouped(barEvents)} bar events (${grouped(validated.estimated_ticks)} ticks × ${symbols.length} ` +
+        `symbol${symbols.length === 1 ? '' : 's'}); your plan allows ${grouped(limits.bar_events_per_session)} per session. ` +
+        'Use fewer symbols, a shorter date range or a larger timeframe.', {
+          limit_name: 'bar_events_per_session',
+          limit: limits.bar_events_per_session,
+          requested: barEvents,
+          estimated_ticks: validated.estimated_ticks,
+          symbols: symbols.length
+        })
+    }
 
     const now = this.#now()
     // Validation is complete, so the session leaves initializing before anyone can observe it.
@@ -493,6 +513,14 @@ export class SessionManager {
         actual_bytes: bytes
       })
     }
+    // Checked here as well as by the transports, so any caller (WebSocket, scripts) gets the same rule and
+    // nothing downstream (fingerprint, render) meets an arbitrarily deep value.
+    if (jsonDepth(json, this.#maxJsonDepth) > this.#maxJsonDepth) {
+      throw new AppError('VALIDATION_FAILED', `metadata is nested deeper than ${this.#maxJsonDepth} levels`, {
+        field: 'metadata',
+        max_depth: this.#maxJsonDepth
+      })
+    }
     return json
   }
 
@@ -536,6 +564,11 @@ export class SessionManager {
     if (r.state === 'error' && r.error_message !== null) session.error_message = r.error_message
     return session
   }
+}
+
+/** 2628000 → "2,628,000": numbers in messages read at a glance. */
+function grouped (n: number): string {
+  return n.toLocaleString('en-US')
 }
 
 /** The rolling hour is (now − 1 h, now]: a creation exactly an hour old no longer counts. */

@@ -1,0 +1,27 @@
+// The application/json body parser for every route: refuses text nested deeper than MAX_JSON_DEPTH before
+// parsing (VALIDATION_FAILED with details.max_depth), so nothing recursive downstream (schema checks,
+// canonical JSON, structured clones) ever sees a 3,000-level value. Everything else is Fastify's own
+// parser: bodyLimit, prototype-poisoning refusal and the empty-body error stay exactly as they were.
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { assertJsonDepth } from '../json-depth.js'
+
+export interface JsonBodyOptions {
+  /** Deepest nesting of arrays/objects accepted (config.maxJsonDepth). */
+  maxDepth: number
+}
+
+export default fp(async function jsonBodyPlugin (app: FastifyInstance, opts: JsonBodyOptions) {
+  // `__proto__` and `constructor.prototype` keys are errors (400), as with Fastify's default options.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, function parseBoundedJson (request, body, done) {
+    const text = body as string
+    try {
+      assertJsonDepth(text, opts.maxDepth)
+    } catch (err) {
+      done(err as Error, undefined)
+      return
+    }
+    parseJson(request, text, done)
+  })
+}, { name: 'json-body' })
