@@ -96,7 +96,7 @@ export type ConnectionWarningData = Static<typeof ConnectionWarningData>
 
 export const ConnectionClosingData = Type.Object(
   {
-    reason: Type.Union([Type.Literal('server_shutdown'), Type.Literal('token_expired'), Type.Literal('idle_timeout'), Type.Literal('connection_limit')]),
+    reason: Type.Union([Type.Literal('server_shutdown'), Type.Literal('token_expired'), Type.Literal('idle_timeout'), Type.Literal('connection_limit'), Type.Literal('rate_limit')]),
     message: Type.String(),
     close_code: Type.Integer()
   },

@@ -15,6 +15,12 @@ export interface AppMetrics {
   readonly sessionsFailed: Counter<'error_code'>
   readonly sessionsByState: Gauge<'state'>
   readonly validationDuration: Histogram
+  /** WebSocket connections closed with 4008 because their outbound backlog did not drain (or passed the ceiling). */
+  readonly wsSlowConsumerCloses: Counter
+  /** WebSocket messages refused by the per-connection bucket, and session pushes dropped for a connection over its backlog. */
+  readonly wsMessagesThrottled: Counter<'reason'>
+  /** WebSocket connections closed with 1008 for sustained abuse of the message bucket. */
+  readonly wsRateLimitCloses: Counter
 }
 
 declare module 'fastify' {
@@ -33,7 +39,10 @@ export default fp(async function metricsPlugin (app: FastifyInstance, opts: { en
     sessionsCreated: new Counter({ name: 'simutrador_sessions_created_total', help: 'Sessions created', registers: [registry] }),
     sessionsFailed: new Counter({ name: 'simutrador_sessions_failed_total', help: 'Session creations refused, by error code', labelNames: ['error_code'], registers: [registry] }),
     sessionsByState: new Gauge({ name: 'simutrador_sessions', help: 'Stored sessions by state', labelNames: ['state'], registers: [registry] }),
-    validationDuration: new Histogram({ name: 'simutrador_market_data_validation_seconds', help: 'Market-data validation latency', buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05], registers: [registry] })
+    validationDuration: new Histogram({ name: 'simutrador_market_data_validation_seconds', help: 'Market-data validation latency', buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05], registers: [registry] }),
+    wsSlowConsumerCloses: new Counter({ name: 'simutrador_ws_slow_consumer_closes_total', help: 'WebSocket connections closed 4008 slow_consumer', registers: [registry] }),
+    wsMessagesThrottled: new Counter({ name: 'simutrador_ws_messages_throttled_total', help: 'WebSocket messages refused by the rate bucket (rate_limited) or session pushes dropped over backlog (push_dropped)', labelNames: ['reason'], registers: [registry] }),
+    wsRateLimitCloses: new Counter({ name: 'simutrador_ws_rate_limit_closes_total', help: 'WebSocket connections closed 1008 for sustained rate-limit abuse', registers: [registry] })
   }
   app.decorate('metrics', metrics)
 

@@ -1,20 +1,40 @@
-// One authenticated WebSocket connection: parses frames (prototype-poisoning safe), validates the envelope,
-// hands messages to the dispatcher and maps every failure to an `error`/`session_error` reply, so a bad
-// message or a throwing handler never closes the connection or touches other connections.
+// One authenticated WebSocket connection: parses frames (depth-capped, prototype-poisoning safe), validates the
+// envelope, hands messages to the dispatcher and maps every failure to an `error`/`session_error` reply, so a
+// bad message or a throwing handler never closes the connection or touches other connections. It also keeps
+// the connection bounded and fair (docs/limits-websocket.md): one outbound byte budget shared by every frame
+// (slow consumers are closed 4008), a per-plan message bucket (RATE_LIMIT_EXCEEDED, then 1008 for sustained
+// abuse), a cap on messages waiting to be handled (TCP backpressure), and a per-turn message budget so one
+// connection's burst cannot starve the others.
 import secureJson from 'secure-json-parse'
 import type { WebSocket } from 'ws'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyBaseLogger } from 'fastify'
 import { ClientEnvelope, type WsErrorData } from '../../schemas/ws-messages.js'
 import { AppError, isAppError } from '../app-error.js'
+import { assertJsonDepth } from '../json-depth.js'
 import type { AuthUser } from '../plugins/auth.js'
 import type { HandlerFamily, WsDispatcher, WsHandlerContext } from './dispatcher.js'
 
 const checkEnvelope = TypeCompiler.Compile(ClientEnvelope)
 
 let nextConnectionId = 1
-/** A client this far ahead of its asynchronous replies is flooding; it is told so and disconnected. */
+
+export const CLOSE_POLICY = 1008
+export const CLOSE_SLOW_CONSUMER = 4008
+/** Backstop only: the in-flight cap pauses reading long before this (one TCP chunk can overshoot the cap). */
 const MAX_QUEUED_MESSAGES = 10_000
+/** Messages handled per event-loop turn before the rest wait for the next turn (setImmediate). */
+const TURN_BUDGET_MESSAGES = 32
+const TURN_BUDGET_MS = 2
+/** While over its backlog budget, how often a connection checks whether the client caught up. */
+const DRAIN_POLL_MS = 50
+/** A slow consumer's close frame sits behind its backlog; past this the socket is destroyed. */
+const CLOSE_GRACE_MS = 2000
+/** More than `burst` refused messages within this window is sustained abuse: 1008. */
+const ABUSE_WINDOW_MS = 10_000
+/** request_id is looked for in this many leading characters of a refused (unparsed) message. */
+const REQUEST_ID_PEEK_CHARS = 300
+const REQUEST_ID_PATTERN = /"request_id"\s*:\s*"((?:[^"\\]|\\.){0,256})"/
 
 const ERROR_TYPES: Partial<Record<string, WsErrorData['error_type']>> = {
   INVALID_MESSAGE: 'protocol',
@@ -29,13 +49,56 @@ const ERROR_TYPES: Partial<Record<string, WsErrorData['error_type']>> = {
 
 export interface SendOptions { request_id?: string, sequence_id?: number }
 
+/** The bounds of one connection: config (backlog, depth) and the user's plan (bucket, in-flight). */
+export interface ConnectionBounds {
+  /** Outbound bytes queued (socket.bufferedAmount) above which reading stops; 2× closes at once. */
+  maxBacklogBytes: number
+  /** Over budget this long → closed 4008 slow_consumer. */
+  slowConsumerMs: number
+  maxJsonDepth: number
+  /** Bucket refill per second and capacity. */
+  messagesPerSecond: number
+  messageBurst: number
+  /** Messages received and not yet handled before reading stops. */
+  requestsInFlight: number
+}
+
+/** What the connection counts (prom-client counters satisfy this; the connection never sees the registry). */
+export interface ConnectionCounters {
+  slowConsumerCloses: { inc: () => void }
+  rateLimitCloses: { inc: () => void }
+  messagesThrottled: { inc: (labels: { reason: 'rate_limited' | 'push_dropped' }) => void }
+}
+
+const NO_COUNTERS: ConnectionCounters = { slowConsumerCloses: { inc () {} }, rateLimitCloses: { inc () {} }, messagesThrottled: { inc () {} } }
+
 /** The context a handler gets; a class so no closure is made per message. */
 class HandlerContext implements WsHandlerContext {
+  #refunded = false
   constructor (readonly conn: WsConnection, readonly requestId: string | undefined) {}
   reply (type: string, data: unknown): void {
     this.conn.send(type, data, this.requestId === undefined ? {} : { request_id: this.requestId })
   }
+
+  refund (): void {
+    if (this.#refunded) return
+    this.#refunded = true
+    this.conn.refundToken()
+  }
 }
+
+/** The request_id of a message that will not be parsed (refused before parsing), if it is cheap to find. */
+function peekRequestId (text: string): string | undefined {
+  const m = REQUEST_ID_PATTERN.exec(text.length > REQUEST_ID_PEEK_CHARS ? text.slice(0, REQUEST_ID_PEEK_CHARS) : text)
+  if (m === null) return undefined
+  try {
+    return (JSON.parse(`"${m[1]}"`) as string).slice(0, 128)
+  } catch {
+    return undefined
+  }
+}
+
+interface RawSocket { cork: () => void, uncork: () => void, on: (event: string, listener: () => void) => void }
 
 export class WsConnection {
   readonly id = nextConnectionId++
@@ -43,47 +106,93 @@ export class WsConnection {
   readonly socket: WebSocket
   readonly #dispatcher: WsDispatcher
   readonly #log: FastifyBaseLogger
+  readonly #bounds: ConnectionBounds
+  readonly #counters: ConnectionCounters
+  readonly #raw: RawSocket | undefined
   readonly #closeListeners: Array<() => void> = []
   #lastActivity = Date.now()
-  /** Settles when the message being handled asynchronously is done; later messages queue meanwhile. */
+
+  // Inbound: strict arrival order. A message waits in the queue while an asynchronous handler is pending,
+  // while the connection is over its outbound budget, or once this turn's budget is used.
+  /** Settles when the message being handled asynchronously is done. */
   #pending: Promise<void> | undefined
   readonly #queue: Array<[Buffer, boolean]> = []
+  #queueHead = 0
+  /** Messages handled synchronously since the last TCP chunk (reset per chunk: lockstep never reaches the budget). */
+  #burst = 0
+  #drainScheduled = false
+  #inFlightFull = false
+  #readPaused = false
 
-  constructor (socket: WebSocket, user: AuthUser, dispatcher: WsDispatcher, log: FastifyBaseLogger) {
+  // The message bucket (tokens refill continuously at messagesPerSecond, up to messageBurst).
+  #tokens: number
+  readonly #tokensPerMs: number
+  #refilledAt = Date.now()
+  #refusedInWindow = 0
+  #refusalWindowStart = 0
+
+  // Outbound budget.
+  #overBudget = false
+  #slowTimer: NodeJS.Timeout | undefined
+  #pollTimer: NodeJS.Timeout | undefined
+  /** Decided to close (slow consumer or abuse): nothing more is sent or handled. */
+  #closing = false
+
+  constructor (socket: WebSocket, user: AuthUser, dispatcher: WsDispatcher, log: FastifyBaseLogger, bounds: ConnectionBounds, counters: ConnectionCounters = NO_COUNTERS) {
     this.socket = socket
     this.user = user
     this.#dispatcher = dispatcher
     this.#log = log
+    this.#bounds = bounds
+    this.#counters = counters
+    this.#tokens = bounds.messageBurst
+    this.#tokensPerMs = bounds.messagesPerSecond / 1000
+    this.#raw = (socket as unknown as { _socket?: RawSocket })._socket
     socket.on('message', (raw, isBinary) => { this.#receive(raw as Buffer, isBinary) })
-    socket.once('close', () => { for (const l of this.#closeListeners.splice(0)) l() })
+    // ws emits every message of a TCP chunk synchronously from its own 'data' listener, registered before
+    // this one: so this runs once the chunk is done, which is where a new turn's budget starts.
+    this.#raw?.on('data', () => { this.#burst = 0 })
+    this.#raw?.on('drain', () => { if (this.#overBudget) this.#checkDrained() })
+    socket.once('close', () => {
+      this.#stopBacklogTimers()
+      this.#queue.length = 0
+      this.#queueHead = 0
+      for (const l of this.#closeListeners.splice(0)) l()
+    })
   }
 
-  get open (): boolean { return this.socket.readyState === this.socket.OPEN }
+  get open (): boolean { return this.socket.readyState === this.socket.OPEN && !this.#closing }
   get lastActivity (): number { return this.#lastActivity }
   /** Bytes queued in the socket and not yet sent: the backpressure signal for streaming. */
   get bufferedAmount (): number { return this.socket.bufferedAmount }
+  /** True while the outbound backlog is over budget (reading is paused, session pushes are dropped). */
+  get overBudget (): boolean { return this.#overBudget }
 
   onClose (listener: () => void): void { this.#closeListeners.push(listener) }
 
   send (type: string, data: unknown, opts: SendOptions = {}): boolean {
     if (!this.open) return false
+    // A dashboard's session pushes are dropped, not queued, for a connection that is not keeping up: the
+    // next push or a get_session brings it up to date.
+    if (this.#overBudget && opts.request_id === undefined && (type === 'session_updated' || type === 'session_deleted')) {
+      this.#counters.messagesThrottled.inc({ reason: 'push_dropped' })
+      return false
+    }
     const frame: Record<string, unknown> = { type, data }
     if (opts.request_id !== undefined) frame.request_id = opts.request_id
     frame.timestamp = new Date().toISOString()
     if (opts.sequence_id !== undefined) frame.sequence_id = opts.sequence_id
-    this.socket.send(JSON.stringify(frame))
-    return true
+    return this.#write(JSON.stringify(frame))
   }
 
   /** Hold writes until uncork(), so a burst of frames leaves in one write. */
-  cork (): void { (this.socket as unknown as { _socket?: { cork: () => void } })._socket?.cork() }
-  uncork (): void { (this.socket as unknown as { _socket?: { uncork: () => void } })._socket?.uncork() }
+  cork (): void { this.#raw?.cork() }
+  uncork (): void { this.#raw?.uncork() }
 
   /** Send a pre-serialised frame (event-log replay, fan-out to watchers). */
   sendRaw (frame: string): boolean {
     if (!this.open) return false
-    this.socket.send(frame)
-    return true
+    return this.#write(frame)
   }
 
   sendError (err: AppError, requestId: string | undefined, family: HandlerFamily): void {
@@ -91,6 +200,7 @@ export class WsConnection {
       this.send('session_error', err.toBody(), { request_id: requestId })
       return
     }
+    const retryAfterMs = err.details?.retry_after_ms
     const retryAfter = err.details?.retry_after_seconds
     const data: WsErrorData = {
       error_code: err.error_code,
@@ -98,7 +208,7 @@ export class WsConnection {
       error_type: ERROR_TYPES[err.error_code] ?? 'domain',
       severity: err.statusCode >= 500 ? 'error' : 'warning',
       recoverable: err.statusCode < 500,
-      ...(typeof retryAfter === 'number' ? { retry_after_ms: retryAfter * 1000 } : {}),
+      ...(typeof retryAfterMs === 'number' ? { retry_after_ms: retryAfterMs } : typeof retryAfter === 'number' ? { retry_after_ms: retryAfter * 1000 } : {}),
       ...(requestId !== undefined ? { failed_request_id: requestId } : {}),
       ...(err.details !== undefined ? { details: err.details } : {})
     }
@@ -110,42 +220,187 @@ export class WsConnection {
     this.socket.close(code, reason)
   }
 
+  /** Give one token back to the bucket (WsHandlerContext.refund). */
+  refundToken (): void {
+    if (this.#tokens < this.#bounds.messageBurst) this.#tokens += 1
+  }
+
+  // ── outbound ─────────────────────────────────────────────────────────────────────────────────────────
+
+  #write (frame: string): boolean {
+    this.socket.send(frame)
+    const backlog = this.socket.bufferedAmount
+    if (backlog > this.#bounds.maxBacklogBytes) this.#onOverBudget(backlog)
+    return true
+  }
+
+  #onOverBudget (backlog: number): void {
+    if (backlog > 2 * this.#bounds.maxBacklogBytes) { this.#closeSlowConsumer(backlog); return }
+    if (this.#overBudget) return
+    this.#overBudget = true
+    this.#updateReading()
+    this.#slowTimer = setTimeout(() => { this.#closeSlowConsumer(this.socket.bufferedAmount) }, this.#bounds.slowConsumerMs)
+    this.#pollTimer = setInterval(() => { this.#checkDrained() }, DRAIN_POLL_MS)
+    this.#slowTimer.unref(); this.#pollTimer.unref()
+  }
+
+  #checkDrained (): void {
+    if (!this.#overBudget || this.#closing || this.socket.bufferedAmount > this.#bounds.maxBacklogBytes) return
+    this.#overBudget = false
+    this.#stopBacklogTimers()
+    this.#updateReading()
+    this.#drain()
+  }
+
+  #stopBacklogTimers (): void {
+    clearTimeout(this.#slowTimer); clearInterval(this.#pollTimer)
+    this.#slowTimer = undefined; this.#pollTimer = undefined
+  }
+
+  /**
+   * Nothing more is sent: the close frame is queued behind the backlog, which a client that does not read
+   * never receives, so the socket is destroyed after a grace period (ws's closeTimeout usually does it first).
+   */
+  #closeSlowConsumer (backlog: number): void {
+    if (this.#closing) return
+    this.#closing = true
+    this.#stopBacklogTimers()
+    this.#counters.slowConsumerCloses.inc()
+    this.#log.warn({ connection: this.id, user_id: this.user.user_id, backlog_bytes: backlog }, 'WebSocket slow consumer closed')
+    this.close(CLOSE_SLOW_CONSUMER, 'slow_consumer')
+    // Read again so the client's close frame (if it ever answers) completes the handshake.
+    if (this.#readPaused) { this.#readPaused = false; this.socket.resume() }
+    setTimeout(() => { this.socket.terminate() }, CLOSE_GRACE_MS).unref()
+  }
+
+  // ── inbound ──────────────────────────────────────────────────────────────────────────────────────────
+
   /**
    * Messages are handled strictly in arrival order: while an asynchronous handler is pending, later messages
    * wait. Without this an order_batch (async) could be overtaken by the tick_ack sent after it (sync), and the
-   * order would be tried on a later bar — a run's result would depend on TCP chunking.
+   * order would be tried on a later bar — a run's result would depend on TCP chunking. The common case (one
+   * message per turn, synchronous handler) goes straight through: no queue, no allocation, no setImmediate.
    */
   #receive (raw: Buffer, isBinary: boolean): void {
     this.#lastActivity = Date.now()
-    if (this.#pending !== undefined) {
-      if (this.#queue.length >= MAX_QUEUED_MESSAGES) {
-        this.sendError(new AppError('RATE_LIMIT_EXCEEDED', `More than ${MAX_QUEUED_MESSAGES} messages waiting; slow down`, { retry_after_seconds: 1 }), undefined, 'system')
-        this.close(1008, 'too many queued messages')
-        return
-      }
-      this.#queue.push([raw, isBinary])
+    if (this.#closing) return
+    if (this.#pending !== undefined || this.#overBudget || this.#queueHead < this.#queue.length || this.#burst >= TURN_BUDGET_MESSAGES) {
+      this.#enqueue(raw, isBinary)
       return
     }
-    this.#onMessage(raw, isBinary)
+    this.#burst++
+    this.#handle(raw, isBinary)
+  }
+
+  #enqueue (raw: Buffer, isBinary: boolean): void {
+    const waiting = this.#queue.length - this.#queueHead
+    if (waiting >= MAX_QUEUED_MESSAGES) {
+      this.#closeForAbuse(`More than ${MAX_QUEUED_MESSAGES} messages waiting`)
+      return
+    }
+    this.#queue.push([raw, isBinary])
+    if (!this.#inFlightFull && waiting + 1 >= this.#bounds.requestsInFlight) {
+      this.#inFlightFull = true
+      this.#updateReading()
+    }
+    this.#scheduleDrain()
+  }
+
+  /** Continue the queue on a later turn (other connections' I/O runs in between). */
+  #scheduleDrain (): void {
+    if (this.#drainScheduled || this.#pending !== undefined || this.#overBudget) return
+    this.#drainScheduled = true
+    setImmediate(() => { this.#drainScheduled = false; this.#burst = 0; this.#drain() })
   }
 
   #drain (): void {
-    this.#pending = undefined
-    while (this.#pending === undefined) {
-      const next = this.#queue.shift()
-      if (next === undefined) return
-      this.#onMessage(next[0], next[1])
+    if (this.#pending !== undefined || this.#overBudget || this.#closing) return
+    const deadline = performance.now() + TURN_BUDGET_MS
+    let handled = 0
+    while (this.#queueHead < this.#queue.length) {
+      if (handled >= TURN_BUDGET_MESSAGES || (handled > 0 && performance.now() > deadline)) {
+        this.#scheduleDrain()
+        break
+      }
+      const next = this.#queue[this.#queueHead]
+      this.#queue[this.#queueHead++] = undefined as unknown as [Buffer, boolean]
+      handled++
+      this.#handle(next[0], next[1])
+      if (this.#pending !== undefined || this.#overBudget || this.#closing) break
+    }
+    if (this.#queueHead >= this.#queue.length) { this.#queue.length = 0; this.#queueHead = 0 }
+    if (this.#inFlightFull && (this.#queue.length - this.#queueHead) * 2 < this.#bounds.requestsInFlight) {
+      this.#inFlightFull = false
+      this.#updateReading()
     }
   }
 
-  #onMessage (raw: Buffer, isBinary: boolean): void {
+  /** Reading stops (TCP backpressure on the client) while over the backlog budget or at the in-flight cap. */
+  #updateReading (): void {
+    const pause = (this.#overBudget || this.#inFlightFull) && !this.#closing
+    if (pause === this.#readPaused) return
+    this.#readPaused = pause
+    if (pause) this.socket.pause()
+    else this.socket.resume()
+  }
+
+  /** Take a token; false when the bucket is empty. */
+  #takeToken (): boolean {
+    const now = Date.now()
+    const elapsed = now - this.#refilledAt
+    if (elapsed > 0) {
+      this.#refilledAt = now
+      const filled = this.#tokens + elapsed * this.#tokensPerMs
+      this.#tokens = filled > this.#bounds.messageBurst ? this.#bounds.messageBurst : filled
+    }
+    if (this.#tokens < 1) return false
+    this.#tokens -= 1
+    return true
+  }
+
+  #refuse (raw: Buffer): void {
+    this.#counters.messagesThrottled.inc({ reason: 'rate_limited' })
+    const now = Date.now()
+    if (now - this.#refusalWindowStart > ABUSE_WINDOW_MS) { this.#refusalWindowStart = now; this.#refusedInWindow = 0 }
+    if (++this.#refusedInWindow > this.#bounds.messageBurst) {
+      this.#closeForAbuse(`More than ${this.#bounds.messageBurst} messages refused within ${ABUSE_WINDOW_MS / 1000} s`)
+      return
+    }
+    const retryAfterMs = Math.max(1, Math.ceil((1 - this.#tokens) / this.#tokensPerMs))
+    const { messagesPerSecond: rate, messageBurst: burst } = this.#bounds
+    const requestId = peekRequestId(raw.toString('utf8', 0, REQUEST_ID_PEEK_CHARS))
+    this.sendError(new AppError('RATE_LIMIT_EXCEEDED', `More than ${rate} messages per second (burst ${burst}) on plan '${this.user.plan}'; retry in ${retryAfterMs} ms`, {
+      limit: rate, burst, limit_name: 'ws_messages_per_second', retry_after_ms: retryAfterMs
+    }), requestId, 'system')
+  }
+
+  #closeForAbuse (message: string): void {
+    if (this.#closing) return
+    this.send('connection_closing', { reason: 'rate_limit', message, close_code: CLOSE_POLICY })
+    this.#closing = true
+    this.#stopBacklogTimers()
+    this.#counters.rateLimitCloses.inc()
+    this.#log.warn({ connection: this.id, user_id: this.user.user_id }, `WebSocket closed for abuse: ${message}`)
+    this.close(CLOSE_POLICY, 'rate_limit')
+  }
+
+  #handle (raw: Buffer, isBinary: boolean): void {
+    if (!this.#takeToken()) { this.#refuse(raw); return }
     let requestId: string | undefined
     let family: HandlerFamily = 'system'
     try {
       if (isBinary) throw new AppError('INVALID_MESSAGE', 'Binary frames are not supported; send JSON text')
+      const text = raw.toString('utf8')
+      try {
+        // Before anything recursive (parser, Value.Default, structuredClone) sees the message.
+        assertJsonDepth(text, this.#bounds.maxJsonDepth)
+      } catch (err) {
+        requestId = peekRequestId(text)
+        throw err
+      }
       let parsed: unknown
       try {
-        parsed = secureJson.parse(raw.toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' })
+        parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
       } catch {
         throw new AppError('INVALID_MESSAGE', 'Message is not valid JSON (or contains __proto__/constructor keys)')
       }
@@ -154,7 +409,7 @@ export class WsConnection {
       }
       if (!checkEnvelope.Check(parsed)) {
         const first = checkEnvelope.Errors(parsed).First()
-        const field = first === undefined ? '' : first.path.replace(/^\//, '').replace(/\//g, '.')
+        const field = first === undefined ? '' : first.path.replace(/^\//, '').replace(/\//g, '.').slice(0, 160)
         throw new AppError('INVALID_MESSAGE', `Invalid message envelope${field.length > 0 ? `: ${field} ${first?.message ?? ''}` : ''}`, { fields: field.length > 0 ? [field] : [] })
       }
       const envelope = parsed
@@ -165,11 +420,16 @@ export class WsConnection {
       if (result instanceof Promise) {
         const rid = requestId
         const fam = family
-        this.#pending = result.then(() => { this.#drain() }, (err: unknown) => { this.#fail(err, rid, fam); this.#drain() })
+        this.#pending = result.then(() => { this.#settled() }, (err: unknown) => { this.#fail(err, rid, fam); this.#settled() })
       }
     } catch (err) {
       this.#fail(err, requestId, family)
     }
+  }
+
+  #settled (): void {
+    this.#pending = undefined
+    this.#drain()
   }
 
   #fail (err: unknown, requestId: string | undefined, family: HandlerFamily): void {

@@ -14,6 +14,13 @@ export interface WsHandlerContext {
   readonly requestId: string | undefined
   /** Send a reply that echoes the request's `request_id`. */
   reply: (type: string, data: unknown) => void
+  /**
+   * Give back the token this message took from the connection's rate bucket (at most once per message).
+   * Called by lockstep handlers when the message moved the run forward (a tick_ack that advanced it, an
+   * order_batch the run accepted), so a strategy's own pace never drains its bucket: the run's flow control
+   * already bounds those messages, and only messages that do no useful work are rate limited.
+   */
+  refund: () => void
 }
 
 export interface WsHandlerSpec<S extends TSchema> {
@@ -33,6 +40,16 @@ function hasDefaultKeyword (schema: unknown): boolean {
   if (schema === null || typeof schema !== 'object') return false
   if (Object.prototype.hasOwnProperty.call(schema, 'default')) return true
   return Object.values(schema as Record<string, unknown>).some(hasDefaultKeyword)
+}
+
+/** Validation lists at most this many errors, each field and message cut to a bounded length. */
+const MAX_ERRORS = 20
+const MAX_ERROR_PART_CHARS = 160
+/** The error's `message` stays under this many characters (the whole reply under ~16 KB). */
+const MAX_ERROR_MESSAGE_CHARS = 4096
+
+function clip (text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
 }
 
 export class WsDispatcher {
@@ -70,12 +87,18 @@ export class WsDispatcher {
     let value: unknown = data === undefined ? {} : data
     if (handler.hasDefaults) value = Value.Default(handler.spec.schema, this.#references, structuredClone(value))
     if (!handler.check.Check(value)) {
-      const errors = [...handler.check.Errors(value)].slice(0, 20).map((e) => ({
-        field: ['data', ...e.path.split('/').filter((p) => p.length > 0)].join('.'),
-        message: e.message
-      }))
+      // Lazily: the Errors iterator is never run to its end, so a huge invalid array costs 20 errors, not all.
+      const errors: Array<{ field: string, message: string }> = []
+      for (const e of handler.check.Errors(value)) {
+        errors.push({
+          field: clip(['data', ...e.path.split('/').filter((p) => p.length > 0)].join('.'), MAX_ERROR_PART_CHARS),
+          message: clip(e.message, MAX_ERROR_PART_CHARS)
+        })
+        if (errors.length >= MAX_ERRORS) break
+      }
       const fields = [...new Set(errors.map((e) => e.field))]
-      throw new AppError('VALIDATION_FAILED', `Invalid '${type}' message: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, { fields, errors })
+      const message = clip(`Invalid '${type}' message: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, MAX_ERROR_MESSAGE_CHARS)
+      throw new AppError('VALIDATION_FAILED', message, { fields, errors })
     }
     return value
   }

@@ -1,6 +1,7 @@
 // The WebSocket gateway `GET /ws/simulate`: authenticates before the upgrade (401, no 101), enforces per-plan
 // connection limits, greets with `connection_ready`, answers `ping`, closes idle and expired connections with a
-// warning first, and says `connection_closing` + 1001 to every client on shutdown.
+// warning first, and says `connection_closing` + 1001 to every client on shutdown. Each connection gets its
+// bounds here (outbound backlog and JSON depth from config, message bucket and in-flight cap from the plan).
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -11,11 +12,10 @@ import { limitsFor } from '../plans.js'
 import { bearerToken } from '../plugins/auth.js'
 import type { Config } from '../config.js'
 import { WsDispatcher } from './dispatcher.js'
-import { WsConnection } from './connection.js'
+import { CLOSE_POLICY, WsConnection, type ConnectionCounters } from './connection.js'
 
 export const WS_PATH = '/ws/simulate'
 const CLOSE_GOING_AWAY = 1001
-const CLOSE_POLICY = 1008
 const CLOSE_TOKEN_EXPIRED = 4001
 const CLOSE_IDLE = 4002
 const TOKEN_WARNING_MS = 60_000
@@ -60,6 +60,11 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
   const connections = new ConnectionRegistry()
   const gateway: WsGateway = { dispatcher, connections, supportedFeatures: [] }
   app.decorate('ws', gateway)
+  const counters: ConnectionCounters = {
+    slowConsumerCloses: app.metrics.wsSlowConsumerCloses,
+    rateLimitCloses: app.metrics.wsRateLimitCloses,
+    messagesThrottled: app.metrics.wsMessagesThrottled
+  }
 
   // closeTimeout is missing from @types/ws; without it a closing socket can hold the process for 30 s.
   const wsOptions = { maxPayload: config.wsMaxPayload, closeTimeout: 1000 }
@@ -104,9 +109,16 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
     websocket: true
   }, (socket, request) => {
     const user = request.user
-    const conn = new WsConnection(socket, user, dispatcher, request.log)
-    const count = connections.add(conn)
     const limits = limitsFor(user.plan)
+    const conn = new WsConnection(socket, user, dispatcher, request.log, {
+      maxBacklogBytes: config.wsMaxBacklogBytes,
+      slowConsumerMs: config.wsSlowConsumerMs,
+      maxJsonDepth: config.maxJsonDepth,
+      messagesPerSecond: limits.ws_messages_per_second,
+      messageBurst: limits.ws_message_burst,
+      requestsInFlight: limits.ws_requests_in_flight
+    }, counters)
+    const count = connections.add(conn)
     const timers: { idle?: NodeJS.Timeout, warn?: NodeJS.Timeout, expiry?: NodeJS.Timeout } = {}
     conn.onClose(() => {
       connections.remove(conn)
@@ -158,4 +170,4 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
     conn.send('connection_closing', { reason, message, close_code: code })
     conn.close(code, reason)
   }
-}, { name: 'ws-gateway', dependencies: ['auth'] })
+}, { name: 'ws-gateway', dependencies: ['auth', 'metrics'] })
