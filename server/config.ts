@@ -79,6 +79,9 @@ export class ConfigError extends Error {
 
 const PLANS: readonly Plan[] = ['free', 'professional', 'enterprise']
 
+/** What a user id may be: API-key owners here, and the `sub` of every token the server accepts. */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/
+
 /** `key:user_id:plan,key2:user2:plan2` → entries; every part checked so a typo names itself. */
 export function parseApiKeys (text: string): ApiKeyEntry[] {
   const entries = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
@@ -89,7 +92,7 @@ export function parseApiKeys (text: string): ApiKeyEntry[] {
     if (parts.length !== 3) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1} must be key:user_id:plan`)
     const [key, userId, plan] = parts
     if (key.length < 16) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1}: key must be at least 16 characters`)
-    if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(userId)) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1}: invalid user_id`)
+    if (!USER_ID_PATTERN.test(userId)) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1}: invalid user_id`)
     if (!PLANS.includes(plan as Plan)) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1}: plan must be one of ${PLANS.join(', ')}`)
     if (seen.has(key)) throw new ConfigError(`SIMUTRADOR_API_KEYS entry ${i + 1}: duplicate key`)
     seen.add(key)

@@ -1,4 +1,4 @@
-// Counts failed API-key attempts per client address in a fixed window, so brute force is refused with 429
+// Counts failed API-key attempts per client address in a fixed window, so a client guessing keys is told 429
 // while successful exchanges from the same address (200 valid keys behind one NAT) are never slowed down.
 import { AppError } from '../app-error.js'
 

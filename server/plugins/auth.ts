@@ -8,7 +8,7 @@ import type { TokenResponse } from '../../schemas/auth.js'
 import { AppError } from '../app-error.js'
 import { ApiKeyRegistry } from '../auth/api-keys.js'
 import { FailureThrottle } from '../auth/failure-throttle.js'
-import type { Config } from '../config.js'
+import { USER_ID_PATTERN, type Config } from '../config.js'
 
 export interface AuthUser { user_id: string, plan: Plan, exp: number }
 
@@ -66,11 +66,18 @@ export default fp(async function authPlugin (app: FastifyInstance, opts: { confi
     keys,
     failures,
     exchange (apiKey, clientKey) {
-      failures.check(clientKey)
+      // A valid key always succeeds, even from an address that has used up its failures (a user behind the
+      // same NAT as a misconfigured client must not be locked out). A wrong key from a throttled address is
+      // answered 429 with Retry-After instead of 401, and is no longer counted. Letting valid keys through
+      // does not help a guesser: a key carries at least 144 random bits (the generated key is 18 random
+      // bytes; configure keys of the same strength), so 10^9 guesses a second for a century find one with
+      // probability below 10^-18, even against a million configured keys. The throttle makes a client with
+      // a wrong key back off and bounds the log noise; the keys' entropy is what protects them.
       let owner
       try {
         owner = keys.authenticate(apiKey)
       } catch (err) {
+        failures.check(clientKey)
         failures.recordFailure(clientKey)
         throw err
       }
@@ -86,7 +93,9 @@ export default fp(async function authPlugin (app: FastifyInstance, opts: { confi
         throw toAuthError(err)
       }
       const { sub, plan, exp } = claims
-      if (typeof sub !== 'string' || typeof plan !== 'string' || !PLANS.has(plan) || typeof exp !== 'number') {
+      // A correctly signed token is still refused when its subject could not be a user id (e.g. sub ""):
+      // every user-keyed map and limit downstream assumes a real id.
+      if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub) || typeof plan !== 'string' || !PLANS.has(plan) || typeof exp !== 'number') {
         throw new AppError('UNAUTHORIZED', 'Invalid access token')
       }
       return { user_id: sub, plan: plan as Plan, exp }

@@ -20,7 +20,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: {
       // Successful exchanges are limited per key (fingerprint), never per address; failures are throttled per
-      // address inside app.auth.exchange, so brute force is refused without starving keys behind one NAT.
+      // address inside app.auth.exchange, which never refuses a valid key (so no NAT neighbour can lock
+      // a user out).
       rateLimit: {
         hook: 'onRequest',
         max: app.config.authTokensPerMinutePerKey,

@@ -45,6 +45,10 @@ t.test('auth over real HTTP and WebSocket', async (t) => {
     ['missing exp claim', forgeJwt(validClaims({ exp: undefined })), 'UNAUTHORIZED'],
     ['unknown plan', forgeJwt(validClaims({ plan: 'platinum' })), 'UNAUTHORIZED'],
     ['HS512 with the right secret', forgeJwt(validClaims(), { alg: 'HS512' }), 'UNAUTHORIZED'],
+    ['an empty subject', forgeJwt(validClaims({ sub: '' })), 'UNAUTHORIZED'],
+    ['a subject that is not a user id', forgeJwt(validClaims({ sub: 'dev/../alice' })), 'UNAUTHORIZED'],
+    ['a 65-character subject', forgeJwt(validClaims({ sub: 'a'.repeat(65) })), 'UNAUTHORIZED'],
+    ['a numeric subject', forgeJwt(validClaims({ sub: 42 })), 'UNAUTHORIZED'],
     ['malformed', 'not.a.jwt', 'UNAUTHORIZED'],
     ['garbage', 'x', 'UNAUTHORIZED']
   ]
@@ -63,6 +67,14 @@ t.test('auth over real HTTP and WebSocket', async (t) => {
   t.test('the forged-token helper is sound: a well-formed token with the right secret is accepted', async (t) => {
     const res = await fetch(`${baseUrl}/me`, { headers: { authorization: `Bearer ${forgeJwt(validClaims())}` } })
     t.equal(res.status, 200)
+  })
+
+  t.test('a subject at the edges of the user-id pattern is accepted (64 characters, . @ - _)', async (t) => {
+    for (const sub of ['a'.repeat(64), 'first.last@example-org_1']) {
+      const res = await fetch(`${baseUrl}/me`, { headers: { authorization: `Bearer ${forgeJwt(validClaims({ sub }))}` } })
+      t.equal(res.status, 200, sub)
+      t.match(await res.json(), { user_id: sub })
+    }
   })
 
   t.test('the WebSocket upgrade without any token is 401', async (t) => {
