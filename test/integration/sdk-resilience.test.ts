@@ -36,13 +36,17 @@ t.test('a token expiring during a connection: the client reconnects with a fresh
   const { baseUrl } = await listen(t)
   const exp = Math.floor(Date.now() / 1000) + 3
   // Margin 0 so the SDK really uses the short-lived token instead of refreshing it up front.
-  const client = await connected(t, { url: baseUrl, apiKey: KEYS.dev, accessToken: forgeJwt(validClaims({ exp })), tokenRefreshMarginSec: 0, reconnect: FAST_RECONNECT })
+  const client = new SessionClient({ url: baseUrl, apiKey: KEYS.dev, accessToken: forgeJwt(validClaims({ exp })), tokenRefreshMarginSec: 0, reconnect: FAST_RECONNECT })
+  t.teardown(() => client.close())
+  // Listen before connecting: the warning can arrive in the same read as connection_ready, before connect()
+  // resolves, and a listener attached afterwards would miss it. The reconnect is the second 'connected'.
+  const warned = client.once('connection_warning', { timeoutMs: 8000 })
+  const closing = client.once('connection_closing', { timeoutMs: 9000 })
+  const dropped = client.once('disconnected', { timeoutMs: 9000 })
+  const back = client.once('connected', { timeoutMs: 12_000, filter: (d) => d.reconnected })
+  await client.connect()
   const first = client.connectionInfo
   t.equal(first?.connection_expires_at, new Date(exp * 1000).toISOString(), 'connected with the forged short-lived token')
-  const warned = client.once('connection_warning', { timeoutMs: 5000 })
-  const closing = client.once('connection_closing', { timeoutMs: 6000 })
-  const dropped = client.once('disconnected', { timeoutMs: 6000 })
-  const back = client.once('connected', { timeoutMs: 8000 })
   const session = await client.createSession(VALID)
   t.equal((await warned).reason, 'token_expiring')
   t.equal((await closing).reason, 'token_expired')
