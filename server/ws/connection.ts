@@ -167,6 +167,10 @@ export class WsConnection {
   get bufferedAmount (): number { return this.socket.bufferedAmount }
   /** True while the outbound backlog is over budget (reading is paused, session pushes are dropped). */
   get overBudget (): boolean { return this.#overBudget }
+  /** True while the socket is not read (over budget, or at the in-flight cap). */
+  get readingPaused (): boolean { return this.#readPaused }
+  /** Messages received and waiting to be handled. */
+  get waitingMessages (): number { return this.#queue.length - this.#queueHead }
 
   onClose (listener: () => void): void { this.#closeListeners.push(listener) }
 

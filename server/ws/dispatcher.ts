@@ -3,6 +3,7 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 import { AppError } from '../app-error.js'
 import type { WsConnection } from './connection.js'
 
@@ -81,25 +82,56 @@ export class WsDispatcher {
     return handler
   }
 
-  /** Validate (and default) `data` for `handler`; VALIDATION_FAILED naming the fields otherwise. */
+  /**
+   * Validate (and default) `data` for `handler`; VALIDATION_FAILED naming at most 20 fields otherwise.
+   * The compiled check runs first, on the value as sent: it stops at the first failure, whereas defaulting
+   * walks the whole value (about 200 ms for 10,000 invalid orders). Defaults are applied to a valid value, or to
+   * an invalid one only when every failure is a missing property that a default would fill.
+   */
   validate (handler: CompiledHandler, data: unknown): unknown {
-    const type = handler.spec.type
-    let value: unknown = data === undefined ? {} : data
-    if (handler.hasDefaults) value = Value.Default(handler.spec.schema, this.#references, structuredClone(value))
-    if (!handler.check.Check(value)) {
-      // Lazily: the Errors iterator is never run to its end, so a huge invalid array costs 20 errors, not all.
-      const errors: Array<{ field: string, message: string }> = []
-      for (const e of handler.check.Errors(value)) {
-        errors.push({
-          field: clip(['data', ...e.path.split('/').filter((p) => p.length > 0)].join('.'), MAX_ERROR_PART_CHARS),
-          message: clip(e.message, MAX_ERROR_PART_CHARS)
-        })
-        if (errors.length >= MAX_ERRORS) break
-      }
-      const fields = [...new Set(errors.map((e) => e.field))]
-      const message = clip(`Invalid '${type}' message: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, MAX_ERROR_MESSAGE_CHARS)
-      throw new AppError('VALIDATION_FAILED', message, { fields, errors })
+    const value: unknown = data === undefined ? {} : data
+    if (handler.check.Check(value)) return handler.hasDefaults ? this.#withDefaults(handler, value) : value
+    if (handler.hasDefaults && onlyDefaultableErrors(handler.check, value)) {
+      const defaulted = this.#withDefaults(handler, value)
+      if (handler.check.Check(defaulted)) return defaulted
+      this.#fail(handler, defaulted, false)
     }
-    return value
+    this.#fail(handler, value, handler.hasDefaults)
   }
+
+  #withDefaults (handler: CompiledHandler, value: unknown): unknown {
+    return Value.Default(handler.spec.schema, this.#references, structuredClone(value))
+  }
+
+  /** Throws VALIDATION_FAILED listing the first errors (lazily: the Errors iterator is never run to its end). */
+  #fail (handler: CompiledHandler, value: unknown, skipDefaultable: boolean): never {
+    const errors: Array<{ field: string, message: string }> = []
+    for (const e of handler.check.Errors(value)) {
+      // Not applied (another error makes the message invalid anyway), so not the client's mistake.
+      if (skipDefaultable && isDefaultable(e)) continue
+      errors.push({
+        field: clip(['data', ...e.path.split('/').filter((p) => p.length > 0)].join('.'), MAX_ERROR_PART_CHARS),
+        message: clip(e.message, MAX_ERROR_PART_CHARS)
+      })
+      if (errors.length >= MAX_ERRORS) break
+    }
+    const fields = [...new Set(errors.map((e) => e.field))]
+    const message = clip(`Invalid '${handler.spec.type}' message: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, MAX_ERROR_MESSAGE_CHARS)
+    throw new AppError('VALIDATION_FAILED', message, { fields, errors })
+  }
+}
+
+/** A required property that is missing but has a default: defaulting fixes it. */
+function isDefaultable (e: ValueError): boolean {
+  return e.type === ValueErrorType.ObjectRequiredProperty && e.schema !== null && typeof e.schema === 'object' && Object.prototype.hasOwnProperty.call(e.schema, 'default')
+}
+
+/** Whether defaulting could make `value` valid: every error (of the first 100) is a defaultable missing property. */
+function onlyDefaultableErrors (check: TypeCheck<TSchema>, value: unknown): boolean {
+  let n = 0
+  for (const e of check.Errors(value)) {
+    if (!isDefaultable(e)) return false
+    if (++n >= 100) return true
+  }
+  return true
 }
