@@ -74,7 +74,7 @@ export type SessionEvent = Static<typeof SessionEvent>
 export const EventsQuery = Type.Object(
   {
     after_seq: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 }))
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1000, description: 'At most 1,000; a page also stops at about 1 MiB' }))
   },
   { $id: 'EventsQuery', additionalProperties: false }
 )
@@ -100,18 +100,34 @@ export const ResumeSessionData = Type.Object(
 )
 export type ResumeSessionData = Static<typeof ResumeSessionData>
 
-/** Reply to resume_session: the account now and every event after the client's last one, each once. */
+/**
+ * Reply to resume_session: the account now and the first page (at most 1,000 events, about 1 MiB) of the
+ * events after the client's last one. With `has_more` the rest follow right after as the original event
+ * frames (each once, in order, before any new event), then the connection drives the run.
+ */
 export const StateSyncData = Type.Object(
   {
     session_id: SessionId,
     state: Type.Unsafe<SessionStateT>(Type.Ref('SessionState')),
     account: Type.Unsafe<AccountSnapshotT>(Type.Ref('AccountSnapshot')),
     missed_events: Type.Array(Type.Unsafe<SessionEvent>(Type.Ref('SessionEvent'))),
-    last_sequence_id: Type.Integer({ minimum: 0 })
+    last_sequence_id: Type.Integer({ minimum: 0, description: 'Highest sequence id in the log when the sync began' }),
+    has_more: Type.Boolean({ description: 'More missed events follow as their original frames' })
   },
   { $id: 'StateSyncData', additionalProperties: false }
 )
 export type StateSyncData = Static<typeof StateSyncData>
+
+/** `strategy_error`: the strategy's code threw; the run ends in state error with this message. */
+export const StrategyErrorData = Type.Object(
+  {
+    session_id: SessionId,
+    message: Type.String({ minLength: 1, maxLength: 4096 }),
+    stack: Type.Optional(Type.String({ maxLength: 16384 }))
+  },
+  { $id: 'StrategyErrorData', additionalProperties: false }
+)
+export type StrategyErrorData = Static<typeof StrategyErrorData>
 
 export const SubscriptionData = Type.Object(
   { session_id: SessionId, subscribed: Type.Boolean(), last_sequence_id: Type.Integer({ minimum: 0 }) },
@@ -132,5 +148,6 @@ export const simulationControlSchemas = [
   EventPage,
   ResumeSessionData,
   StateSyncData,
+  StrategyErrorData,
   SubscriptionData
 ]

@@ -62,7 +62,9 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
       loadSeries: async (symbol, timeframe, start, end) => await marketData.loadSeries(symbol, timeframe, start, end),
       marketSessionAt: (symbol, ms) => WIRE_SESSION[marketData.marketSessionAt(symbol, ms)]
     },
-    onError: (err) => { app.log.error({ err }, 'simulation state update failed') }
+    onError: (err) => { app.log.error({ err }, 'simulation state update failed') },
+    onStrategyError: (info) => { app.log.info(info, 'strategy reported an error; run ended in state error') },
+    eventLog: { maxBytesPerRun: config.eventLogMaxBytesPerRun, userBytes: config.eventLogUserBytes, retentionHours: config.eventLogRetentionHours }
   })
 
   const byState = metrics.sessionsByState

@@ -11,6 +11,7 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const sim = app.simulation
   const StateRef = Type.Ref('SimulationStateData')
   const errors = errorResponses(400, 401, 404, 409, 429)
+  const eventErrors = errorResponses(400, 401, 404, 409, 410, 429)
   const common = { tags: ['simulation'], security: bearer, params: SessionIdParams }
 
   app.post('/sessions/:id/start', {
@@ -24,7 +25,7 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: StartSimulationBody,
       response: { 200: StateRef, ...errors }
     }
-  }, async (request) => (await sim.start(request.user, request.params.id, request.body, undefined)).stateData())
+  }, async (request) => await sim.start(request.user, request.params.id, request.body, undefined))
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.post(`/sessions/:id/${action}`, {
@@ -35,10 +36,7 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: action === 'cancel' ? 'Stop the run early (open orders cancelled, results computed to now)' : `${action[0].toUpperCase()}${action.slice(1)} the replay`,
         response: { 200: StateRef, ...errors }
       }
-    }, async (request) => {
-      await sim[action](request.user, request.params.id)
-      return (await sim.runner(request.user, request.params.id)).stateData()
-    })
+    }, async (request) => await sim[action](request.user, request.params.id))
   }
 
   app.post('/sessions/:id/orders', {
@@ -60,7 +58,7 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/sessions/:id/orders/:order_id', {
     ...auth,
     schema: { tags: ['simulation'], security: bearer, params: OrderIdParams, operationId: 'cancelOrder', summary: 'Cancel a working order', response: { 200: Type.Ref('Order'), ...errors } }
-  }, async (request) => await sim.cancelOrder(request.user, request.params.id, request.params.order_id))
+  }, async (request) => (await sim.cancelOrder(request.user, request.params.id, request.params.order_id)).order)
 
   app.get('/sessions/:id/account', {
     ...auth,
@@ -74,7 +72,7 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/sessions/:id/events', {
     ...auth,
-    schema: { ...common, operationId: 'listEvents', summary: 'The session event log after a sequence id', querystring: EventsQuery, response: { 200: Type.Ref('EventPage'), ...errors } }
+    schema: { ...common, operationId: 'listEvents', summary: 'The session event log after a sequence id', description: 'At most `limit` (≤ 1,000) events and about 1 MiB per page; `has_more` says another page follows. Events no longer kept (a run keeps its newest 32 MiB; a finished run\'s log is kept within a per-user budget and retention time) answer 410 EVENTS_EXPIRED with `details.first_available_sequence_id`.', querystring: EventsQuery, response: { 200: Type.Ref('EventPage'), ...eventErrors } }
   }, async (request) => await sim.events(request.user, request.params.id, request.query.after_seq ?? 0, request.query.limit ?? 1000))
 }
 

@@ -1,12 +1,17 @@
 // Runs one session's simulation around the pure engine: owns time (slices of steps between I/O turns),
 // flow control (at most `max_pending_ticks` unacknowledged ticks), backpressure (never queues more than a
-// high-water mark in the strategy's socket), pause/resume, the event log and fan-out to read-only watchers.
+// high-water mark in the strategy's socket), the run's event log (a bounded ring) and fan-out to the
+// strategy connection and read-only watchers. Private to SimulationService: transports never see it.
+// State moves follow the one table in sessions/lifecycle.ts; moves a user asks for are committed to the
+// store by the service first and applied here after, moves the run makes itself (completion, failure, a
+// dropped connection) are reported through hooks and committed by the service in order.
 // Transport-free: it writes frames to EventSinks; server/ws adapts a WebSocket connection into one.
-import type { AccountSnapshot, BatchAck, Order, OrderBatchData, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
+import type { AccountSnapshot, BatchAck, Order, OrderBatchData, OrderUpdate, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
 import type { SessionState } from '../../schemas/sessions.js'
 import type { SimulationStateData } from '../../schemas/simulation-control.js'
 import { AppError } from '../app-error.js'
 import type { BarSeries } from '../market-data/bar-series.js'
+import { assertTransition } from '../sessions/lifecycle.js'
 import type { EngineEvent } from './engine.js'
 import { SimulationEngine } from './engine.js'
 import { EventLog } from './event-log.js'
@@ -27,11 +32,15 @@ export interface EventSink {
 
 export type RunOptions = Required<Omit<StartSimulationData, 'session_id'>>
 
+export type RunState = 'running' | 'paused' | 'completed' | 'error'
+
 export interface RunnerHooks {
-  /** The session's state changed because of the run (running, paused, completed, error). */
+  /** The run changed state by itself (completed, failed, paused by a dropped connection): commit it. */
   onState: (to: SessionState, detail: { progress: number, error_message?: string }) => void
   /** Progress moved (throttled). */
   onProgress: (progress: number) => void
+  /** The run reached completed or error (by any route): its engine is released, its log may be retained. */
+  onFinished?: () => void
 }
 
 export interface RunnerInit {
@@ -51,6 +60,8 @@ export interface RunnerInit {
   ordersPerMinute?: number
   /** Market session of a symbol at an instant, for intraday ticks (see SimulationEngineOptions). */
   marketSessionAt?: (symbol: string, epochMs: number) => MarketSession
+  /** Bytes of newest frames the log keeps while running (a ring). */
+  logMaxBytes?: number
 }
 
 const DEFAULT_SLICE_STEPS = 2048
@@ -60,24 +71,35 @@ const DEFAULT_HIGH_WATER = 1 << 20
 const WATCHER_MAX_BACKLOG = 16 << 20
 const PROGRESS_EVERY_MS = 250
 
+/** What stays of a run once it has finished (the engine and its bars are released). */
+interface FinalState { account: AccountSnapshot, orders: Order[], results: SimulationResults | undefined, simTime: string }
+
 export class SimulationRunner {
   readonly sessionId: string
   readonly userId: string
   readonly options: RunOptions
-  readonly log = new EventLog()
-  readonly #engine: SimulationEngine
+  readonly log: EventLog
+  #engine: SimulationEngine | undefined
+  #final: FinalState | undefined
   readonly #symbols: string[]
   readonly #initialCapital: string
   readonly #hooks: RunnerHooks
   readonly #sliceSteps: number
   readonly #sliceMs: number
   readonly #highWater: number
+  readonly #totalTicks: number
   #primary: EventSink | undefined
+  /** A connection taking the stream over (resume_session): it gets the replay first, then becomes primary. */
+  #syncing: EventSink | undefined
+  /** Connections whose stream was taken over: their acks are refused with STREAM_TAKEN_OVER. */
+  readonly #displaced = new Set<number>()
   readonly #watchers = new Map<number, EventSink>()
   #ticksSent = 0
   #ackedThrough = 0
-  #state: 'running' | 'paused' | 'completed' | 'error' = 'running'
+  #state: RunState = 'running'
   #pausedBy: 'user' | 'disconnect' | undefined
+  /** While above 0 the pump does not step (a transition being committed, a replay being sent). */
+  #holds = 0
   #scheduled = false
   #lastProgressAt = 0
   #timer: NodeJS.Timeout | undefined
@@ -91,6 +113,7 @@ export class SimulationRunner {
     this.sessionId = init.sessionId
     this.userId = init.userId
     this.options = init.options
+    this.log = new EventLog(init.logMaxBytes)
     this.#hooks = init.hooks
     this.#symbols = init.series.map((s) => s.symbol)
     this.#initialCapital = init.initialCapital
@@ -107,131 +130,200 @@ export class SimulationRunner {
       includeBars: init.options.include_bars,
       ...(init.marketSessionAt !== undefined ? { marketSessionAt: sessionOfSymbol(init.series, init.marketSessionAt) } : {})
     })
+    this.#totalTicks = this.#engine.totalSteps
   }
 
-  get state (): 'running' | 'paused' | 'completed' | 'error' { return this.#state }
-  get totalTicks (): number { return this.#engine.totalSteps }
+  get state (): RunState { return this.#state }
+  get totalTicks (): number { return this.#totalTicks }
   get ticksSent (): number { return this.#ticksSent }
-  get progress (): number { return this.#engine.progress }
-  get primary (): EventSink | undefined { return this.#primary }
+  get progress (): number { return this.#engine?.progress ?? (this.#state === 'completed' ? 1 : this.#ticksSent / Math.max(1, this.#totalTicks)) }
+  get primaryId (): number | undefined { return this.#primary?.id }
+  get finished (): boolean { return this.#state === 'completed' || this.#state === 'error' }
 
   /** Begin: log and send simulation_started (the reply to start), then stream. */
   start (primary: EventSink | undefined, requestId: string | undefined): void {
+    const engine = this.#eng()
     this.#primary = primary
     this.#emit('simulation_started', {
       session_id: this.sessionId,
-      total_ticks: this.#engine.totalSteps,
+      total_ticks: this.#totalTicks,
       flow_control: this.options.flow_control,
       max_pending_ticks: this.options.max_pending_ticks,
       account_update_frequency: this.options.account_update_frequency,
       include_bars: this.options.include_bars,
-      fill_policy_version: this.#engine.settings.fill_policy_version,
+      fill_policy_version: engine.settings.fill_policy_version,
       symbols: this.#symbols,
       initial_capital: this.#initialCapital
     }, requestId)
     this.#schedule()
   }
 
-  /** tick_ack: `ready` acknowledges every tick up to `step`; `processing`/`need_time` hold the window. */
-  ack (step: number, status: 'ready' | 'processing' | 'need_time'): void {
+  /**
+   * tick_ack from connection `sinkId`: `ready` acknowledges every tick up to `step`; `processing`/`need_time`
+   * hold the window. Only the strategy connection may ack (a displaced one hears STREAM_TAKEN_OVER).
+   * Returns whether the ack moved the acknowledged window.
+   */
+  ack (sinkId: number, step: number, status: 'ready' | 'processing' | 'need_time'): boolean {
+    if (this.#primary?.id !== sinkId && this.#syncing?.id !== sinkId) {
+      if (this.#displaced.has(sinkId)) {
+        throw new AppError('STREAM_TAKEN_OVER', 'Another connection took this run over with resume_session; this connection no longer drives it', { session_id: this.sessionId })
+      }
+      throw new AppError('INVALID_STATE', 'Only the connection driving the run may acknowledge its ticks (send resume_session to take it over)', { session_id: this.sessionId, state: this.#state })
+    }
+    // Acks of the last ticks may cross simulation_complete on the wire: harmless, ignored.
+    if (this.#engine === undefined) return false
     if (step > this.#ticksSent) {
       throw new AppError('VALIDATION_FAILED', `tick ${step} has not been sent (last sent: ${this.#ticksSent})`, { field: 'sequence_id', last_sent: this.#ticksSent })
     }
-    if (status !== 'ready') return
-    if (step > this.#ackedThrough) {
-      this.#ackedThrough = step
-      // Step right away rather than on a later turn: in lockstep that turn is a third of the tick's cost.
-      // The pump is bounded by its slice, so other connections still get their turn.
-      if (!this.#scheduled) this.#pump()
-    }
+    if (status !== 'ready' || step <= this.#ackedThrough) return false
+    this.#ackedThrough = step
+    // Step right away rather than on a later turn: in lockstep that turn is a third of the tick's cost.
+    // The pump is bounded by its slice, so other connections still get their turn.
+    if (!this.#scheduled) this.#pump()
+    return true
   }
 
-  submitBatch (batch: OrderBatchData, requestId: string | undefined): BatchAck {
-    this.#assertOpen('accept orders')
+  /**
+   * An order batch; its order_update events go to the run's stream (tagged with the request's id).
+   * `onAck` runs before they are sent, so the requester's batch_ack precedes the events it caused.
+   */
+  submitBatch (batch: OrderBatchData, requestId: string | undefined, onAck?: (ack: BatchAck) => void): BatchAck {
+    const engine = this.#open('accept orders')
     this.#countOrders(batch.orders.length)
-    const { ack, events } = this.#engine.submitBatch(batch)
-    this.#emit('batch_ack', ack, requestId)
+    const { ack, events } = engine.submitBatch(batch)
+    onAck?.(ack)
     this.#emitAll(events, requestId)
     return ack
   }
 
-  cancelOrder (orderId: string, requestId: string | undefined): Order {
-    this.#assertOpen('cancel orders')
-    const events = this.#engine.cancelOrder(orderId)
+  /** Cancel a working order; returns the order_update that was logged. */
+  cancelOrder (orderId: string, requestId: string | undefined): OrderUpdate {
+    const engine = this.#open('cancel orders')
+    const events = engine.cancelOrder(orderId)
     this.#emitAll(events, requestId)
-    return this.#engine.order(orderId)
+    const update = events.find((e) => e.type === 'order_update')
+    return update !== undefined ? update.data as OrderUpdate : { order_id: orderId, status: 'cancelled', update_time: engine.simTime, order: engine.order(orderId) }
   }
 
-  account (): AccountSnapshot { return this.#engine.account() }
+  account (): AccountSnapshot { return this.#engine?.account() ?? this.#finalState().account }
 
-  /** query_account: the snapshot as a logged event (replied with the request's id). */
-  queryAccount (requestId: string | undefined): AccountSnapshot {
-    const snapshot = this.#engine.account()
-    this.#emit('account_snapshot', snapshot, requestId)
-    return snapshot
-  }
-
-  orders (): Order[] { return this.#engine.orders() }
+  orders (): Order[] { return this.#engine?.orders() ?? this.#finalState().orders }
 
   results (): SimulationResults {
-    if (this.#state !== 'completed') {
+    const results = this.#state === 'completed' ? this.#final?.results : undefined
+    if (results === undefined) {
       throw new AppError('INVALID_STATE', 'Results are available when the simulation has completed', { state: this.#state })
     }
-    return this.#engine.results()
+    return results
   }
 
-  pause (reason: 'user' | 'disconnect', requestId?: string): void {
-    if (this.#state !== 'running') {
-      throw new AppError('INVALID_STATE', `Session cannot move from ${this.#state} to paused`, { from: this.#state, to: 'paused' })
-    }
-    this.#state = 'paused'
+  /** Hold stepping (a transition is being committed, a replay is being sent); release() lets it go on. */
+  hold (): void { this.#holds++ }
+  release (): void {
+    if (this.#holds > 0) this.#holds--
+    if (this.#holds === 0) this.#schedule()
+  }
+
+  /** Throws INVALID_STATE (the lifecycle table's error) unless the run may move to `to` now. */
+  assertCan (to: RunState): void { assertTransition(this.#state, to) }
+
+  /** Apply a committed pause: running → paused. */
+  pause (reason: 'user' | 'disconnect', requestId?: string): SimulationStateData {
+    this.#move('paused')
     this.#pausedBy = reason
-    this.#hooks.onState('paused', { progress: this.progress })
-    this.#emit('simulation_paused', this.stateData(reason), requestId)
+    const data = this.stateData(reason)
+    this.#emit('simulation_paused', data, requestId)
+    return data
   }
 
-  resume (requestId?: string): void {
-    if (this.#state !== 'paused') {
-      throw new AppError('INVALID_STATE', `Session cannot move from ${this.#state} to running`, { from: this.#state, to: 'running' })
-    }
-    this.#state = 'running'
+  /** Apply a committed resume: paused → running. */
+  resume (requestId?: string): SimulationStateData {
+    this.#move('running')
     this.#pausedBy = undefined
-    this.#hooks.onState('running', { progress: this.progress })
-    this.#emit('simulation_resumed', this.stateData(), requestId)
+    const data = this.stateData()
+    this.#emit('simulation_resumed', data, requestId)
     this.#schedule()
+    return data
   }
 
-  /** Stop early: open orders cancelled, results computed to now, simulation_complete (reason stopped). */
-  cancel (requestId?: string): void {
-    if (this.#state !== 'running' && this.#state !== 'paused') {
-      throw new AppError('INVALID_STATE', `Session cannot move from ${this.#state} to completed`, { from: this.#state, to: 'completed' })
-    }
-    this.#emitAll(this.#engine.finish(), requestId)
-    this.#complete()
+  /** Apply a committed cancel: open orders cancelled, results computed to now, simulation_complete (stopped). */
+  cancel (requestId?: string): SimulationStateData {
+    this.assertCan('completed')
+    this.#emitAll(this.#eng().finish(), requestId)
+    this.#finish('completed', false)
+    return this.stateData()
   }
 
   /**
-   * A strategy connection takes over the stream after a reconnect: returns the events it missed (each once)
-   * and restores the flow-control window to what that client has actually processed. `resumeAfter`: the run
-   * was paused only because the connection dropped, so the caller resumes it once its reply is sent.
+   * Apply a committed failure reported by the strategy: the run stops, with the usual failed-run event
+   * (a run event, so without the request's id: the requester's reply is session_info).
    */
-  attach (sink: EventSink, lastProcessed: number): { frames: string[], lastSequenceId: number, state: SessionState, resumeAfter: boolean } {
+  failByStrategy (message: string): void {
+    this.assertCan('error')
+    this.#emit('session_error', { error_code: 'INTERNAL_ERROR', message: `The strategy failed: ${message}`, details: { session_id: this.sessionId, source: 'strategy' } }, undefined)
+    this.#finish('error', false)
+  }
+
+  /**
+   * A strategy connection starts taking over the stream (resume_session): the previous one is told
+   * (STREAM_TAKEN_OVER) and from now on hears nothing; stepping holds until finishAttach, so the replay of
+   * the log (sent by the service in pages) is never overtaken by a live event.
+   */
+  beginAttach (sink: EventSink, lastProcessed: number): void {
     if (lastProcessed > this.log.lastSequenceId) {
       throw new AppError('VALIDATION_FAILED', `last_processed_sequence_id ${lastProcessed} is ahead of the log (${this.log.lastSequenceId})`, { field: 'last_processed_sequence_id', last_sequence_id: this.log.lastSequenceId })
     }
-    this.#primary = sink
+    // Throws EVENTS_EXPIRED before anything changes when the client's next event is no longer kept.
+    this.log.framesAfter(lastProcessed, 1)
+    const previous = this.#primary
+    if (previous !== undefined && previous.id !== sink.id) {
+      this.#displaced.add(previous.id)
+      if (previous.open) {
+        previous.send(`{"type":"session_error","data":${JSON.stringify({ error_code: 'STREAM_TAKEN_OVER', message: 'Another connection took this run over with resume_session', details: { session_id: this.sessionId } })},"timestamp":"${this.#stamp()}"}`)
+      }
+    }
+    this.#displaced.delete(sink.id)
+    this.#primary = undefined
+    this.#syncing = sink
     this.#watchers.delete(sink.id)
-    const frames = this.log.framesAfter(lastProcessed)
     this.#ackedThrough = Math.min(this.#ticksSent, Math.max(this.#ackedThrough, this.log.lastTickStepThrough(lastProcessed)))
-    return { frames, lastSequenceId: this.log.lastSequenceId, state: this.#state, resumeAfter: this.#state === 'paused' && this.#pausedBy === 'disconnect' }
+    this.#holds++
   }
 
-  /** The strategy's connection went away: pause (if running) until a resume_session reattaches. */
+  /**
+   * The replay reached the end of the log: `sink` becomes the strategy connection (synchronously, so no
+   * event falls between). Returns whether the run was paused only by the dropped connection (the service
+   * then resumes it).
+   */
+  finishAttach (sink: EventSink): boolean {
+    if (this.#syncing?.id !== sink.id) return false
+    this.#syncing = undefined
+    this.#primary = sink
+    this.release()
+    return this.#state === 'paused' && this.#pausedBy === 'disconnect'
+  }
+
+  /** The replay could not finish (connection gone, events expired): give up the takeover. */
+  abortAttach (sink: EventSink): void {
+    if (this.#syncing?.id !== sink.id) return
+    this.#syncing = undefined
+    this.release()
+    if (this.#primary === undefined && this.#state === 'running' && this.options.flow_control) this.#pauseByDisconnect()
+  }
+
+  isSyncing (sinkId: number): boolean { return this.#syncing?.id === sinkId }
+
+  /** Whether `sinkId` hears the run's events (strategy connection or watcher). */
+  streamsTo (sinkId: number): boolean { return this.#primary?.id === sinkId || this.#watchers.has(sinkId) }
+
+  /** A connection went away: the run it drove pauses (if running) until a resume_session reattaches. */
   detach (sink: EventSink): void {
     this.#watchers.delete(sink.id)
+    this.#displaced.delete(sink.id)
+    if (this.#syncing?.id === sink.id) { this.abortAttach(sink); return }
     if (this.#primary?.id !== sink.id) return
     this.#primary = undefined
-    if (this.#state === 'running') this.pause('disconnect')
+    if (this.#state === 'running') this.#pauseByDisconnect()
   }
 
   watch (sink: EventSink): number {
@@ -241,32 +333,16 @@ export class SimulationRunner {
 
   unwatch (sink: EventSink): boolean { return this.#watchers.delete(sink.id) }
 
-  /** Drop timers (session deleted or server closing). */
+  /** Drop timers and everything held (session deleted or server closing). */
   dispose (): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
     if (this.#state === 'running' || this.#state === 'paused') this.#state = 'error'
     this.#primary = undefined
+    this.#syncing = undefined
     this.#watchers.clear()
-  }
-
-  #assertOpen (what: string): void {
-    if (this.#state === 'completed' || this.#state === 'error') {
-      throw new AppError('INVALID_STATE', `The simulation has ${this.#state === 'completed' ? 'completed' : 'stopped'}; it cannot ${what}`, { state: this.#state })
-    }
-  }
-
-  /**
-   * orders_per_minute of the plan, per minute of simulated time: it bounds order spam per bar without
-   * making a replay that runs 1,000× faster than the market trip a wall-clock limit.
-   */
-  #countOrders (n: number): void {
-    const now = Date.parse(this.#engine.simTime)
-    if (now - this.#orderWindow.start >= 60_000) this.#orderWindow = { start: now, count: 0 }
-    if (this.#orderWindow.count + n > this.#ordersPerMinute) {
-      throw new AppError('RATE_LIMIT_EXCEEDED', `At most ${this.#ordersPerMinute} orders per simulated minute on this plan`, { limit: this.#ordersPerMinute, limit_name: 'orders_per_minute', sim_time: this.#engine.simTime })
-    }
-    this.#orderWindow.count += n
+    this.#engine = undefined
+    this.log.release()
   }
 
   /** Where the run stands (simulation_paused/resumed and the REST control replies). */
@@ -275,13 +351,57 @@ export class SimulationRunner {
       session_id: this.sessionId,
       state: this.#state,
       ticks_sent: this.#ticksSent,
-      total_ticks: this.#engine.totalSteps,
+      total_ticks: this.#totalTicks,
       ...(reason !== undefined ? { reason } : {})
     }
   }
 
+  #eng (): SimulationEngine {
+    if (this.#engine === undefined) throw new AppError('INVALID_STATE', `The simulation has ${this.#state === 'completed' ? 'completed' : 'stopped'}`, { state: this.#state })
+    return this.#engine
+  }
+
+  #open (what: string): SimulationEngine {
+    if (this.#state === 'completed' || this.#state === 'error' || this.#engine === undefined) {
+      throw new AppError('INVALID_STATE', `The simulation has ${this.#state === 'completed' ? 'completed' : 'stopped'}; it cannot ${what}`, { state: this.#state })
+    }
+    return this.#engine
+  }
+
+  #finalState (): FinalState {
+    if (this.#final === undefined) throw new AppError('INVALID_STATE', 'The simulation has stopped', { state: this.#state })
+    return this.#final
+  }
+
+  /** Every state change of the run goes through the lifecycle table. */
+  #move (to: RunState): void {
+    assertTransition(this.#state, to)
+    this.#state = to
+  }
+
+  #pauseByDisconnect (): void {
+    this.#move('paused')
+    this.#pausedBy = 'disconnect'
+    this.#hooks.onState('paused', { progress: this.progress })
+    this.#emit('simulation_paused', this.stateData('disconnect'), undefined)
+  }
+
+  /**
+   * orders_per_minute of the plan, per minute of simulated time: it bounds order spam per bar without
+   * making a replay that runs 1,000× faster than the market trip a wall-clock limit.
+   */
+  #countOrders (n: number): void {
+    const simTime = this.#eng().simTime
+    const now = Date.parse(simTime)
+    if (now - this.#orderWindow.start >= 60_000) this.#orderWindow = { start: now, count: 0 }
+    if (this.#orderWindow.count + n > this.#ordersPerMinute) {
+      throw new AppError('RATE_LIMIT_EXCEEDED', `At most ${this.#ordersPerMinute} orders per simulated minute on this plan`, { limit: this.#ordersPerMinute, limit_name: 'orders_per_minute', sim_time: simTime })
+    }
+    this.#orderWindow.count += n
+  }
+
   #schedule (delayMs = 0): void {
-    if (this.#scheduled || this.#state !== 'running') return
+    if (this.#scheduled || this.#state !== 'running' || this.#holds > 0) return
     this.#scheduled = true
     if (delayMs > 0) {
       this.#timer = setTimeout(() => { this.#scheduled = false; this.#pump() }, delayMs)
@@ -291,7 +411,9 @@ export class SimulationRunner {
   }
 
   #pump (): void {
-    if (this.#state !== 'running') return
+    if (this.#state !== 'running' || this.#holds > 0) return
+    const engine = this.#engine
+    if (engine === undefined) return
     const deadline = performance.now() + this.#sliceMs
     const { flow_control: flowControl, max_pending_ticks: window } = this.options
     // One turn's frames (fills and ticks) leave in one write instead of one syscall each.
@@ -304,10 +426,10 @@ export class SimulationRunner {
           this.#schedule(2)
           return
         }
-        const events = this.#engine.step()
-        if (events === null) { this.#complete(); return }
+        const events = engine.step()
+        if (events === null) { this.#finish('completed', true); return }
         this.#emitAll(events, undefined)
-        if (this.#engine.done) { this.#complete(); return }
+        if (engine.done) { this.#finish('completed', true); return }
         if ((n & 63) === 63 && performance.now() > deadline) break
       }
     } catch (err) {
@@ -341,7 +463,7 @@ export class SimulationRunner {
   #emit (type: string, data: unknown, requestId: string | undefined, tickStep = 0): void {
     const rid = requestId === undefined ? '' : `,"request_id":${JSON.stringify(requestId)}`
     const frame = `{"type":"${type}","data":${JSON.stringify(data)}${rid},"timestamp":"${this.#stamp()}","sequence_id":${this.log.nextSequenceId}}`
-    this.log.append(type, tickStep, frame)
+    this.log.append(tickStep, frame)
     const primary = this.#primary
     if (primary !== undefined && primary.open) primary.send(frame)
     if (this.#watchers.size > 0) {
@@ -359,17 +481,27 @@ export class SimulationRunner {
     this.#hooks.onProgress(this.progress)
   }
 
-  #complete (): void {
-    if (this.#state === 'completed') return
-    this.#state = 'completed'
-    this.#hooks.onState('completed', { progress: 1 })
+  /**
+   * The run ends (completed or error): what results, account and orders need is kept, the engine and its
+   * bar series are released. `notify`: the run ended by itself, so the store has yet to hear of it.
+   */
+  #finish (to: 'completed' | 'error', notify: boolean, errorMessage?: string): void {
+    if (this.finished) return
+    this.#move(to)
+    clearTimeout(this.#timer)
+    const engine = this.#engine
+    if (engine !== undefined) {
+      this.#final = { account: engine.account(), orders: engine.orders(), results: to === 'completed' ? engine.results() : undefined, simTime: engine.simTime }
+      this.#engine = undefined
+    }
+    if (notify) this.#hooks.onState(to, { progress: to === 'completed' ? 1 : this.progress, ...(errorMessage !== undefined ? { error_message: errorMessage } : {}) })
+    this.#hooks.onFinished?.()
   }
 
   #fail (err: unknown): void {
-    this.#state = 'error'
     const message = err instanceof Error ? err.message : String(err)
-    this.#hooks.onState('error', { progress: this.progress, error_message: message })
     this.#emit('session_error', { error_code: 'INTERNAL_ERROR', message: 'The simulation failed', details: { session_id: this.sessionId } }, undefined)
+    this.#finish('error', true, message)
   }
 }
 

@@ -1,15 +1,17 @@
 // WebSocket simulation messages: start, tick_ack, orders, pause/resume, account, resume after a reconnect,
-// and read-only watching. Thin adapters over SimulationService (the same calls as the REST routes).
+// read-only watching and a strategy's error. Thin adapters over SimulationService (the same calls as the
+// REST routes): a reply goes to the connection that asked (ctx.reply); run events go to the run's stream.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { CancelOrderData, OrderBatchData, StartSimulationData, TickAckData } from '../../schemas/simulation.js'
-import { ResumeSessionData, SessionRefData } from '../../schemas/simulation-control.js'
-import type { EventSink } from '../simulation/runner.js'
+import { CancelOrderData, OrderBatchData, StartSimulationData, TickAckData, type BatchAck } from '../../schemas/simulation.js'
+import { ResumeSessionData, SessionRefData, StrategyErrorData } from '../../schemas/simulation-control.js'
+import type { EventSink } from '../simulation/simulation-service.js'
 import type { WsConnection } from './connection.js'
+import type { WsHandlerContext } from './dispatcher.js'
 
 const sinks = new WeakMap<WsConnection, EventSink>()
 
-/** The connection as a runner's event sink (one per connection, detached from every run when it closes). */
+/** The connection as a run's event sink (one per connection, detached from every run when it closes). */
 function sinkOf (app: FastifyInstance, conn: WsConnection): EventSink {
   let sink = sinks.get(conn)
   if (sink === undefined) {
@@ -28,16 +30,25 @@ function sinkOf (app: FastifyInstance, conn: WsConnection): EventSink {
   return sink
 }
 
+/**
+ * Lockstep traffic (tick_ack, accepted order_batch) gives its message back to the connection's budget,
+ * so a strategy at full speed is never rate-limited. `refund` comes with the connection budgets.
+ */
+function refund (ctx: WsHandlerContext): void {
+  (ctx as WsHandlerContext & { refund?: () => void }).refund?.()
+}
+
 export default fp(async function simulationWsHandlers (app: FastifyInstance) {
   const { dispatcher } = app.ws
   const sim = app.simulation
-  app.ws.supportedFeatures.push('simulation', 'resume', 'watch')
+  app.ws.supportedFeatures.push('simulation', 'resume', 'watch', 'strategy_error')
 
   dispatcher.register({
     type: 'start_simulation',
     schema: StartSimulationData,
     family: 'session',
     async handle (ctx, data) {
+      // The requester drives the run: simulation_started (with its request_id) is the first event it hears.
       const { session_id: id, ...options } = data
       await sim.start(ctx.conn.user, id, options, sinkOf(app, ctx.conn), ctx.requestId)
     }
@@ -48,10 +59,10 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
     schema: TickAckData,
     family: 'simulation',
     handle (ctx, data) {
-      // Hot path (one per tick in lockstep): synchronous when the run is here; async only to explain a miss.
-      const runner = sim.runnerIfAny(ctx.conn.user.user_id, data.session_id)
-      if (runner !== undefined) { runner.ack(data.sequence_id, data.processing_status); return }
-      return sim.runner(ctx.conn.user, data.session_id).then((r) => { r.ack(data.sequence_id, data.processing_status) })
+      // Hot path (one per tick in lockstep): synchronous when the run is here; a promise only to explain a miss.
+      const moved = sim.ack(ctx.conn.user, data.session_id, ctx.conn.id, data.sequence_id, data.processing_status)
+      if (moved === true) refund(ctx)
+      else if (moved !== false) return moved
     }
   })
 
@@ -60,9 +71,10 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
     schema: OrderBatchData,
     family: 'simulation',
     handle (ctx, data) {
-      const runner = sim.runnerIfAny(ctx.conn.user.user_id, data.session_id)
-      if (runner !== undefined) { runner.submitBatch(data, ctx.requestId); return }
-      return sim.submitOrders(ctx.conn.user, data, ctx.requestId).then(() => undefined)
+      // The ack is the reply, sent before the order events it caused reach the run's stream.
+      const reply = (ack: BatchAck): void => { refund(ctx); ctx.reply('batch_ack', ack) }
+      if (sim.submitOrdersNow(ctx.conn.user, data, ctx.requestId, reply) !== undefined) return
+      return sim.submitOrders(ctx.conn.user, data, ctx.requestId, reply).then(() => undefined)
     }
   })
 
@@ -70,28 +82,38 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
     type: 'cancel_order',
     schema: CancelOrderData,
     family: 'simulation',
-    async handle (ctx, data) { await sim.cancelOrder(ctx.conn.user, data.session_id, data.order_id, ctx.requestId) }
+    async handle (ctx, data) {
+      const update = await sim.cancelOrder(ctx.conn.user, data.session_id, data.order_id, ctx.requestId)
+      // The order_update is a run event; a requester off the run's stream gets it as its reply.
+      if (!sim.streamsTo(ctx.conn.user, data.session_id, ctx.conn.id)) ctx.reply('order_update', update)
+    }
   })
 
   dispatcher.register({
     type: 'pause_simulation',
     schema: SessionRefData,
     family: 'session',
-    async handle (ctx, data) { await sim.pause(ctx.conn.user, data.session_id, ctx.requestId) }
+    async handle (ctx, data) {
+      const state = await sim.pause(ctx.conn.user, data.session_id, ctx.requestId)
+      if (!sim.streamsTo(ctx.conn.user, data.session_id, ctx.conn.id)) ctx.reply('simulation_paused', state)
+    }
   })
 
   dispatcher.register({
     type: 'resume_simulation',
     schema: SessionRefData,
     family: 'session',
-    async handle (ctx, data) { await sim.resume(ctx.conn.user, data.session_id, ctx.requestId) }
+    async handle (ctx, data) {
+      const state = await sim.resume(ctx.conn.user, data.session_id, ctx.requestId)
+      if (!sim.streamsTo(ctx.conn.user, data.session_id, ctx.conn.id)) ctx.reply('simulation_resumed', state)
+    }
   })
 
   dispatcher.register({
     type: 'query_account',
     schema: SessionRefData,
     family: 'simulation',
-    async handle (ctx, data) { (await sim.runner(ctx.conn.user, data.session_id)).queryAccount(ctx.requestId) }
+    async handle (ctx, data) { ctx.reply('account_snapshot', await sim.account(ctx.conn.user, data.session_id)) }
   })
 
   dispatcher.register({
@@ -99,7 +121,17 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
     schema: ResumeSessionData,
     family: 'session',
     async handle (ctx, data) {
-      await sim.attach(ctx.conn.user, data.session_id, sinkOf(app, ctx.conn), data.last_processed_sequence_id, (sync) => { ctx.reply('state_sync', sync) })
+      // The first page is the reply; the rest of the replay follows on later turns (see the service).
+      ctx.reply('state_sync', await sim.attach(ctx.conn.user, data.session_id, sinkOf(app, ctx.conn), data.last_processed_sequence_id))
+    }
+  })
+
+  dispatcher.register({
+    type: 'strategy_error',
+    schema: StrategyErrorData,
+    family: 'session',
+    async handle (ctx, data) {
+      ctx.reply('session_info', await sim.strategyError(ctx.conn.user, data.session_id, data.message, data.stack))
     }
   })
 
@@ -107,20 +139,13 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
     type: 'subscribe_session',
     schema: SessionRefData,
     family: 'session',
-    async handle (ctx, data) {
-      const last = await sim.watch(ctx.conn.user, data.session_id, sinkOf(app, ctx.conn))
-      ctx.reply('subscription', { session_id: data.session_id, subscribed: true, last_sequence_id: last })
-    }
+    async handle (ctx, data) { ctx.reply('subscription', await sim.watch(ctx.conn.user, data.session_id, sinkOf(app, ctx.conn))) }
   })
 
   dispatcher.register({
     type: 'unsubscribe_session',
     schema: SessionRefData,
     family: 'session',
-    async handle (ctx, data) {
-      await sim.unwatch(ctx.conn.user, data.session_id, sinkOf(app, ctx.conn))
-      const runner = await sim.runner(ctx.conn.user, data.session_id)
-      ctx.reply('subscription', { session_id: data.session_id, subscribed: false, last_sequence_id: runner.log.lastSequenceId })
-    }
+    async handle (ctx, data) { ctx.reply('subscription', await sim.unwatch(ctx.conn.user, data.session_id, sinkOf(app, ctx.conn))) }
   })
 }, { name: 'ws-simulation-handlers', dependencies: ['ws-gateway', 'services'] })
