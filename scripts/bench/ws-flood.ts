@@ -1,0 +1,189 @@
+// WebSocket fairness under a flood (issue 8 item 3c): the real app listening on 127.0.0.1 in this process,
+// one connection in a child process flooding messages as fast as its socket takes them (reconnecting when the
+// server closes it, so the flood lasts), and a bystander (another user) in a second child process pinging every
+// 10 ms, open loop. Prints the bystander's ping round trip idle and during the flood (p50/p99/max), and what the
+// flooder got: messages/s handled, refused (RATE_LIMIT_EXCEEDED), closes. Figures only; nothing asserts timing.
+// Uses only buildApp/loadConfig (through lib.ts) and ws, so it also runs against servers without WS bounds.
+//
+// Run:      npx tsx scripts/bench/ws-flood.ts
+// Options:  --seconds=5   flood duration
+//           --kind=invalid|ping   invalid: create_session with an invalid body (parsed, validated, answered
+//                                 session_error); ping: the cheapest message
+//           --plan=enterprise|professional|free   the flooder's plan (its message bucket); default enterprise
+import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
+import { int, isWorker, latencyLine, listenApp, machineLine, serveWorker, sleep, tokenFor, WorkerProcess, type BenchUser } from './lib.js'
+
+type Kind = 'invalid' | 'ping'
+
+interface FloodArgs { wsUrl: string, token: string, durationMs: number, kind: Kind }
+interface FloodResult {
+  sent: number
+  /** Answers that are not refusals (pong, or session_error VALIDATION_FAILED). */
+  handled: number
+  refused: number
+  retryAfterMs: number[]
+  closes: Record<string, number>
+  connections: number
+  elapsedMs: number
+}
+
+interface PingArgs { wsUrl: string, token: string, durationMs: number, intervalMs: number }
+interface PingResult { rttMs: number[], unanswered: number, errors: number }
+
+// ── client roles (child processes) ───────────────────────────────────────────────────────────────────
+
+async function openWs (url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url)
+  await new Promise<void>((resolve, reject) => {
+    ws.once('error', reject)
+    ws.on('message', function ready (raw) {
+      if ((JSON.parse(raw.toString()) as { type: string }).type !== 'connection_ready') return
+      ws.off('message', ready)
+      resolve()
+    })
+  })
+  return ws
+}
+
+async function flood (args: FloodArgs): Promise<FloodResult> {
+  const out: FloodResult = { sent: 0, handled: 0, refused: 0, retryAfterMs: [], closes: {}, connections: 0, elapsedMs: 0 }
+  const t0 = performance.now()
+  const end = t0 + args.durationMs
+  const message = (i: number): string => args.kind === 'ping'
+    ? JSON.stringify({ type: 'ping', request_id: `f${i}`, data: {} })
+    : JSON.stringify({ type: 'create_session', request_id: `f${i}`, data: { symbols: 42, start_date: 'not-a-date' } })
+  while (performance.now() < end) {
+    let ws: WebSocket
+    try {
+      ws = await openWs(args.wsUrl)
+    } catch {
+      await sleep(50) // the previous connection may not be released yet (plan connection limit)
+      continue
+    }
+    out.connections++
+    let open = true
+    const closed = new Promise<void>((resolve) => {
+      ws.on('close', (code) => { open = false; out.closes[code] = (out.closes[code] ?? 0) + 1; resolve() })
+    })
+    ws.on('error', () => {})
+    ws.on('message', (raw) => {
+      const m = JSON.parse(raw.toString()) as { type: string, data: { error_code?: string, retry_after_ms?: number } }
+      if (m.data?.error_code === 'RATE_LIMIT_EXCEEDED') {
+        out.refused++
+        if (typeof m.data.retry_after_ms === 'number' && out.retryAfterMs.length < 10_000) out.retryAfterMs.push(m.data.retry_after_ms)
+      } else if (m.type === 'pong' || m.type === 'session_error' || m.type === 'error') {
+        out.handled++
+      }
+    })
+    while (open && performance.now() < end) {
+      // As fast as the socket takes it, without buffering unboundedly in this process.
+      if (ws.bufferedAmount < 512 * 1024) {
+        for (let i = 0; i < 100; i++) ws.send(message(out.sent++))
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    if (open) ws.close()
+    await Promise.race([closed, sleep(2000)])
+  }
+  out.elapsedMs = performance.now() - t0
+  return out
+}
+
+async function pingLoop (args: PingArgs): Promise<PingResult> {
+  const ws = await openWs(args.wsUrl)
+  const sentAt = new Map<string, number>()
+  const out: PingResult = { rttMs: [], unanswered: 0, errors: 0 }
+  ws.on('message', (raw) => {
+    const m = JSON.parse(raw.toString()) as { type: string, request_id?: string }
+    if (m.request_id === undefined) return
+    const t = sentAt.get(m.request_id)
+    if (t === undefined) return
+    sentAt.delete(m.request_id)
+    if (m.type === 'pong') out.rttMs.push(performance.now() - t)
+    else out.errors++
+  })
+  const end = performance.now() + args.durationMs
+  let i = 0
+  // Open loop: a ping every intervalMs whatever the answers do, so queueing shows in the round trip.
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (performance.now() >= end) { clearInterval(timer); resolve(); return }
+      const id = `b${i++}`
+      sentAt.set(id, performance.now())
+      ws.send(JSON.stringify({ type: 'ping', request_id: id, data: {} }))
+    }, args.intervalMs)
+  })
+  // Late answers still count (that is the latency being measured), up to a bound.
+  const drainUntil = performance.now() + 10_000
+  while (sentAt.size > 0 && performance.now() < drainUntil) await sleep(10)
+  out.unanswered = sentAt.size
+  ws.close()
+  return out
+}
+
+// ── the server (this process) ────────────────────────────────────────────────────────────────────────
+
+function arg (name: string, fallback: string): string {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`))
+  return a === undefined ? fallback : a.slice(name.length + 3)
+}
+
+async function main (): Promise<void> {
+  const seconds = Number(arg('seconds', '5'))
+  const kind = arg('kind', 'invalid') as Kind
+  const plan = arg('plan', 'enterprise')
+  if (!['invalid', 'ping'].includes(kind) || !['free', 'professional', 'enterprise'].includes(plan) || !(seconds > 0)) {
+    throw new Error('usage: ws-flood.ts [--seconds=5] [--kind=invalid|ping] [--plan=enterprise|professional|free]')
+  }
+  // BenchUser says enterprise; the config reads the plan from the key list, so a cast is enough here.
+  const users = [
+    { key: 'bench_key_flooder_0123456789', user_id: 'flooder', plan },
+    { key: 'bench_key_bystander_0123456789', user_id: 'bystander', plan: 'enterprise' }
+  ] as unknown as BenchUser[]
+  console.log(machineLine())
+  console.log(`server in pid ${process.pid}; flooder (${plan}, ${kind === 'ping' ? 'ping' : 'invalid create_session'}) and bystander (ping every 10 ms) in two child processes; ${seconds} s`)
+  const { app, baseUrl, wsUrl } = await listenApp(users)
+  const flooder = new WorkerProcess(fileURLToPath(import.meta.url))
+  const bystander = new WorkerProcess(fileURLToPath(import.meta.url))
+  try {
+    const floodToken = await tokenFor(baseUrl, users[0].key)
+    const byToken = await tokenFor(baseUrl, users[1].key)
+    const byUrl = `${wsUrl}?token=${byToken}`
+    // Warm-up (JIT on every side), not reported.
+    await Promise.all([
+      flooder.call('flood', { wsUrl: `${wsUrl}?token=${floodToken}`, token: floodToken, durationMs: 500, kind } satisfies FloodArgs),
+      bystander.call('ping', { wsUrl: byUrl, token: byToken, durationMs: 500, intervalMs: 10 } satisfies PingArgs)
+    ])
+    await sleep(500)
+    const idle = await bystander.call<PingResult>('ping', { wsUrl: byUrl, token: byToken, durationMs: 2000, intervalMs: 10 } satisfies PingArgs)
+
+    const cpu0 = process.cpuUsage()
+    const flooding = flooder.call<FloodResult>('flood', { wsUrl: `${wsUrl}?token=${floodToken}`, token: floodToken, durationMs: seconds * 1000, kind } satisfies FloodArgs, seconds * 1000 + 60_000)
+    await sleep(200)
+    const during = await bystander.call<PingResult>('ping', { wsUrl: byUrl, token: byToken, durationMs: seconds * 1000 - 400, intervalMs: 10 } satisfies PingArgs, seconds * 1000 + 30_000)
+    const f = await flooding
+    const cpu = process.cpuUsage(cpu0)
+
+    console.log(latencyLine('bystander ping, idle', idle.rttMs))
+    console.log(latencyLine('bystander ping, during the flood', during.rttMs))
+    console.log(`  bystander: ${int(during.rttMs.length)} answered, ${during.unanswered} unanswered after 10 s, ${during.errors} errors`)
+    const perS = (n: number): string => `${int(n / (f.elapsedMs / 1000))}/s`
+    const retry = f.retryAfterMs.length > 0 ? `, retry_after_ms ${Math.min(...f.retryAfterMs)}..${Math.max(...f.retryAfterMs)}` : ''
+    console.log(`  flooder: sent ${int(f.sent)} (${perS(f.sent)}), handled ${int(f.handled)} (${perS(f.handled)}), refused ${int(f.refused)} (${perS(f.refused)})${retry}`)
+    console.log(`  flooder: ${f.connections} connection(s), closes by code ${JSON.stringify(f.closes)}; server CPU ${int((cpu.user + cpu.system) / 1000)} ms over ${int(f.elapsedMs)} ms`)
+  } finally {
+    await flooder.close()
+    await bystander.close()
+    await app.close()
+  }
+}
+
+if (isWorker()) {
+  serveWorker({
+    flood: async (args) => await flood(args as FloodArgs),
+    ping: async (args) => await pingLoop(args as PingArgs)
+  })
+} else {
+  await main()
+}
