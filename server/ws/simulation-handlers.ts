@@ -31,12 +31,10 @@ function sinkOf (app: FastifyInstance, conn: WsConnection): EventSink {
 }
 
 /**
- * Lockstep traffic (tick_ack, accepted order_batch) gives its message back to the connection's budget,
- * so a strategy at full speed is never rate-limited. `refund` comes with the connection budgets.
+ * Lockstep traffic (a tick_ack that moved the run, an accepted order_batch) gives its message back to the
+ * connection's bucket, so a strategy at full speed is never rate-limited.
  */
-function refund (ctx: WsHandlerContext): void {
-  (ctx as WsHandlerContext & { refund?: () => void }).refund?.()
-}
+function refund (ctx: WsHandlerContext): void { ctx.refund() }
 
 export default fp(async function simulationWsHandlers (app: FastifyInstance) {
   const { dispatcher } = app.ws

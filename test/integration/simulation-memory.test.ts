@@ -48,7 +48,8 @@ async function runHeadless (t: Tap, env: Record<string, string>): Promise<{ resu
   return { results: results.body, heapGrowth: after - before, firstPage }
 }
 
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
+/** What runHeadless needs of a tap test. */
+interface Tap { equal: (found: unknown, wanted: unknown, message?: string) => unknown, teardown: (fn: () => unknown) => void }
 
 t.test('a completed long run keeps its results, not its log, engine or bars', async (t) => {
   const bounded = await runHeadless(t, { EVENT_LOG_USER_BYTES: String(8 * MB) })
