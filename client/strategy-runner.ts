@@ -1,11 +1,49 @@
 // Runs a strategy object against a session over the SessionClient: starts the simulation, hands every
 // tick, fill and account update to the strategy in order, sends the orders it returns before acknowledging
 // the tick (so they are tried on the next bar), and resumes after a reconnect without losing or repeating
-// an event. The strategy never sees the protocol.
+// an event. The strategy never sees the protocol. When the strategy's own code throws, the server is told
+// (`strategy_error`, so the run ends in state `error` with the message instead of hanging paused) and the
+// strategy's original error is rethrown, stack included.
 import type { AccountSnapshot, ExecutionReport, OrderRequest, OrderUpdate, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
 import type { CreateSessionBody, Session } from '../schemas/sessions.js'
+import type { StrategyErrorData } from '../schemas/simulation-control.js'
 import type { SessionClient, SessionClientEvent } from './session-client.js'
 import { SessionError } from './session-error.js'
+
+declare module './messages.js' {
+  interface ClientMessageMap {
+    /** The strategy's code threw: the server ends the run in state `error`; the reply is `session_info`. */
+    strategy_error: StrategyErrorData
+  }
+}
+
+/** Bounds of `strategy_error` (schemas/simulation-control.ts) and how long runStrategy waits for its reply. */
+const STRATEGY_ERROR_MESSAGE_MAX = 4096
+const STRATEGY_ERROR_STACK_MAX = 16_384
+const STRATEGY_ERROR_REPLY_MS = 5000
+
+/** Errors thrown by a strategy's own callbacks (as opposed to the SDK or the server), as rethrown. */
+const strategyErrors = new WeakSet<object>()
+
+/** True when `err` was thrown by the strategy's code and rethrown by runStrategy (the CLI prints its stack). */
+export function isStrategyError (err: unknown): err is Error {
+  return typeof err === 'object' && err !== null && strategyErrors.has(err)
+}
+
+/** Carries a strategy's exception through runStrategy's own error handling, to be told apart from SDK errors. */
+class StrategyThrew {
+  constructor (readonly error: Error) {}
+}
+
+/** Run one strategy callback; whatever it throws comes out as StrategyThrew. */
+async function guarded<T> (fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    // A thrown non-object (`throw 'boom'`) has no stack and cannot be marked: it becomes an Error.
+    throw new StrategyThrew(err instanceof Error ? err : typeof err === 'object' && err !== null ? Object.assign(new Error(String(err)), { cause: err }) : new Error(String(err)))
+  }
+}
 
 /** An order as a strategy returns it; `order_id` is generated when omitted. */
 export type StrategyOrder = Omit<OrderRequest, 'order_id'> & { order_id?: string }
@@ -68,7 +106,7 @@ export async function runStrategy (client: SessionClient, strategy: Strategy, op
 
   const events = client.events()
   try {
-    await strategy.onStart?.(ctx)
+    await guarded(() => strategy.onStart?.(ctx))
     const started = await client.request('start_simulation', { session_id: sessionId, ...opts.start }, 'simulation_started', { timeoutMs: 60_000 })
     total = started.total_ticks
     const flowControl = started.flow_control
@@ -84,7 +122,7 @@ export async function runStrategy (client: SessionClient, strategy: Strategy, op
           const tick = event.data as TickData
           if (tick.session_id !== sessionId) return undefined
           ticks = tick.sequence_id
-          const orders: StrategyStep = await strategy.onTick(tick, ctx)
+          const orders: StrategyStep = await guarded(() => strategy.onTick(tick, ctx))
           if (Array.isArray(orders) && orders.length > 0) {
             const batch = orders.map((o) => ({ ...o, order_id: o.order_id ?? `${sessionId.slice(-6)}-${++orderSeq}` }))
             ordersSent += batch.length
@@ -94,12 +132,14 @@ export async function runStrategy (client: SessionClient, strategy: Strategy, op
           if (opts.onProgress !== undefined && (ticks % every === 0 || ticks === total)) opts.onProgress({ ticks, total, session_id: sessionId })
           return undefined
         }
-        case 'execution_report': await strategy.onFill?.(event.data as ExecutionReport, ctx); return undefined
-        case 'order_update': await strategy.onOrder?.(event.data as OrderUpdate, ctx); return undefined
-        case 'account_snapshot':
-          account = event.data as AccountSnapshot
-          await strategy.onAccount?.(account, ctx)
+        case 'execution_report': await guarded(() => strategy.onFill?.(event.data as ExecutionReport, ctx)); return undefined
+        case 'order_update': await guarded(() => strategy.onOrder?.(event.data as OrderUpdate, ctx)); return undefined
+        case 'account_snapshot': {
+          const snapshot = event.data as AccountSnapshot
+          account = snapshot
+          await guarded(() => strategy.onAccount?.(snapshot, ctx))
           return undefined
+        }
         case 'simulation_complete': return event.data as SimulationCompleteData
         default: return undefined
       }
@@ -123,13 +163,32 @@ export async function runStrategy (client: SessionClient, strategy: Strategy, op
       if (done !== undefined) return await finish(done)
     }
     throw SessionError.client('CLIENT_CLOSED', 'The client closed before the simulation completed')
+  } catch (err) {
+    if (!(err instanceof StrategyThrew)) throw err
+    await reportStrategyError(client, sessionId, err.error)
+    strategyErrors.add(err.error)
+    throw err.error
   } finally {
     await events.return?.()
   }
 
   async function finish (complete: SimulationCompleteData): Promise<StrategyRunResult> {
-    await strategy.onEnd?.(complete, ctx)
+    await guarded(() => strategy.onEnd?.(complete, ctx))
     opts.onProgress?.({ ticks, total, session_id: sessionId })
     return { session: await client.getSessionStatus(sessionId), complete, ticks, orders_sent: ordersSent }
+  }
+}
+
+/**
+ * Tell the server the strategy failed, so the run ends in state `error` with the message. Best effort and
+ * bounded: the strategy's own error is what the caller must see, whether or not this reaches the server.
+ */
+async function reportStrategyError (client: SessionClient, sessionId: string, error: Error): Promise<void> {
+  const message = (error.message.length > 0 ? error.message : error.name.length > 0 ? error.name : 'Error').slice(0, STRATEGY_ERROR_MESSAGE_MAX)
+  const stack = typeof error.stack === 'string' ? error.stack.slice(0, STRATEGY_ERROR_STACK_MAX) : undefined
+  try {
+    await client.request('strategy_error', { session_id: sessionId, message, ...(stack !== undefined ? { stack } : {}) }, 'session_info', { timeoutMs: STRATEGY_ERROR_REPLY_MS })
+  } catch {
+    // The server may be gone, the run already over, or the server older than strategy_error.
   }
 }

@@ -1,5 +1,6 @@
-// The CLI's two failure kinds and their exit codes: a usage error (bad flags or input, exit 2) and a failed
-// operation (the server or the network said no, exit 1). Commands throw these; main.ts prints and exits.
+// The CLI's failure kinds and their exit codes: a usage error (bad flags or input, exit 2), a failed
+// operation (the server or the network said no, exit 1) and the user's strategy throwing (exit 1, with its
+// stack). Commands throw these; main.ts prints and exits.
 import type { Schemas } from '../../generated-client/index.js'
 
 export const EXIT_OK = 0
@@ -24,5 +25,13 @@ export class OperationError extends Error {
     super(body.message)
     this.name = 'OperationError'
     this.body = body
+  }
+}
+
+/** The user's strategy threw during `simulate run`: printed with its stack (exit 1). */
+export class StrategyFailedError extends Error {
+  constructor (readonly strategyFile: string, readonly original: Error) {
+    super(`strategy ${strategyFile} threw: ${original.message}`)
+    this.name = 'StrategyFailedError'
   }
 }

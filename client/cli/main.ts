@@ -7,8 +7,8 @@ import { registerAuthCommands } from './commands/auth.js'
 import { registerMarketCommands } from './commands/market.js'
 import { registerSessionCommands } from './commands/session.js'
 import { registerSimulateCommands } from './commands/simulate.js'
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OperationError, UsageError } from './errors.js'
-import { printOperationError, printUsageError } from './output.js'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OperationError, StrategyFailedError, UsageError } from './errors.js'
+import { printOperationError, printStrategyError, printUsageError } from './output.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
@@ -57,6 +57,10 @@ export async function run (argv: string[]): Promise<number> {
     if (err instanceof UsageError) {
       printUsageError(err)
       return EXIT_USAGE
+    }
+    if (err instanceof StrategyFailedError) {
+      printStrategyError(err, json)
+      return EXIT_FAILURE
     }
     const op = err instanceof OperationError ? err : asOperationError(err, program.opts<{ server?: string }>().server ?? process.env.SIMUTRADOR_URL ?? DEFAULT_SERVER)
     if (op !== undefined) {

@@ -1,6 +1,6 @@
 // Terminal output of the CLI: aligned tables, key/value blocks, a progress bar, JSON for --json, and the
 // one way errors are printed (`error_code: message` plus suggestions on stderr, or the body as JSON).
-import type { OperationError, UsageError } from './errors.js'
+import type { OperationError, StrategyFailedError, UsageError } from './errors.js'
 
 export function printJson (value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
@@ -38,6 +38,16 @@ export function printOperationError (err: OperationError, json: boolean): void {
   }
   const lines = [`${err.body.error_code}: ${err.body.message}`, ...describeDetails(err.body.details ?? {})]
   process.stderr.write(`${lines.join('\n')}\n`)
+}
+
+/** A strategy's exception: `STRATEGY_ERROR: message` and the strategy's stack (or the body as JSON). */
+export function printStrategyError (err: StrategyFailedError, json: boolean): void {
+  const stack = err.original.stack ?? String(err.original)
+  if (json) {
+    printJson({ error_code: 'STRATEGY_ERROR', message: err.message, details: { strategy: err.strategyFile, stack } })
+    return
+  }
+  process.stderr.write(`STRATEGY_ERROR: ${err.message}\n${stack}\n`)
 }
 
 export function printUsageError (err: UsageError): void {

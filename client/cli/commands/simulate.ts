@@ -1,13 +1,14 @@
 // `simutrador simulate run STRATEGY_FILE …`: loads a strategy module (it exports `createStrategy()`),
 // creates a session from the flags (or uses --session), runs it over the WebSocket SDK with a progress bar,
-// and prints the results table (metrics from GET /sessions/{id}/results).
+// and prints the results table (metrics from GET /sessions/{id}/results). A strategy that throws ends the run
+// in state error; its stack is printed and the command exits 1.
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Option, type Command } from 'commander'
 import { SessionClient } from '../../session-client.js'
-import { runStrategy, type Strategy } from '../../strategy-runner.js'
+import { isStrategyError, runStrategy, type Strategy } from '../../strategy-runner.js'
 import { authedClient, contextFrom, resolveApiKey, unwrap, type GlobalOptions } from '../api.js'
-import { UsageError } from '../errors.js'
+import { StrategyFailedError, UsageError } from '../errors.js'
 import { formatFields, printJson, printLine, progressBar } from '../output.js'
 import { addSessionBodyOptions, checked, sessionBodyFrom, type SessionBodyFlags } from './session.js'
 
@@ -81,6 +82,10 @@ Example:
               process.stderr.write(`${id}  ${progressBar(f, 30)}  ${ticks}/${total} ticks\n`)
             }
           }
+        }).catch((err: unknown) => {
+          // The strategy's own exception (the run is now in state error on the server): print its stack.
+          if (isStrategyError(err)) throw new StrategyFailedError(file, err)
+          throw err
         })
         if (tty) process.stderr.write('\n')
         const { client: rest, persist } = await authedClient(ctx)
