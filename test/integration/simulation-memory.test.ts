@@ -40,7 +40,7 @@ async function runHeadless (t: Tap, env: Record<string, string>): Promise<{ resu
     await sleep(50)
     state = (await rest('GET', `/sessions/${id}`)).body.state
   }
-  t.equal(state, 'completed', 'the long run completes')
+  t.equal(state, 'completed')
   const results = await rest('GET', `/sessions/${id}/results`)
   t.equal(results.status, 200)
   const after = await heapAfterGc()
@@ -49,7 +49,7 @@ async function runHeadless (t: Tap, env: Record<string, string>): Promise<{ resu
 }
 
 /** What runHeadless needs of a tap test. */
-interface Tap { equal: (found: unknown, wanted: unknown, message?: string) => unknown, teardown: (fn: () => unknown) => void }
+interface Tap { equal: (found: unknown, wanted: unknown) => unknown, teardown: (fn: () => unknown) => void }
 
 t.test('a completed long run keeps its results, not its log, engine or bars', async (t) => {
   const bounded = await runHeadless(t, { EVENT_LOG_USER_BYTES: String(8 * MB) })
