@@ -302,3 +302,34 @@ t.test('a short sale needs 50 % of its value in buying power', async (t) => {
   t.same(ack.rejected_orders.map((r) => [r.order_id, r.error_code]), [['big', 'INSUFFICIENT_BUYING_POWER']])
   t.same(ack.accepted_orders, ['ok'])
 })
+
+t.test('a bracket stop leg partly filled by the volume cap in a bar that also reaches the target', async (t) => {
+  // docs/fill-policy.md: the stop leg is evaluated first; once it traded in a bar the target may not trade
+  // in that bar; a partial leg fill reduces the other leg by the same quantity.
+  // Long 10 from 100 (bar 2), target 110, stop 90, cap 50 % of volume.
+  // Bar 3 (O 100 H 111 L 89, volume 8): cap 4 → the stop sells 4 at 90.00; the target, touched, must wait.
+  // Bar 4 (O 105 H 112 L 104, volume 100): cap 50 → the target sells the remaining 6 at 110.00, the stop is
+  // cancelled. Cash: 100 000 − 10 × 100 + 4 × 90 + 6 × 110 = 100 020.
+  const e = engineFor(dailySeries('AAA', [flat(100), flat(100), [100, 111, 89, 100, 8], [105, 112, 104, 108, 100]]), { settings: { volume_participation: 0.5 } })
+  steps(e, 1)
+  submit(e, [order({ order_id: 'p', take_profit: { limit_price: 110 }, stop_loss: { stop_price: 90 } })])
+  t.same(executions(steps(e, 1)).map((x) => [x.order_id, x.executed_quantity, x.executed_price]), [['p', 10, '100.00']])
+
+  const bar3 = steps(e, 1)
+  t.same(executions(bar3).map((x) => [x.order_id, x.executed_quantity, x.executed_price, x.fill_reason, x.is_partial, x.remaining_quantity]),
+    [['p-sl', 4, '90.00', 'stop_touch', true, 6]], 'only the stop trades, capped at 4')
+  t.equal(e.order('p-sl').status, 'partially_filled')
+  t.not(e.order('p-tp').status, 'cancelled', 'a partial stop fill does not cancel the target')
+  t.equal(e.order('p-tp').filled_quantity ?? 0, 0, 'the target did not trade in the bar the stop traded in')
+  t.equal(e.account().positions[0]?.quantity, 6)
+
+  const bar4 = steps(e, 1)
+  t.same(executions(bar4).map((x) => [x.order_id, x.executed_quantity, x.executed_price, x.fill_reason]),
+    [['p-tp', 6, '110.00', 'limit_touch']], 'the target closes the remaining 6, not the original 10')
+  t.equal(e.order('p-tp').status, 'filled')
+  t.equal(e.order('p-sl').status, 'cancelled')
+  t.match(updates(bar4).find((u) => u.order_id === 'p-sl'), { status: 'cancelled', reason: /one-cancels-other/ })
+  const acct = e.account()
+  t.equal(acct.positions.length, 0)
+  t.equal(acct.cash, '100020.00')
+})

@@ -62,3 +62,34 @@ t.test('a short position gains when the price falls', async (t) => {
   t.equal(formatMoney(p.realizedPnl), '50.00')
   t.equal(p.held.length, 0)
 })
+
+t.test('a fill value finer than 8 decimals is rounded half-even, once, before it moves cash', async (t) => {
+  // docs/fill-policy.md §5: fill value = quantity × price rounded half-even to 8 decimals.
+  // 0.00000005 × 0.5 = 0.000000025 → 0.00000002 (tie, kept digit even: down; half-up would give 3)
+  // 0.00000007 × 0.5 = 0.000000035 → 0.00000004 (tie, kept digit odd: up; truncation would give 3)
+  const p = new Portfolio(m('1000'), ['AAA'])
+  p.applyFill(0, m('0.00000005'), m('0.5'), 0n, T)
+  t.equal(formatMoney(p.cash), '999.99999998')
+  p.applyFill(0, m('0.00000007'), m('0.5'), 0n, T)
+  t.equal(formatMoney(p.cash), '999.99999994', 'half-even on both ties: 2 + 4 units of 1e-8')
+  // 1.23456789 × 187.4321 = 231.397652215269 → 231.39765222
+  const q = new Portfolio(m('1000'), ['AAA'])
+  q.applyFill(0, m('1.23456789'), m('187.4321'), 0n, T)
+  t.equal(formatMoney(q.cash), '768.60234778')
+  t.equal(formatMoney(q.basis[0]), '231.39765222', 'the cost basis is the same rounded value')
+})
+
+t.test('through the engine, a fractional fill moves cash by the rounded value and P&L adds up exactly', async (t) => {
+  // buy 0.33333333 at the open 100.15: 33.3833329995 → 33.38333300 (truncation would leave …299)
+  // sell it at the open 100.25: 33.4166663325 → 33.41666633; realized 33.41666633 − 33.383333 = 0.03333333
+  const e = engineFor(dailySeries('AAA', [flat(100), flat(100.15), flat(100.25)]))
+  steps(e, 1)
+  submit(e, [order({ order_id: 'b', quantity: 0.33333333 })])
+  steps(e, 1)
+  t.equal(e.account().cash, '99966.616667')
+  submit(e, [order({ order_id: 's', side: 'sell', quantity: 0.33333333 })])
+  steps(e, 1)
+  const acct = e.account()
+  t.equal(acct.cash, '100000.03333333')
+  t.equal(acct.realized_pnl, '0.03333333')
+})
