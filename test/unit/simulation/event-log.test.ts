@@ -48,7 +48,7 @@ t.test('release forgets the frames, keeps the numbering', async (t) => {
   t.equal(log.lastSequenceId, 5)
   t.equal(log.approximateBytes, 0)
   t.same(log.framesAfter(5), [])
-  t.throws(() => log.framesAfter(4), { error_code: 'EVENTS_EXPIRED' })
+  t.throws(() => log.framesAfter(4), /no longer kept/)
   log.append(0, frame(6))
   t.equal(log.nextSequenceId, 7, 'events after release still count')
 })
