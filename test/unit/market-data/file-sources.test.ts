@@ -75,6 +75,33 @@ t.test('an invalid date in a CSV row is refused with its line', async (t) => {
   await t.rejects(new CsvBarSource(dir).init(), { message: /MSFT\.csv:2: invalid date/ })
 })
 
+t.test('Stooq bulk files: <DATE> as compact yyyymmdd is read as that calendar day', async (t) => {
+  // Days across a month and a year boundary, out of order in the file: 2022-12-30, 2023-01-03, 2023-02-01.
+  const bulk = [
+    '<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>',
+    'AAPL.US,D,20230103,000000,130.28,130.9,124.17,125.07,112117500,0',
+    'AAPL.US,D,20221230,000000,128.41,129.95,127.43,129.93,77034209,0',
+    'AAPL.US,D,20230201,000000,143.97,146.61,141.32,145.43,77663600,0'
+  ].join('\n') + '\n'
+  const dir = t.testdir({ 'AAPL.csv': bulk })
+  const src = new CsvBarSource(dir)
+  await src.init()
+  t.same(src.listSymbols()[0].timeframes, [{ timeframe: '1d', first_date: '2022-12-30', last_date: '2023-02-01' }])
+  const s = await src.loadSeries('AAPL', '1d', '2022-12-01', '2023-02-28')
+  t.same(Array.from(s.time, (ms) => new Date(ms).toISOString()), ['2022-12-30T14:30:00.000Z', '2023-01-03T14:30:00.000Z', '2023-02-01T14:30:00.000Z'], 'sorted, each at its day\'s 09:30 New York open')
+  t.same(Array.from(s.close), [129.93, 125.07, 145.43])
+  t.same(Array.from(s.volume), [77034209, 112117500, 77663600], '<VOL> is the volume')
+  const jan = await src.loadSeries('AAPL', '1d', '2023-01-03', '2023-01-31')
+  t.same(Array.from(jan.close), [125.07], 'a range selects by the compact date')
+})
+
+t.test('an impossible compact date is refused with its line, not shifted to another day', async (t) => {
+  for (const bad of ['20230230', '20231301', '2023013', '202301031']) {
+    const dir = t.testdir({ 'MSFT.csv': `<DATE>,<OPEN>,<HIGH>,<LOW>,<CLOSE>\n20230103,1,2,0.5,1.5\n${bad},1,2,0.5,1.5\n` })
+    await t.rejects(new CsvBarSource(dir).init(), { message: new RegExp(`MSFT\\.csv:3: invalid date '${bad}'`) }, bad)
+  }
+})
+
 t.test('a CSV symbol overrides the demo symbol of the same name; other demo symbols remain', async (t) => {
   const dir = t.testdir({ 'AAPL.csv': YAHOO })
   const svc = new MarketDataService({ dataDir: dir, now })
