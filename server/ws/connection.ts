@@ -286,14 +286,15 @@ export class WsConnection {
    * message per turn, synchronous handler) goes straight through: no queue, no allocation, no setImmediate.
    */
   #receive (raw: Buffer, isBinary: boolean): void {
-    this.#lastActivity = Date.now()
+    const now = Date.now()
+    this.#lastActivity = now
     if (this.#closing) return
     if (this.#pending !== undefined || this.#overBudget || this.#queueHead < this.#queue.length || this.#burst >= TURN_BUDGET_MESSAGES) {
       this.#enqueue(raw, isBinary)
       return
     }
     this.#burst++
-    this.#handle(raw, isBinary)
+    this.#handle(raw, isBinary, now)
   }
 
   #enqueue (raw: Buffer, isBinary: boolean): void {
@@ -320,6 +321,7 @@ export class WsConnection {
   #drain (): void {
     if (this.#pending !== undefined || this.#overBudget || this.#closing) return
     const deadline = performance.now() + TURN_BUDGET_MS
+    const now = Date.now()
     let handled = 0
     while (this.#queueHead < this.#queue.length) {
       if (handled >= TURN_BUDGET_MESSAGES || (handled > 0 && performance.now() > deadline)) {
@@ -329,7 +331,7 @@ export class WsConnection {
       const next = this.#queue[this.#queueHead]
       this.#queue[this.#queueHead++] = undefined as unknown as [Buffer, boolean]
       handled++
-      this.#handle(next[0], next[1])
+      this.#handle(next[0], next[1], now)
       if (this.#pending !== undefined || this.#overBudget || this.#closing) break
     }
     if (this.#queueHead >= this.#queue.length) { this.#queue.length = 0; this.#queueHead = 0 }
@@ -349,8 +351,7 @@ export class WsConnection {
   }
 
   /** Take a token; false when the bucket is empty. */
-  #takeToken (): boolean {
-    const now = Date.now()
+  #takeToken (now: number): boolean {
     const elapsed = now - this.#refilledAt
     if (elapsed > 0) {
       this.#refilledAt = now
@@ -362,9 +363,8 @@ export class WsConnection {
     return true
   }
 
-  #refuse (raw: Buffer): void {
+  #refuse (raw: Buffer, now: number): void {
     this.#counters.messagesThrottled.inc({ reason: 'rate_limited' })
-    const now = Date.now()
     if (now - this.#refusalWindowStart > ABUSE_WINDOW_MS) { this.#refusalWindowStart = now; this.#refusedInWindow = 0 }
     if (++this.#refusedInWindow > this.#bounds.messageBurst) {
       this.#closeForAbuse(`More than ${this.#bounds.messageBurst} messages refused within ${ABUSE_WINDOW_MS / 1000} s`)
@@ -388,8 +388,8 @@ export class WsConnection {
     this.close(CLOSE_POLICY, 'rate_limit')
   }
 
-  #handle (raw: Buffer, isBinary: boolean): void {
-    if (!this.#takeToken()) { this.#refuse(raw); return }
+  #handle (raw: Buffer, isBinary: boolean, now: number): void {
+    if (!this.#takeToken(now)) { this.#refuse(raw, now); return }
     let requestId: string | undefined
     let family: HandlerFamily = 'system'
     try {
