@@ -15,7 +15,7 @@ import net from 'node:net'
 import { Session as InspectorSession } from 'node:inspector/promises'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
-import type { EventSink, SimulationRunner } from '../../server/simulation/runner.js'
+import type { EventSink } from '../../server/simulation/runner.js'
 import {
   benchUsers, cpuSince, gcFunction, int, isWorker, listenApp, machineLine, mb, memoryAfterGc, ms, printProfileSummary,
   serveWorker, sleep, tokenFor, WorkerProcess, type CpuSpent
@@ -257,7 +257,8 @@ async function memoryOfRunningSession (): Promise<void> {
     const TICKS = 50_000
     const before = memoryAfterGc(gc)
     const { session } = await app.sessions.create(user, { symbols, start_date: '2023-01-03', end_date: '2023-12-29', timeframe: '1m' })
-    let runner: SimulationRunner | undefined
+    const id = session.session_id
+    let running = false
     let frames = 0
     let frameChars = 0
     // An in-process strategy connection that acknowledges every tick until TICKS, then stops acking.
@@ -268,23 +269,29 @@ async function memoryOfRunningSession (): Promise<void> {
       send (frame) {
         frames++
         frameChars += frame.length
-        if (runner !== undefined && frame.startsWith('{"type":"tick"')) {
-          const step = runner.ticksSent
-          if (step < TICKS) queueMicrotask(() => { runner?.ack(step, 'ready') })
+        if (running && frame.startsWith('{"type":"tick"')) {
+          const step = Number(/"sequence_id":(\d+)/.exec(frame)?.[1] ?? 0)
+          if (step < TICKS) queueMicrotask(() => { if (running) void app.simulation.ack(user, id, sink.id, step, 'ready') })
         }
       }
     }
     const t0 = performance.now()
-    runner = await app.simulation.start(user, session.session_id, { flow_control: true, max_pending_ticks: 16, include_bars: true }, sink)
+    running = true
+    await app.simulation.start(user, id, { flow_control: true, max_pending_ticks: 16, include_bars: true }, sink)
     const loaded = performance.now() - t0
     const deadline = performance.now() + 60_000
-    while (runner.ticksSent < TICKS && runner.state === 'running' && performance.now() < deadline) await sleep(20)
+    for (;;) {
+      const st = await app.simulation.state(user, id)
+      if (st.ticks_sent >= TICKS || st.state !== 'running' || performance.now() >= deadline) break
+      await sleep(20)
+    }
     const runMs = performance.now() - t0
     const during = memoryAfterGc(gc)
-    const logBytes = runner.log.approximateBytes
-    const logEvents = runner.log.lastSequenceId
-    await app.sessions.delete(user, session.session_id)
-    runner = undefined
+    const stats = await app.simulation.logStats(user, id)
+    const logBytes = stats.approximate_bytes
+    const logEvents = stats.last_sequence_id
+    running = false
+    await app.sessions.delete(user, id)
     await sleep(100) // let an already scheduled pump turn (which still references the runner) run
     const after = memoryAfterGc(gc)
     const d = (a: typeof before, b: typeof before): string =>

@@ -52,7 +52,8 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     marketData: timedMarketData,
     now: opts.now,
     ttlMinutes: config.sessionTtlMinutes,
-    fillPolicyVersion: FILL_POLICY_VERSION
+    fillPolicyVersion: FILL_POLICY_VERSION,
+    maxJsonDepth: config.maxJsonDepth
   })
   // The calendar's short names (pre/after) as the wire's MarketSession (pre_market/after_hours).
   const WIRE_SESSION = { pre: 'pre_market', regular: 'regular', after: 'after_hours', closed: 'closed' } as const
