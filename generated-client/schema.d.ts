@@ -313,7 +313,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The session event log after a sequence id */
+        /**
+         * The session event log after a sequence id
+         * @description At most `limit` (≤ 1,000) events and about 1 MiB per page; `has_more` says another page follows. Events no longer kept (a run keeps its newest 32 MiB; a finished run's log is kept within a per-user budget and retention time) answer 410 EVENTS_EXPIRED with `details.first_available_sequence_id`.
+         */
         get: operations["listEvents"];
         put?: never;
         post?: never;
@@ -328,7 +331,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @description Stable machine-readable error code */
-        ErrorCode: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INTERNAL_ERROR";
+        ErrorCode: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "INTERNAL_ERROR";
         /** @description Body of every 4xx/5xx response */
         ErrorResponse: {
             error_code: components["schemas"]["ErrorCode"];
@@ -346,6 +349,14 @@ export interface components {
             orders_per_minute: number;
             ws_connections: number;
             requests_per_minute: number;
+            /** @description Ticks × symbols one session may replay (checked at create) */
+            bar_events_per_session: number;
+            /** @description Sustained WebSocket messages per second per connection (tick_ack and order_batch that a run accepts are not charged) */
+            ws_messages_per_second: number;
+            /** @description WebSocket message bucket size per connection */
+            ws_message_burst: number;
+            /** @description Messages a connection may have received and not yet answered; past it the server stops reading */
+            ws_requests_in_flight: number;
         };
         /** @description Bar size: daily, hourly or one-minute */
         Timeframe: "1d" | "1h" | "1m";
@@ -436,7 +447,7 @@ export interface components {
             /** @description Canonical symbol, null when unknown */
             symbol: string | null;
             valid: boolean;
-            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INTERNAL_ERROR";
+            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "INTERNAL_ERROR";
             message?: string;
             suggestions?: string[];
             /**
@@ -458,7 +469,7 @@ export interface components {
             /** @description Bar size: daily, hourly or one-minute */
             timeframe: "1d" | "1h" | "1m";
             valid: boolean;
-            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INTERNAL_ERROR";
+            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "INTERNAL_ERROR";
             message?: string;
             /** @description Days on which at least one requested symbol trades */
             trading_sessions?: number;
@@ -466,7 +477,7 @@ export interface components {
             estimated_ticks?: number;
         };
         MarketDataError: {
-            error_code: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "INTERNAL_ERROR";
+            error_code: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "INTERNAL_ERROR";
             message: string;
             details: {
                 [key: string]: unknown;
@@ -1309,7 +1320,10 @@ export interface components {
         EventsQuery: {
             /** @default 0 */
             after_seq?: number;
-            /** @default 1000 */
+            /**
+             * @description At most 1,000; a page also stops at about 1 MiB
+             * @default 1000
+             */
             limit?: number;
         };
         EventPage: {
@@ -1341,7 +1355,19 @@ export interface components {
             state: components["schemas"]["SessionState"];
             account: components["schemas"]["AccountSnapshot"];
             missed_events: components["schemas"]["SessionEvent"][];
+            /** @description Highest sequence id in the log when the sync began */
             last_sequence_id: number;
+            /** @description More missed events follow as their original frames */
+            has_more: boolean;
+        };
+        StrategyErrorData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            message: string;
+            stack?: string;
         };
         SubscriptionData: {
             /**
@@ -1478,7 +1504,7 @@ export interface components {
             closes_at?: string;
         };
         ConnectionClosingData: {
-            reason: "server_shutdown" | "token_expired" | "idle_timeout" | "connection_limit";
+            reason: "server_shutdown" | "token_expired" | "idle_timeout" | "connection_limit" | "rate_limit";
             message: string;
             close_code: number;
         };
@@ -2864,6 +2890,7 @@ export interface operations {
         parameters: {
             query?: {
                 after_seq?: number;
+                /** @description At most 1,000; a page also stops at about 1 MiB */
                 limit?: number;
             };
             header?: never;
@@ -2916,6 +2943,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
