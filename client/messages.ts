@@ -4,7 +4,7 @@
 // by adding entries here or by declaration merging, and `request`/`on`/`events` pick the new types up.
 import type { CreateSessionData, DeleteSessionData, GetSessionData, ListSessionsData, Session, SessionDeleted, SessionList } from '../schemas/sessions.js'
 import type { AccountSnapshot, BatchAck, CancelOrderData, ExecutionReport, OrderBatchData, OrderUpdate, SimulationCompleteData, StartSimulationData, TickAckData, TickData } from '../schemas/simulation.js'
-import type { ResumeSessionData, SessionRefData, SimulationStartedData, SimulationStateData, StateSyncData, SubscriptionData } from '../schemas/simulation-control.js'
+import type { ResumeSessionData, SessionRefData, SimulationStartedData, SimulationStateData, StateSyncData, StrategyErrorData, SubscriptionData } from '../schemas/simulation-control.js'
 import type {
   ConnectionClosingData,
   ConnectionReadyData,
@@ -33,6 +33,8 @@ export interface ClientMessageMap {
   resume_session: ResumeSessionData
   subscribe_session: SessionRefData
   unsubscribe_session: SessionRefData
+  /** The strategy's code threw: the server ends the run in state `error`; the reply is `session_info`. */
+  strategy_error: StrategyErrorData
 }
 
 /** Payload (`data`) of each message type the server sends. */

@@ -6,20 +6,13 @@
 // strategy's original error is rethrown, stack included.
 import type { AccountSnapshot, ExecutionReport, OrderRequest, OrderUpdate, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
 import type { CreateSessionBody, Session } from '../schemas/sessions.js'
-import type { StrategyErrorData } from '../schemas/simulation-control.js'
+import { StrategyErrorData } from '../schemas/simulation-control.js'
 import type { SessionClient, SessionClientEvent } from './session-client.js'
 import { SessionError } from './session-error.js'
 
-declare module './messages.js' {
-  interface ClientMessageMap {
-    /** The strategy's code threw: the server ends the run in state `error`; the reply is `session_info`. */
-    strategy_error: StrategyErrorData
-  }
-}
-
-/** Bounds of `strategy_error` (schemas/simulation-control.ts) and how long runStrategy waits for its reply. */
-const STRATEGY_ERROR_MESSAGE_MAX = 4096
-const STRATEGY_ERROR_STACK_MAX = 16_384
+/** Bounds of `strategy_error`, from its schema, and how long runStrategy waits for its reply. */
+const STRATEGY_ERROR_MESSAGE_MAX = StrategyErrorData.properties.message.maxLength ?? 4096
+const STRATEGY_ERROR_STACK_MAX = StrategyErrorData.properties.stack.maxLength ?? 16_384
 const STRATEGY_ERROR_REPLY_MS = 5000
 
 /** Errors thrown by a strategy's own callbacks (as opposed to the SDK or the server), as rethrown. */
