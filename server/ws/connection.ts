@@ -373,9 +373,19 @@ export class WsConnection {
     const retryAfterMs = Math.max(1, Math.ceil((1 - this.#tokens) / this.#tokensPerMs))
     const { messagesPerSecond: rate, messageBurst: burst } = this.#bounds
     const requestId = peekRequestId(raw.toString('utf8', 0, REQUEST_ID_PEEK_CHARS))
-    this.sendError(new AppError('RATE_LIMIT_EXCEEDED', `More than ${rate} messages per second (burst ${burst}) on plan '${this.user.plan}'; retry in ${retryAfterMs} ms`, {
-      limit: rate, burst, limit_name: 'ws_messages_per_second', retry_after_ms: retryAfterMs
-    }), requestId, 'system')
+    // Built directly rather than through AppError: a flood is refused thousands of times a second, and an
+    // Error captures a stack trace each time.
+    const data: WsErrorData = {
+      error_code: 'RATE_LIMIT_EXCEEDED',
+      message: `More than ${rate} messages per second (burst ${burst}) on plan '${this.user.plan}'; retry in ${retryAfterMs} ms`,
+      error_type: 'rate_limit',
+      severity: 'warning',
+      recoverable: true,
+      retry_after_ms: retryAfterMs,
+      ...(requestId !== undefined ? { failed_request_id: requestId } : {}),
+      details: { limit: rate, burst, limit_name: 'ws_messages_per_second', retry_after_ms: retryAfterMs }
+    }
+    this.send('error', data, { request_id: requestId })
   }
 
   #closeForAbuse (message: string): void {

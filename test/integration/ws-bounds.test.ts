@@ -11,6 +11,16 @@ const SESSIONS = 100
 const METADATA = { notes: 'x'.repeat(15_000) }
 const BUDGET = 2 << 20
 
+/** `p`, or undefined after `ms`; the timer is cleared either way so it never holds the process open. */
+async function within<T> (p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<undefined>((resolve) => { timer = setTimeout(() => { resolve(undefined) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 async function metric (baseUrl: string, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text()
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `))
@@ -101,7 +111,7 @@ t.test('WebSocket outbound bounds', async (t) => {
     t.ok(closedAfter < 10_000, `within 10 s (took ${closedAfter} ms)`)
     // Reading again, the client finds the connection closed: 4008 if the close frame reached it, else dropped.
     rawSocketOf(flooder.ws).resume()
-    const closed = await Promise.race([flooder.closed, new Promise<undefined>((resolve) => setTimeout(() => { resolve(undefined) }, 5000))])
+    const closed = await within(flooder.closed, 5000)
     t.ok(closed !== undefined && (closed.code === 4008 || closed.code === 1006), `client sees the close (${closed?.code ?? 'none'})`)
     t.equal(await metric(baseUrl, 'simutrador_ws_slow_consumer_closes_total'), before + 1, 'counted as a slow-consumer close')
     t.ok(peak < 200 * 1048576, `heap + buffers grew by ${(peak / 1048576).toFixed(1)} MB (< 200 MB)`)

@@ -9,6 +9,16 @@ import { listen, KEYS, tokenFor, TestSocket, type WsMessage } from '../fixtures/
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
+/** `p`, or undefined after `ms`; the timer is cleared either way so it never holds the process open. */
+async function within<T> (p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<undefined>((resolve) => { timer = setTimeout(() => { resolve(undefined) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** A raw client that records every message and its close. */
 async function openRecording (url: string): Promise<{ ws: WebSocket, received: WsMessage[], closed: Promise<{ code: number, reason: string }> }> {
   const ws = new WebSocket(url)
@@ -60,7 +70,7 @@ t.test('WebSocket inbound fairness', async (t) => {
     t.teardown(() => { c.ws.terminate() })
     await waitFor(() => c.received.some((m) => m.type === 'connection_ready'), 5000)
     for (let i = 0; i < 1500; i++) c.ws.send(JSON.stringify({ type: 'ping', request_id: `p${i}`, data: {} }))
-    const closed = await Promise.race([c.closed, sleep(10_000).then(() => undefined)])
+    const closed = await within(c.closed, 10_000)
     t.ok(closed !== undefined, 'closed')
     t.equal(closed?.code, 1008)
     t.equal(closed?.reason, 'rate_limit')
@@ -162,7 +172,7 @@ t.test('WebSocket inbound fairness', async (t) => {
     t.ok(bystanderP99 < 500, `bystander ping p99 ${bystanderP99.toFixed(1)} ms < 500 ms`)
 
     // Keep flooding until the server gives up on the flooder (bounded by the loop above).
-    const closed = await Promise.race([flooder.closed, sleep(25_000).then(() => undefined)])
+    const closed = await within(flooder.closed, 25_000)
     flooding = false
     await flood
     const refused = flooder.received.filter((m) => m.type === 'error' && m.data.error_code === 'RATE_LIMIT_EXCEEDED')
