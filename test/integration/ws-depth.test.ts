@@ -37,6 +37,13 @@ t.test('WebSocket depth and validation bounds', async (t) => {
     t.match(reply.data.details, { fields: ['data.client_time'] })
   })
 
+  t.test('many shallow objects (more brackets than the cap) are not mistaken for depth', async (t) => {
+    const orders = Array.from({ length: 100 }, (_, i) => ({ order_id: `o${i}`, symbol: 'AAPL', side: 'buy', type: 'market', quantity: 1 }))
+    const reply = await s.request('order_batch', { session_id: 'sess_doesnotexist', batch_id: 'b-shallow', orders }, 'shallow')
+    t.not(reply.data.error_code, 'VALIDATION_FAILED', `answered ${String(reply.data.error_code)}, past validation`)
+    t.equal(reply.data.details?.max_depth, undefined)
+  })
+
   t.test('a deep message whose request_id comes late is refused without one', async (t) => {
     s.send(`{"type":"ping","data":{"x":${nested(DEEP)}},"request_id":"late"}`)
     const reply = await s.next('error')
