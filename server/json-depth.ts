@@ -29,9 +29,21 @@ export function jsonDepth (text: string, stopAbove = Number.POSITIVE_INFINITY): 
   return max
 }
 
+/**
+ * Whether `text` has more than `max` opening brackets (strings included). At most `max` means it cannot nest
+ * deeper than `max`, so the character-by-character scan is skipped: native indexOf finds the two or three
+ * braces of a tick_ack in ~0.03 µs, the scan takes ~0.35 µs (the WebSocket lockstep hot path).
+ */
+function openersExceed (text: string, max: number): boolean {
+  let n = 0
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++n > max) return true
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++n > max) return true
+  return false
+}
+
 /** Throws VALIDATION_FAILED when `text` nests deeper than `maxDepth`. */
 export function assertJsonDepth (text: string, maxDepth: number): void {
-  if (jsonDepth(text, maxDepth) > maxDepth) {
+  if (openersExceed(text, maxDepth) && jsonDepth(text, maxDepth) > maxDepth) {
     throw new AppError('VALIDATION_FAILED', `JSON is nested deeper than ${maxDepth} levels`, { max_depth: maxDepth })
   }
 }
