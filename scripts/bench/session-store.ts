@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import type { PlanLimits } from '../../schemas/common.js'
 import type { CreateSessionBody } from '../../schemas/sessions.js'
-import { MemorySessionStore } from '../../server/sessions/memory-session-store.js'
+import { MemorySessionStore } from '../../server/adapters/memory/memory-session-store.js'
 import { SessionManager, type SessionMarketData, type SessionUser } from '../../server/sessions/session-manager.js'
 
 const gc = (globalThis as { gc?: () => void }).gc

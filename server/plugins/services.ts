@@ -1,5 +1,6 @@
-// Wires the transport-free services into the app: market data, the session manager (memory store), and
-// the session operations both transports call, so REST and WebSocket count, time and fail identically.
+// Wires the transport-free services into the app: storage (memory, embedded PostgreSQL or a PostgreSQL
+// server, per config), market data, the session manager, the simulation service, and the session
+// operations both transports call, so REST and WebSocket count, time and fail identically.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { CreateSessionBody, Session } from '../../schemas/sessions.js'
@@ -8,7 +9,8 @@ import { isAppError } from '../app-error.js'
 import type { Config } from '../config.js'
 import { MarketDataService } from '../market-data/market-data-service.js'
 import { SessionManager, type CreateResult, type SessionMarketData, type SessionUser } from '../sessions/session-manager.js'
-import { MemorySessionStore } from '../sessions/memory-session-store.js'
+import { memoryStorage } from '../adapters/open-storage.js'
+import type { Storage } from '../ports/storage.js'
 import { SimulationService } from '../simulation/simulation-service.js'
 import { FILL_POLICY_VERSION } from '../../schemas/simulation.js'
 
@@ -24,6 +26,7 @@ declare module 'fastify' {
     sessions: SessionManager
     sessionOps: SessionOperations
     simulation: SimulationService
+    storage: Storage
   }
 }
 
@@ -47,8 +50,11 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     validateSessionRequest: (req) => timed(() => marketData.validateSessionRequest(req))
   }
 
+  const storage = memoryStorage()
+
   const sessions = new SessionManager({
-    store: new MemorySessionStore(),
+    store: storage.sessions,
+    idempotency: storage.idempotency,
     marketData: timedMarketData,
     now: opts.now,
     ttlMinutes: config.sessionTtlMinutes,
@@ -57,8 +63,11 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   })
   // The calendar's short names (pre/after) as the wire's MarketSession (pre_market/after_hours).
   const WIRE_SESSION = { pre: 'pre_market', regular: 'regular', after: 'after_hours', closed: 'closed' } as const
+  const interrupted = await sessions.pauseInterruptedRuns()
+  if (interrupted > 0) app.log.warn({ sessions: interrupted }, 'sessions that were running when the server stopped are now paused')
   const simulation = new SimulationService({
     sessions,
+    runs: storage.runs,
     marketData: {
       loadSeries: async (symbol, timeframe, start, end) => await marketData.loadSeries(symbol, timeframe, start, end),
       marketSessionAt: (symbol, ms) => WIRE_SESSION[marketData.marketSessionAt(symbol, ms)]
@@ -98,6 +107,11 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   app.decorate('sessions', sessions)
   app.decorate('sessionOps', ops)
   app.decorate('simulation', simulation)
+  app.decorate('storage', storage)
   sessions.startSweeper()
-  app.addHook('onClose', async () => { simulation.stop(); sessions.stop() })
+  app.addHook('onClose', async () => {
+    sessions.stop()
+    await simulation.close()
+    await storage.close()
+  })
 }, { name: 'services', dependencies: ['metrics'] })

@@ -9,29 +9,42 @@
 //   been deleted or has changed: the response is a record of what the original request returned.
 // - Same key, different body → IDEMPOTENCY_CONFLICT.
 // - Only successes are recorded: a failed create leaves the key unused, so the client may retry it.
-// - Concurrent requests with the same key and body share one execution: the later ones wait for the
-//   first and get its outcome (its session, or its error).
-// Entries live in this process; a multi-process deployment needs a shared store behind the same calls.
+// - Concurrent requests with the same key and body share one execution: in this process the later ones
+//   wait for the first and get its outcome (its session, or its error); another process finds the key
+//   claimed in the IdempotencyStore and waits for the recorded response (or for the claim to lapse).
+// Records live in the IdempotencyStore port (memory, or SQL so that they survive a restart).
+import { createHash, randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { AppError } from '../app-error.js'
+import { MemoryIdempotencyStore } from '../adapters/memory/memory-idempotency-store.js'
+import type { IdempotencyStore } from '../ports/idempotency-store.js'
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
+/** A claim whose holder neither completed nor released it (the process died) lapses after this. */
+export const IDEMPOTENCY_CLAIM_MS = 60_000
+/** How often a request waits to look again at a key another process is executing. */
+const CLAIM_POLL_MS = 25
 const KEY_RE = /^[\x21-\x7e]{1,255}$/
-
-interface Recorded {
-  readonly fingerprint: string
-  /** JSON of the response, so every replay hands out a fresh copy of exactly what was returned. */
-  readonly response: string
-  readonly expires_at: number
-}
 
 interface InFlight<T> {
   readonly fingerprint: string
-  readonly pending: Promise<T>
+  readonly pending: Promise<IdempotentResult<T>>
 }
 
 export interface IdempotentResult<T> {
   readonly value: T
   readonly replayed: boolean
+}
+
+export interface IdempotencyCacheOptions {
+  now: () => number
+  ttlMs?: number
+  /** Where records live (default: in this process). */
+  store?: IdempotencyStore
+  /** Lease of a claim (default IDEMPOTENCY_CLAIM_MS). */
+  claimMs?: number
+  /** Where a failure to record a response goes (the request itself succeeded). */
+  onRecordError?: (err: unknown) => void
 }
 
 export function assertIdempotencyKey (key: string): void {
@@ -45,60 +58,82 @@ export function assertIdempotencyKey (key: string): void {
 export class IdempotencyCache<T> {
   readonly #now: () => number
   readonly #ttlMs: number
-  readonly #recorded = new Map<string, Recorded>()
+  readonly #claimMs: number
+  readonly #store: IdempotencyStore
+  readonly #onRecordError: (err: unknown) => void
   readonly #inFlight = new Map<string, InFlight<T>>()
 
-  constructor (options: { now: () => number, ttlMs?: number }) {
+  constructor (options: IdempotencyCacheOptions) {
     this.#now = options.now
     this.#ttlMs = options.ttlMs ?? IDEMPOTENCY_TTL_MS
+    this.#claimMs = options.claimMs ?? IDEMPOTENCY_CLAIM_MS
+    this.#store = options.store ?? new MemoryIdempotencyStore()
+    this.#onRecordError = options.onRecordError ?? ((err) => {
+      process.emitWarning(`Idempotency record not written: ${err instanceof Error ? err.message : String(err)}`)
+    })
   }
 
   /** Runs `execute` at most once per (user, key) within the TTL; see the module comment for the rules. */
   async run (userId: string, key: string, fingerprint: string, execute: () => Promise<T>): Promise<IdempotentResult<T>> {
     assertIdempotencyKey(key)
+    // Fingerprints are canonical JSON of up to ~16 KB of metadata: the store keeps a fixed-size hash.
+    const hashed = createHash('sha256').update(fingerprint).digest('base64url')
     // NUL cannot occur in a key (printable ASCII only), so the scoped key is unambiguous.
     const scoped = `${userId}\u0000${key}`
 
-    const recorded = this.#recorded.get(scoped)
-    if (recorded !== undefined && recorded.expires_at <= this.#now()) this.#recorded.delete(scoped)
-    else if (recorded !== undefined) {
-      this.#assertSameRequest(recorded.fingerprint, fingerprint, key)
-      return { value: JSON.parse(recorded.response) as T, replayed: true }
-    }
-
     const inFlight = this.#inFlight.get(scoped)
     if (inFlight !== undefined) {
-      this.#assertSameRequest(inFlight.fingerprint, fingerprint, key)
-      const value = await inFlight.pending
+      this.#assertSameRequest(inFlight.fingerprint, hashed, key)
+      const { value } = await inFlight.pending
       return { value: structuredClone(value), replayed: true }
     }
 
-    const pending = execute()
-    this.#inFlight.set(scoped, { fingerprint, pending })
+    const pending = this.#runOnce(userId, key, hashed, execute)
+    this.#inFlight.set(scoped, { fingerprint: hashed, pending })
     try {
-      const value = await pending
-      this.#recorded.set(scoped, { fingerprint, response: JSON.stringify(value), expires_at: this.#now() + this.#ttlMs })
-      return { value, replayed: false }
+      return await pending
     } finally {
       this.#inFlight.delete(scoped)
     }
   }
 
-  /** Forgets recorded responses older than the TTL; returns how many went. */
-  prune (): number {
-    const now = this.#now()
-    let removed = 0
-    for (const [k, entry] of this.#recorded) {
-      if (entry.expires_at <= now) {
-        this.#recorded.delete(k)
-        removed++
-      }
-    }
-    return removed
+  /** Forgets records older than the TTL (and lapsed claims); resolves how many went. */
+  async prune (): Promise<number> {
+    return await this.#store.prune(this.#now())
   }
 
-  get size (): number {
-    return this.#recorded.size
+  /** Records and claims held, expired ones not yet pruned included. */
+  async size (): Promise<number> {
+    return await this.#store.size()
+  }
+
+  async #runOnce (userId: string, key: string, fingerprint: string, execute: () => Promise<T>): Promise<IdempotentResult<T>> {
+    const token = randomUUID()
+    for (;;) {
+      const now = this.#now()
+      const outcome = await this.#store.claim(userId, key, { fingerprint, token, lease_until: now + this.#claimMs }, now)
+      if (outcome.claimed) break
+      this.#assertSameRequest(outcome.existing.fingerprint, fingerprint, key)
+      if (outcome.existing.response !== null) return { value: JSON.parse(outcome.existing.response) as T, replayed: true }
+      // Another process is running this very request: wait for its response, its failure (the key is
+      // released) or the lapse of its claim, then look again.
+      await sleep(CLAIM_POLL_MS)
+    }
+
+    let value: T
+    try {
+      value = await execute()
+    } catch (err) {
+      await this.#store.release(userId, key, token).catch(this.#onRecordError)
+      throw err
+    }
+    // The session exists now: a failure to record the response must not turn the create into an error.
+    try {
+      await this.#store.complete(userId, key, token, JSON.stringify(value), this.#now() + this.#ttlMs)
+    } catch (err) {
+      this.#onRecordError(err)
+    }
+    return { value, replayed: false }
   }
 
   #assertSameRequest (recorded: string, incoming: string, key: string): void {

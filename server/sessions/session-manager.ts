@@ -28,7 +28,8 @@ import {
 } from '../plans.js'
 import { IdempotencyCache, canonicalJson } from './idempotency.js'
 import { assertTransition } from './lifecycle.js'
-import type { SessionRecord, SessionStore } from './session-store.js'
+import type { SessionRecord, SessionStore } from '../ports/session-store.js'
+import type { IdempotencyStore } from '../ports/idempotency-store.js'
 
 /** The authenticated caller, as the transports know it from the JWT. */
 export interface SessionUser {
@@ -59,6 +60,8 @@ export type SessionListener = (event: SessionEvent) => void
 
 export interface SessionManagerOptions {
   store: SessionStore
+  /** Where idempotency records live (default: in this process). */
+  idempotency?: IdempotencyStore
   marketData: SessionMarketData
   now?: () => number
   idFactory?: () => string
@@ -149,7 +152,10 @@ export class SessionManager {
     this.#onListenerError = options.onListenerError ?? ((err) => {
       process.emitWarning(`Session event listener failed: ${err instanceof Error ? err.message : String(err)}`)
     })
-    this.#idempotency = new IdempotencyCache<Session>({ now: this.#now })
+    this.#idempotency = new IdempotencyCache<Session>({
+      now: this.#now,
+      ...(options.idempotency !== undefined ? { store: options.idempotency } : {})
+    })
   }
 
   /**
@@ -278,8 +284,17 @@ export class SessionManager {
       if (await this.#expire(r.user_id, r.session_id, now)) removed++
     }
     await this.#store.pruneCreationLog(hourWindowStart(now))
-    this.#idempotency.prune()
+    await this.#idempotency.prune()
     return removed
+  }
+
+  /**
+   * At start: sessions stored as running lost their run with the process that held it, so they become
+   * paused (and idle-expire like any paused session). Resolves how many there were.
+   */
+  async pauseInterruptedRuns (): Promise<number> {
+    const now = this.#now()
+    return await this.#store.pauseInterrupted(now, now + this.#ttlMs)
   }
 
   /** Starts the periodic expiry sweep; unref'd so it never keeps the process alive. Idempotent. */

@@ -139,6 +139,8 @@ export class SimulationRunner {
   get progress (): number { return this.#engine?.progress ?? (this.#state === 'completed' ? 1 : this.#ticksSent / Math.max(1, this.#totalTicks)) }
   get primaryId (): number | undefined { return this.#primary?.id }
   get finished (): boolean { return this.#state === 'completed' || this.#state === 'error' }
+  /** What a finished run keeps (results only when completed), for the RunStore; undefined while it runs. */
+  get final (): Readonly<FinalState> | undefined { return this.finished ? this.#final : undefined }
 
   /** Begin: log and send simulation_started (the reply to start), then stream. */
   start (primary: EventSink | undefined, requestId: string | undefined): void {

@@ -8,6 +8,10 @@
 // to the runner (which holds stepping meanwhile). Moves the run makes itself (completion, failure, a
 // dropped connection) and progress are committed in the order they happened, on the run's one chain.
 //
+// Finished runs: when a run completes, is cancelled or fails, its results, final account and orders go to
+// the RunStore before the store shows the session finished (for a move the user asked for, before the
+// answer), so that …/results, …/account and …/orders answer the same after a restart.
+//
 // Memory: while running, a run's log is a ring of `eventLogMaxBytesPerRun`. When a run finishes, its
 // engine and bars are released (results, final account and orders stay); its log is kept only within
 // `eventLogUserBytes` per user (newest runs first) and for `eventLogRetentionHours`, then released.
@@ -20,6 +24,8 @@ import type { EventPage, SessionEvent, SimulationStateData, StateSyncData, Subsc
 import { AppError, isAppError } from '../app-error.js'
 import type { BarSeries } from '../market-data/bar-series.js'
 import { limitsFor as defaultLimitsFor } from '../plans.js'
+import { MemoryRunStore } from '../adapters/memory/memory-run-store.js'
+import type { RunStore, StoredRun } from '../ports/run-store.js'
 import type { SessionManager, SessionUser } from '../sessions/session-manager.js'
 import { DEFAULT_LOG_MAX_BYTES } from './event-log.js'
 import { SimulationRunner, type EventSink, type RunOptions, type RunState } from './runner.js'
@@ -43,6 +49,8 @@ export interface EventLogRetention {
 
 export interface SimulationServiceOptions {
   sessions: SessionManager
+  /** Where finished runs are kept (default: in this process). */
+  runs?: RunStore
   marketData: SeriesLoader
   limitsFor?: (plan: Plan) => PlanLimits
   /** Where failures of background state updates are reported. */
@@ -82,6 +90,7 @@ interface Run {
 
 export class SimulationService {
   readonly #sessions: SessionManager
+  readonly #runStore: RunStore
   readonly #marketData: SeriesLoader
   readonly #limitsFor: (plan: Plan) => PlanLimits
   readonly #onError: (err: unknown) => void
@@ -100,6 +109,7 @@ export class SimulationService {
 
   constructor (opts: SimulationServiceOptions) {
     this.#sessions = opts.sessions
+    this.#runStore = opts.runs ?? new MemoryRunStore()
     this.#marketData = opts.marketData
     this.#limitsFor = opts.limitsFor ?? defaultLimitsFor
     this.#onError = opts.onError ?? ((err) => { process.emitWarning(`simulation: ${String(err)}`) })
@@ -119,6 +129,8 @@ export class SimulationService {
       run.runner.dispose()
       this.#runs.delete(run.key)
       this.#forgetRetained(run)
+      // A SQL store deletes it with the session; the memory store needs telling.
+      this.#runStore.delete(event.user_id, event.session.session_id).catch(this.#onError)
     })
   }
 
@@ -158,6 +170,7 @@ export class SimulationService {
         hooks: {
           // Moves the run made itself: committed in the order made, failures logged.
           onState: (to, detail) => {
+            if (to === 'completed' || to === 'error') this.#enqueue(run, async () => { await this.#saveFinished(run) }).catch(this.#onError)
             this.#enqueue(run, async () => {
               await this.#sessions.transition(user, sessionId, to, { progress: detail.progress, ...(detail.error_message !== undefined ? { error_message: detail.error_message } : {}) })
             }).catch(this.#onError)
@@ -207,16 +220,25 @@ export class SimulationService {
     return (await this.#run(user, sessionId)).runner.cancelOrder(orderId, requestId)
   }
 
+  /** A run's orders; a finished run's come from the RunStore when it is not in memory (after a restart). */
   async orders (user: SessionUser, sessionId: string): Promise<Order[]> {
-    return (await this.#run(user, sessionId)).runner.orders()
+    const run = this.#runs.get(keyOf(user.user_id, sessionId))
+    return run !== undefined ? run.runner.orders() : (await this.#stored(user, sessionId)).orders
   }
 
   async account (user: SessionUser, sessionId: string): Promise<AccountSnapshot> {
-    return (await this.#run(user, sessionId)).runner.account()
+    const run = this.#runs.get(keyOf(user.user_id, sessionId))
+    return run !== undefined ? run.runner.account() : (await this.#stored(user, sessionId)).account
   }
 
   async results (user: SessionUser, sessionId: string): Promise<SimulationResults> {
-    return (await this.#run(user, sessionId)).runner.results()
+    const run = this.#runs.get(keyOf(user.user_id, sessionId))
+    if (run !== undefined) return run.runner.results()
+    const stored = await this.#stored(user, sessionId)
+    if (stored.results === null) {
+      throw new AppError('INVALID_STATE', 'Results are available when the simulation has completed', { state: stored.state })
+    }
+    return stored.results
   }
 
   async state (user: SessionUser, sessionId: string): Promise<SimulationStateData> {
@@ -314,6 +336,13 @@ export class SimulationService {
     return { last_sequence_id: log.lastSequenceId, first_available_sequence_id: log.firstAvailableSequenceId, approximate_bytes: log.approximateBytes }
   }
 
+  /** Stops every run, then waits for the store writes already queued (the app closes storage after this). */
+  async close (): Promise<void> {
+    const pending = [...this.#runs.values()].map(async (run) => await run.commits)
+    this.stop()
+    await Promise.all(pending)
+  }
+
   stop (): void {
     clearInterval(this.#sweep)
     this.#unsubscribe()
@@ -330,10 +359,33 @@ export class SimulationService {
     return await this.#missing(user, sessionId)
   }
 
-  /** SESSION_NOT_FOUND for other users' ids, INVALID_STATE for a session never started. */
+  /** SESSION_NOT_FOUND for other users' ids, INVALID_STATE for a session whose run is not here. */
   async #missing (user: SessionUser, sessionId: string): Promise<never> {
+    throw notHere(sessionId, (await this.#sessions.get(user, sessionId)).state)
+  }
+
+  /** A finished run from the RunStore (the session's owner checked first); INVALID_STATE when there is none. */
+  async #stored (user: SessionUser, sessionId: string): Promise<StoredRun> {
     const session = await this.#sessions.get(user, sessionId)
-    throw new AppError('INVALID_STATE', `Session ${sessionId} has not been started (state ${session.state})`, { state: session.state })
+    const stored = await this.#runStore.get(user.user_id, sessionId)
+    if (stored === undefined) throw notHere(sessionId, session.state)
+    return stored
+  }
+
+  /** The run ended: what …/results, …/account and …/orders answer goes to the RunStore. */
+  async #saveFinished (run: Run): Promise<void> {
+    const final = run.runner.final
+    const state = run.runner.state
+    if (final === undefined || (state !== 'completed' && state !== 'error')) return
+    await this.#runStore.save(run.user.user_id, run.sessionId, {
+      state,
+      results: final.results ?? null,
+      account: final.account,
+      orders: final.orders,
+      finished_at: this.#now()
+    })
+    // Deleted while it was being saved: the memory store has no cascade to drop it.
+    if (!this.#runs.has(run.key)) await this.#runStore.delete(run.user.user_id, run.sessionId)
   }
 
   #enqueue<T> (run: Run, write: () => Promise<T>): Promise<T> {
@@ -358,6 +410,8 @@ export class SimulationService {
         ...(errorMessage !== undefined ? { error_message: errorMessage } : {})
       }))
       apply?.()
+      // Ended by the user (cancel, strategy_error): kept before the answer goes out.
+      if (to === 'completed' || to === 'error') await this.#enqueue(run, async () => { await this.#saveFinished(run) }).catch(this.#onError)
     } finally {
       runner.release()
     }
@@ -451,6 +505,19 @@ export class SimulationService {
       while (list.length > 0 && now - (list[0].finishedAt ?? now) >= this.#retentionMs) list.shift()?.runner.log.release()
       if (list.length === 0) this.#retained.delete(user)
     }
+  }
+}
+
+/** INVALID_STATE for a session whose run this process does not hold, saying why from its stored state. */
+function notHere (sessionId: string, state: Session['state']): AppError {
+  switch (state) {
+    case 'running': case 'paused':
+      return new AppError('INVALID_STATE', `Session ${sessionId} was paused by a server restart; its run cannot be resumed in this version. ` +
+        'Delete the session and start a new one.', { state })
+    case 'completed': case 'error':
+      return new AppError('INVALID_STATE', `The run of session ${sessionId} (state ${state}) was not kept`, { state })
+    default:
+      return new AppError('INVALID_STATE', `Session ${sessionId} has not been started (state ${state})`, { state })
   }
 }
 

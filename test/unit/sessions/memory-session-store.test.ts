@@ -1,7 +1,7 @@
 // MemorySessionStore against the SessionStore contract: keyed per user, atomic guarded inserts,
 // keyset pagination, conditional deletes and expiry listing.
 import t from 'tap'
-import { MemorySessionStore } from '../../../server/sessions/memory-session-store.js'
+import { MemorySessionStore } from '../../../server/adapters/memory/memory-session-store.js'
 import { AppError } from '../../../server/app-error.js'
 import { HOUR, OPEN_GUARD, T0, record, rejection } from './session-records.js'
 

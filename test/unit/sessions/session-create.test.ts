@@ -447,8 +447,8 @@ t.test('prune forgets only entries past their lifetime', async (t) => {
   clock.advance(600)
   await cache.run('u', 'new', 'f', async () => 2)
   clock.advance(400)
-  t.equal(cache.prune(), 1)
-  t.equal(cache.size, 1)
+  t.equal(await cache.prune(), 1)
+  t.equal(await cache.size(), 1)
   t.same(await cache.run('u', 'new', 'f', async () => { throw new AppError('INTERNAL_ERROR', 'must not run') }), { value: 2, replayed: true })
 })
 

@@ -1,7 +1,7 @@
 // Shared helpers for the manager tests (not a test file: tap only runs *.test.ts): a controllable clock,
 // a fake market-data service, request builders, and a manager wired to them.
 import { AppError } from '../../../server/app-error.js'
-import { MemorySessionStore } from '../../../server/sessions/memory-session-store.js'
+import { MemorySessionStore } from '../../../server/adapters/memory/memory-session-store.js'
 import {
   SessionManager,
   type SessionManagerOptions,

@@ -1,6 +1,6 @@
 // Session test helpers without the manager (not a test file): fixed instants, a fake clock, a stored-record
 // builder, an open insert guard and a way to capture rejections for t.match.
-import type { SessionRecord } from '../../../server/sessions/session-store.js'
+import type { SessionRecord } from '../../../server/ports/session-store.js'
 
 export const T0 = Date.parse('2026-01-05T10:00:00.000Z')
 export const MINUTE = 60_000

@@ -2,9 +2,9 @@
 // frozen records of one hidden class, and interned repeated strings to keep an idle session small.
 // Each method does its work synchronously before resolving, which is what makes insert's limit
 // check atomic: no other call can interleave between counting and writing.
-import { AppError } from '../app-error.js'
-import { isActive } from './lifecycle.js'
-import { compareListOrder, decodeCursor, encodeCursor, type CursorKey } from './session-cursor.js'
+import { AppError } from '../../app-error.js'
+import { isActive } from '../../sessions/lifecycle.js'
+import { compareListOrder, decodeCursor, encodeCursor, type CursorKey } from '../../sessions/session-cursor.js'
 import type {
   InsertGuard,
   InsertOutcome,
@@ -12,7 +12,7 @@ import type {
   SessionPage,
   SessionRecord,
   SessionStore
-} from './session-store.js'
+} from '../../ports/session-store.js'
 
 interface UserShelf {
   readonly userId: string
@@ -152,6 +152,18 @@ export class MemorySessionStore implements SessionStore {
       shelf.creations = shelf.creations.filter((t) => t >= before)
       this.#dropIfEmpty(shelf)
     }
+  }
+
+  async pauseInterrupted (now: number, expiresAt: number): Promise<number> {
+    let moved = 0
+    for (const shelf of this.#shelves.values()) {
+      for (const r of shelf.byId.values()) {
+        if (r.state !== 'running') continue
+        shelf.byId.set(r.session_id, this.#compact(shelf, { ...r, state: 'paused', updated_at: now, expires_at: expiresAt }, r))
+        moved++
+      }
+    }
+    return moved
   }
 
   async size (): Promise<number> {
