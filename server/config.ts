@@ -1,6 +1,7 @@
 // Server configuration: one TypeBox schema for the environment, validated at start with a message naming
 // the bad variable. Development defaults (random JWT secret, a generated API key) make a bare `npm start` work.
 import { randomBytes } from 'node:crypto'
+import { resolve } from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { Plan } from '../schemas/common.js'
@@ -31,12 +32,23 @@ export const EnvSchema = Type.Object({
   MAX_JSON_DEPTH: Type.Integer({ minimum: 4, maximum: 256, default: 32 }),
   EVENT_LOG_MAX_BYTES_PER_RUN: Type.Integer({ minimum: 65536, maximum: 4294967296, default: 33554432 }),
   EVENT_LOG_USER_BYTES: Type.Integer({ minimum: 0, maximum: 4294967296, default: 67108864 }),
-  EVENT_LOG_RETENTION_HOURS: Type.Number({ minimum: 0, maximum: 8760, default: 24 })
+  EVENT_LOG_RETENTION_HOURS: Type.Number({ minimum: 0, maximum: 8760, default: 24 }),
+  SIMUTRADOR_STATE_DIR: Type.String({ minLength: 1, default: '.simutrador' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'postgres://user:password@host:port/database' }))
 }, { additionalProperties: true })
 
 export type Env = Static<typeof EnvSchema>
 
 export interface ApiKeyEntry { key: string, user_id: string, plan: Plan }
+
+/** Where state lives: ephemeral memory, embedded PostgreSQL (PGlite) in a folder, or a PostgreSQL server. */
+export type StorageConfig =
+  | { readonly mode: 'memory' }
+  | { readonly mode: 'embedded', readonly dir: string }
+  | { readonly mode: 'postgres', readonly url: string }
+
+/** SIMUTRADOR_STATE_DIR's value for the ephemeral in-memory mode. */
+export const MEMORY_STATE_DIR = ':memory:'
 
 export interface Config {
   port: number
@@ -71,6 +83,8 @@ export interface Config {
   eventLogUserBytes: number
   /** Hours a finished run's event log is kept (within eventLogUserBytes); 0 releases it at completion. */
   eventLogRetentionHours: number
+  /** DATABASE_URL wins over SIMUTRADOR_STATE_DIR; `:memory:` keeps nothing across restarts. */
+  storage: StorageConfig
 }
 
 export class ConfigError extends Error {
@@ -115,6 +129,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const firstError = Value.Errors(EnvSchema, converted).First()
   if (firstError !== undefined) {
     const name = firstError.path.replace(/^\//, '')
+    // Never echo a database URL: it may carry a password.
+    if (name === 'DATABASE_URL') throw new ConfigError('Invalid environment variable DATABASE_URL: it must start with postgres:// or postgresql://')
     throw new ConfigError(`Invalid environment variable ${name}=${JSON.stringify(raw[name] ?? '')}: ${firstError.message}`)
   }
   const e = converted as Env
@@ -140,6 +156,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys = parseApiKeys(e.SIMUTRADOR_API_KEYS)
   }
 
+  const storage: StorageConfig = e.DATABASE_URL !== undefined
+    ? { mode: 'postgres', url: e.DATABASE_URL }
+    : e.SIMUTRADOR_STATE_DIR === MEMORY_STATE_DIR
+      ? { mode: 'memory' }
+      : { mode: 'embedded', dir: resolve(e.SIMUTRADOR_STATE_DIR) }
+
   return {
     port: e.PORT,
     host: e.HOST,
@@ -164,6 +186,27 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     maxJsonDepth: e.MAX_JSON_DEPTH,
     eventLogMaxBytesPerRun: e.EVENT_LOG_MAX_BYTES_PER_RUN,
     eventLogUserBytes: e.EVENT_LOG_USER_BYTES,
-    eventLogRetentionHours: e.EVENT_LOG_RETENTION_HOURS
+    eventLogRetentionHours: e.EVENT_LOG_RETENTION_HOURS,
+    storage
+  }
+}
+
+/** A database URL fit for logs and banners: the password replaced by ***. */
+export function redactDatabaseUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString()
+  } catch {
+    return 'postgres://(unparsable URL)'
+  }
+}
+
+/** One line for the start banner: the mode and where the data lives. */
+export function describeStorage (storage: StorageConfig): string {
+  switch (storage.mode) {
+    case 'memory': return 'in memory (SIMUTRADOR_STATE_DIR=:memory:): nothing survives a restart'
+    case 'embedded': return `embedded PostgreSQL (PGlite) in ${storage.dir}`
+    case 'postgres': return `PostgreSQL at ${redactDatabaseUrl(storage.url)}`
   }
 }

@@ -1,8 +1,25 @@
-// Opens the storage of the configured mode. For now: the memory adapters of every port.
-import type { Storage } from '../ports/storage.js'
+// Opens the storage of the configured mode: memory adapters (`:memory:`), embedded PostgreSQL (PGlite) in
+// the state folder, or a PostgreSQL server (DATABASE_URL). Both SQL modes run the same migrations and
+// the same stores. Start-up problems are StorageStartError with a message fit for the console.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { StorageConfig } from '../config.js'
+import { redactDatabaseUrl } from '../config.js'
+import { StorageStartError, type Storage } from '../ports/storage.js'
 import { MemoryIdempotencyStore } from './memory/memory-idempotency-store.js'
 import { MemoryRunStore } from './memory/memory-run-store.js'
 import { MemorySessionStore } from './memory/memory-session-store.js'
+import { migrate } from './sql/migrate.js'
+import { isUnavailable, openPostgres } from './sql/pg-client.js'
+import { openPglite } from './sql/pglite-client.js'
+import type { SqlClient } from './sql/sql-client.js'
+import { SqlIdempotencyStore } from './sql/sql-idempotency-store.js'
+import { SqlRunStore } from './sql/sql-run-store.js'
+import { SqlSessionStore } from './sql/sql-session-store.js'
+
+export interface StorageLog {
+  warn: (obj: object, msg: string) => void
+}
 
 export function memoryStorage (): Storage {
   return {
@@ -10,5 +27,98 @@ export function memoryStorage (): Storage {
     idempotency: new MemoryIdempotencyStore(),
     runs: new MemoryRunStore(),
     close: async () => {}
+  }
+}
+
+/** The SQL stores over an open client whose schema is current; `close` closes the client. */
+export function sqlStorage (db: SqlClient, onClose: () => Promise<void> = async () => { await db.close() }): Storage {
+  return {
+    sessions: new SqlSessionStore(db),
+    idempotency: new SqlIdempotencyStore(db),
+    runs: new SqlRunStore(db),
+    close: onClose
+  }
+}
+
+export async function openStorage (config: StorageConfig, log: StorageLog): Promise<Storage> {
+  switch (config.mode) {
+    case 'memory': return memoryStorage()
+    case 'embedded': return await openEmbedded(config.dir)
+    case 'postgres': return await openServer(config.url, log)
+  }
+}
+
+async function openEmbedded (dir: string): Promise<Storage> {
+  await mkdir(dir, { recursive: true })
+  const unlock = await lockStateDir(dir)
+  let db: SqlClient
+  try {
+    db = await openPglite(join(dir, 'pgdata'))
+  } catch (err) {
+    await unlock()
+    throw new StorageStartError(`Could not open the embedded database in ${dir}: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  try {
+    await migrate(db)
+  } catch (err) {
+    await db.close()
+    await unlock()
+    throw err
+  }
+  return sqlStorage(db, async () => {
+    await db.close()
+    await unlock()
+  })
+}
+
+async function openServer (url: string, log: StorageLog): Promise<Storage> {
+  const db = openPostgres(url, {
+    onConnectionError: (err) => { log.warn({ err: err.message }, 'PostgreSQL connection lost; requests answer 503 STORE_UNAVAILABLE until it is back') }
+  })
+  try {
+    await migrate(db)
+  } catch (err) {
+    await db.close()
+    if (isUnavailable(err)) {
+      const cause = (err as { cause?: unknown }).cause ?? err
+      throw new StorageStartError(`Cannot reach PostgreSQL at ${redactDatabaseUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`)
+    }
+    throw err
+  }
+  return sqlStorage(db)
+}
+
+/**
+ * PGlite does not guard its folder: two processes on one folder would corrupt it. A pid file does, and a
+ * stale one (its process is gone, e.g. after kill -9) is taken over. Resolves the function that unlocks.
+ */
+async function lockStateDir (dir: string): Promise<() => Promise<void>> {
+  const file = join(dir, 'simutrador.pid')
+  const mine = String(process.pid)
+  try {
+    await writeFile(file, mine, { flag: 'wx' })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    const holder = Number((await readFile(file, 'utf8')).trim())
+    if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      throw new StorageStartError(
+        `The state folder ${dir} is in use by another SimuTrador process (pid ${holder}). ` +
+        'Stop that process, or give this one its own SIMUTRADOR_STATE_DIR.')
+    }
+    await writeFile(file, mine)
+  }
+  return async () => {
+    const holder = await readFile(file, 'utf8').catch(() => '')
+    if (holder.trim() === mine) await rm(file, { force: true })
+  }
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
