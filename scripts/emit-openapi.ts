@@ -7,7 +7,7 @@ import { loadConfig } from '../server/config.js'
 
 export async function renderOpenApiYaml (): Promise<string> {
   // Fixed credentials: the document must not depend on generated secrets.
-  const config = loadConfig({ JWT_SECRET: 'openapi-emitter-secret-not-used-for-anything', SIMUTRADOR_API_KEYS: 'openapi-emitter-key-0000:emitter:free', LOG_LEVEL: 'silent' })
+  const config = loadConfig({ JWT_SECRET: 'openapi-emitter-secret-not-used-for-anything', SIMUTRADOR_API_KEYS: 'openapi-emitter-key-0000:emitter:free', LOG_LEVEL: 'silent', SIMUTRADOR_STATE_DIR: ':memory:' })
   const app = await buildApp(config, { logger: false })
   try {
     await app.ready()

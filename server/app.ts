@@ -59,6 +59,8 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     requestTimeout: config.requestTimeout,
     connectionTimeout: config.requestTimeout,
     return503OnClosing: true,
+    // Opening storage can take a while: creating the embedded database folder costs several seconds.
+    pluginTimeout: 120_000,
     schemaController: { compilersFactory: { buildValidator } },
     ajv: { customOptions: { removeAdditional: false, useDefaults: true, coerceTypes: 'array' } }
   }).withTypeProvider<TypeBoxTypeProvider>()

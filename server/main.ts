@@ -1,7 +1,8 @@
 // The only file that listens: loads config, builds the app, prints the development API key when one was
 // generated, and shuts down gracefully on SIGINT/SIGTERM (WebSocket clients get connection_closing + 1001).
 import { buildApp } from './app.js'
-import { loadConfig, ConfigError } from './config.js'
+import { loadConfig, ConfigError, describeStorage } from './config.js'
+import { StorageStartError } from './ports/storage.js'
 
 async function main (): Promise<void> {
   let config
@@ -14,7 +15,17 @@ async function main (): Promise<void> {
     }
     throw err
   }
-  const app = await buildApp(config)
+  let app
+  try {
+    app = await buildApp(config)
+    await app.ready()
+  } catch (err) {
+    if (err instanceof StorageStartError) {
+      process.stderr.write(`simutrador-server: ${err.message}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
   if (config.jwt.generated) {
     app.log.warn('JWT_SECRET is not set: using a random secret for this process (tokens die with it). Set JWT_SECRET (≥ 32 bytes) to keep tokens across restarts.')
   }
@@ -25,7 +36,8 @@ async function main (): Promise<void> {
     '',
     `  SimuTrador is listening on ${base}`,
     `  Swagger UI:  ${base}/docs`,
-    `  WebSocket:   ${base.replace(/^http/, 'ws')}/ws/simulate?token=<access_token>`
+    `  WebSocket:   ${base.replace(/^http/, 'ws')}/ws/simulate?token=<access_token>`,
+    `  State:       ${describeStorage(config.storage)}`
   ]
   if (config.devKeyGenerated) {
     const dev = config.apiKeys[0]

@@ -91,6 +91,7 @@ export function benchConfig (users: readonly BenchUser[], env: Record<string, st
     JWT_SECRET: BENCH_JWT_SECRET,
     SIMUTRADOR_API_KEYS: users.map((u) => `${u.key}:${u.user_id}:${u.plan}`).join(','),
     LOG_LEVEL: 'silent',
+    SIMUTRADOR_STATE_DIR: ':memory:',
     ...env
   })
 }

@@ -9,7 +9,7 @@ import { isAppError } from '../app-error.js'
 import type { Config } from '../config.js'
 import { MarketDataService } from '../market-data/market-data-service.js'
 import { SessionManager, type CreateResult, type SessionMarketData, type SessionUser } from '../sessions/session-manager.js'
-import { memoryStorage } from '../adapters/open-storage.js'
+import { openStorage } from '../adapters/open-storage.js'
 import type { Storage } from '../ports/storage.js'
 import { SimulationService } from '../simulation/simulation-service.js'
 import { FILL_POLICY_VERSION } from '../../schemas/simulation.js'
@@ -50,7 +50,11 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     validateSessionRequest: (req) => timed(() => marketData.validateSessionRequest(req))
   }
 
-  const storage = memoryStorage()
+  const storage = await openStorage(config.storage, app.log)
+  if (config.storage.mode === 'postgres') {
+    app.log.warn('DATABASE_URL: run one SimuTrador instance per database. Several instances on one database need REDIS_URL ' +
+      '(shared runs, events and limits), which this version does not support yet; without it they would pause each other\'s runs at start.')
+  }
 
   const sessions = new SessionManager({
     store: storage.sessions,

@@ -25,7 +25,8 @@ t.test('SIGTERM to `npm start` closes clients with 1001 and leaves no server beh
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: childEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SIMUTRADOR_API_KEYS: undefined, JWT_SECRET: undefined, npm_config_update_notifier: 'false' })
+    // State in memory: the embedded database's first open costs seconds (restart-embedded.test.ts covers it).
+    env: childEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SIMUTRADOR_API_KEYS: undefined, JWT_SECRET: undefined, SIMUTRADOR_STATE_DIR: ':memory:', DATABASE_URL: undefined, npm_config_update_notifier: 'false' })
   })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
     npm.once('exit', (code, signal) => { resolve({ code, signal }) })
@@ -48,6 +49,7 @@ t.test('SIGTERM to `npm start` closes clients with 1001 and leaves no server beh
   })
   const port = Number(new URL(banner.baseUrl).port)
   t.ok(port > 0, `the banner names the real port (${port}), not 0`)
+  t.match(out, /^ {2}State: {7}in memory \(SIMUTRADOR_STATE_DIR=:memory:\): nothing survives a restart$/m, 'the banner says where state lives')
 
   const token = await tokenFor(banner.baseUrl, banner.key)
   const socket = await TestSocket.open(`${banner.baseUrl.replace(/^http/, 'ws')}/ws/simulate?token=${token}`)
