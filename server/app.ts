@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { allSchemas } from '../schemas/index.js'
 import type { Config } from './config.js'
+import type { Storage } from './ports/storage.js'
 import { buildValidator } from './validation.js'
 import errorsPlugin from './plugins/errors.js'
 import jsonBodyPlugin from './plugins/json-body.js'
@@ -32,6 +33,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
   /** Clock for the services (tests of expiry and validation). */
   now?: () => number
+  /** Storage to use instead of opening the configured one; the caller closes it (tests, benchmarks). */
+  storage?: Storage
 }
 
 /** Never log a token: drop the query string (`?token=`) from logged URLs; headers are not logged at all. */
@@ -75,7 +78,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(rateLimitPlugin)
   await app.register(swaggerPlugin)
   await app.register(gatewayPlugin, { config, references: allSchemas })
-  await app.register(servicesPlugin, { config, now: opts.now })
+  await app.register(servicesPlugin, { config, now: opts.now, storage: opts.storage })
 
   await app.register(healthRoutes)
   await app.register(authRoutes)

@@ -34,6 +34,8 @@ export interface ServicesOptions {
   config: Config
   /** Clock for services (tests). */
   now?: () => number
+  /** Already open storage (the caller closes it); otherwise the configured one is opened and closed here. */
+  storage?: Storage | undefined
 }
 
 export default fp(async function servicesPlugin (app: FastifyInstance, opts: ServicesOptions) {
@@ -50,8 +52,8 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     validateSessionRequest: (req) => timed(() => marketData.validateSessionRequest(req))
   }
 
-  const storage = await openStorage(config.storage, app.log)
-  if (config.storage.mode === 'postgres') {
+  const storage = opts.storage ?? await openStorage(config.storage, app.log)
+  if (opts.storage === undefined && config.storage.mode === 'postgres') {
     app.log.warn('DATABASE_URL: run one SimuTrador instance per database. Several instances on one database need REDIS_URL ' +
       '(shared runs, events and limits), which this version does not support yet; without it they would pause each other\'s runs at start.')
   }
@@ -116,6 +118,6 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   app.addHook('onClose', async () => {
     sessions.stop()
     await simulation.close()
-    await storage.close()
+    if (opts.storage === undefined) await storage.close()
   })
 }, { name: 'services', dependencies: ['metrics'] })

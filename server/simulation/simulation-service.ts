@@ -124,13 +124,13 @@ export class SimulationService {
     // Deleting (or expiring) a session stops its run and frees everything it held.
     this.#unsubscribe = this.#sessions.subscribe((event) => {
       if (event.kind !== 'deleted' && event.kind !== 'expired') return
+      // A SQL store deletes a finished run with its session; the memory store needs telling.
+      this.#runStore.delete(event.user_id, event.session.session_id).catch(this.#onError)
       const run = this.#runs.get(keyOf(event.user_id, event.session.session_id))
       if (run === undefined) return
       run.runner.dispose()
       this.#runs.delete(run.key)
       this.#forgetRetained(run)
-      // A SQL store deletes it with the session; the memory store needs telling.
-      this.#runStore.delete(event.user_id, event.session.session_id).catch(this.#onError)
     })
   }
 

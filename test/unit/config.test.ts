@@ -1,6 +1,7 @@
 // Config: defaults, development conveniences, and errors that name the bad variable.
 import t from 'tap'
-import { loadConfig, parseApiKeys, ConfigError } from '../../server/config.js'
+import { resolve } from 'node:path'
+import { loadConfig, parseApiKeys, ConfigError, describeStorage, redactDatabaseUrl } from '../../server/config.js'
 import { redactUrl } from '../../server/app.js'
 
 t.test('bare environment: documented defaults, a generated dev key and secret', async (t) => {
@@ -41,4 +42,25 @@ t.test('API keys parse as key:user_id:plan and typos name their entry', async (t
 t.test('logged URLs lose their query string (tokens)', async (t) => {
   t.equal(redactUrl('/ws/simulate?token=abc.def.ghi'), '/ws/simulate?[redacted]')
   t.equal(redactUrl('/health'), '/health')
+})
+
+t.test('state lives in .simutrador/ under the working directory unless told otherwise', async (t) => {
+  t.same(loadConfig({}).storage, { mode: 'embedded', dir: resolve('.simutrador') })
+  t.same(loadConfig({ SIMUTRADOR_STATE_DIR: 'var/state' }).storage, { mode: 'embedded', dir: resolve('var/state') })
+  t.same(loadConfig({ SIMUTRADOR_STATE_DIR: ':memory:' }).storage, { mode: 'memory' })
+  t.same(loadConfig({ DATABASE_URL: 'postgresql://u@db/x', SIMUTRADOR_STATE_DIR: ':memory:' }).storage,
+    { mode: 'postgres', url: 'postgresql://u@db/x' }, 'DATABASE_URL wins')
+})
+
+t.test('a DATABASE_URL that is not postgres:// is refused without echoing it (it may hold a password)', async (t) => {
+  t.throws(() => loadConfig({ DATABASE_URL: 'mysql://root:hunter2@db/x' }),
+    new ConfigError('Invalid environment variable DATABASE_URL: it must start with postgres:// or postgresql://'))
+})
+
+t.test('the banner line names the mode and where the data lives, never a password', async (t) => {
+  t.equal(describeStorage({ mode: 'memory' }), 'in memory (SIMUTRADOR_STATE_DIR=:memory:): nothing survives a restart')
+  t.equal(describeStorage({ mode: 'embedded', dir: '/srv/st' }), 'embedded PostgreSQL (PGlite) in /srv/st')
+  t.equal(describeStorage({ mode: 'postgres', url: 'postgres://app:s3cret@db:5432/st' }), 'PostgreSQL at postgres://app:***@db:5432/st')
+  t.equal(redactDatabaseUrl('postgres://app@db/st'), 'postgres://app@db/st')
+  t.equal(redactDatabaseUrl('postgres://u@[bad'), 'postgres://(unparsable URL)')
 })

@@ -15,8 +15,11 @@ export interface SqlClient extends SqlQueryable {
   close: () => Promise<void>
 }
 
-/** The SQLSTATE of a database error, if it is one (both drivers put it in `code`). */
+/**
+ * The SQLSTATE of a database error, if it is one (both drivers put it in `code`). No SQLSTATE class starts
+ * with E, while Node's socket errors (EPIPE, EPERM…) do and may also be five letters.
+ */
 export function sqlState (err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+  return typeof code === 'string' && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(code) ? code : undefined
 }
