@@ -3,8 +3,12 @@
 // forked worker process for the client side (so client and server do not share one event loop), and a
 // summary of a .cpuprofile by self time. Not a benchmark itself; nothing here asserts timing.
 import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import type { FastifyInstance } from 'fastify'
@@ -110,6 +114,48 @@ export async function tokenFor (baseUrl: string, key: string): Promise<string> {
   const res = await fetch(`${baseUrl}/auth/token`, { method: 'POST', headers: { 'x-api-key': key } })
   if (res.status !== 200) throw new Error(`token exchange failed: ${res.status} ${await res.text()}`)
   return (await res.json() as { access_token: string }).access_token
+}
+
+// ── storage modes ─────────────────────────────────────────────────────────────────────────────────────
+
+/** The machine's PostgreSQL for benchmarks (override with SIMUTRADOR_BENCH_PG_URL). */
+export const BENCH_PG_URL = process.env.SIMUTRADOR_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+export interface BenchStorage {
+  readonly label: string
+  /** Environment selecting the mode (SIMUTRADOR_STATE_DIR or DATABASE_URL). */
+  readonly env: Record<string, string>
+  /** Removes the data (temporary folder, schema). */
+  readonly drop: () => Promise<void>
+}
+
+async function adminQuery (text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: BENCH_PG_URL, connectionTimeoutMillis: 3000 })
+  client.on('error', () => {})
+  await client.connect()
+  try { await client.query(text) } finally { await client.end() }
+}
+
+/** Memory, PGlite in a temporary folder, and PostgreSQL in fresh schemas (left out, with a note, if unreachable). */
+export async function benchStorages (): Promise<BenchStorage[]> {
+  const dir = await mkdtemp(join(os.tmpdir(), 'st-bench-'))
+  const modes: BenchStorage[] = [
+    { label: 'memory', env: { SIMUTRADOR_STATE_DIR: ':memory:' }, drop: async () => {} },
+    { label: 'PGlite', env: { SIMUTRADOR_STATE_DIR: dir }, drop: async () => { await rm(dir, { recursive: true, force: true }) } }
+  ]
+  try {
+    // The second: commits that do not wait for the WAL flush (lost only if PostgreSQL itself crashes).
+    for (const [label, extra] of [['PostgreSQL', ''], ['PostgreSQL, synchronous_commit=off', ' -c synchronous_commit=off']]) {
+      const schema = `st_bench_${randomBytes(4).toString('hex')}`
+      await adminQuery(`CREATE SCHEMA ${schema}`)
+      const url = new URL(BENCH_PG_URL)
+      url.searchParams.set('options', `-c search_path=${schema}${extra}`)
+      modes.push({ label, env: { DATABASE_URL: url.toString() }, drop: async () => { await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) } })
+    }
+  } catch (err) {
+    console.log(`(PostgreSQL at ${new URL(BENCH_PG_URL).host} not reachable: ${err instanceof Error ? err.message : String(err)}; its figures are left out)`)
+  }
+  return modes
 }
 
 // ── load drivers ──────────────────────────────────────────────────────────────────────────────────────

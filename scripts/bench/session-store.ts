@@ -1,12 +1,16 @@
 // Benchmark of session storage: heap per stored idle session at 10,000 and 100,000 sessions, create
-// latency through the SessionManager, and listing latency for one user with 1,000 sessions.
+// latency through the SessionManager, and listing latency for one user with 1,000 sessions (memory store);
+// then creates per second through the SessionManager on each storage mode: memory, PGlite, PostgreSQL.
 // Targets (issue): ≤ 10 KB per idle session, 100,000 sessions in one process, create p99 ≤ 5 ms.
-// Run: node --expose-gc --import tsx scripts/bench/session-store.ts
+// Run: node --expose-gc --import tsx scripts/bench/session-store.ts [--stores-only]
 import { performance } from 'node:perf_hooks'
 import type { PlanLimits } from '../../schemas/common.js'
 import type { CreateSessionBody } from '../../schemas/sessions.js'
 import { MemorySessionStore } from '../../server/adapters/memory/memory-session-store.js'
 import { SessionManager, type SessionMarketData, type SessionUser } from '../../server/sessions/session-manager.js'
+import { openStorage } from '../../server/adapters/open-storage.js'
+import { loadConfig } from '../../server/config.js'
+import { benchStorages } from './lib.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) {
@@ -157,14 +161,66 @@ async function sweepCost (): Promise<void> {
   console.log(`  sweep over 100,000 sessions, none due: ${fmtMs(performance.now() - t0)} (removed ${removed})`)
 }
 
+/** Creates through the SessionManager on each storage mode: one at a time (latency), then 32 in flight (throughput). */
+async function createsPerStorage (): Promise<void> {
+  const quiet = { warn: () => {} }
+  for (const mode of await benchStorages()) {
+    const t0 = performance.now()
+    const storage = await openStorage(loadConfig(mode.env).storage, quiet)
+    const opened = performance.now() - t0
+    const manager = new SessionManager({ store: storage.sessions, idempotency: storage.idempotency, marketData, limitsFor: () => UNLIMITED })
+    try {
+      for (let i = 0; i < 300; i++) await manager.create(user(i % 100), typicalBody(i)) // warm-up
+      const samples: number[] = []
+      const sequential = 2000
+      const s0 = performance.now()
+      for (let i = 0; i < sequential; i++) {
+        const t1 = performance.now()
+        await manager.create(user(100 + (i % 100)), typicalBody(i))
+        samples.push(performance.now() - t1)
+      }
+      const seqMs = performance.now() - s0
+      samples.sort((a, b) => a - b)
+      const concurrent = 4000
+      let next = 0
+      const c0 = performance.now()
+      await Promise.all(Array.from({ length: 32 }, async () => {
+        while (next < concurrent) {
+          const i = next++
+          await manager.create(user(200 + (i % 100)), typicalBody(i))
+        }
+      }))
+      const conMs = performance.now() - c0
+      const keyed: number[] = []
+      for (let i = 0; i < 1000; i++) {
+        const t1 = performance.now()
+        await manager.create(user(300 + (i % 100)), typicalBody(i), { idempotencyKey: `bench-${i}` })
+        keyed.push(performance.now() - t1)
+      }
+      keyed.sort((a, b) => a - b)
+      console.log(`  ${mode.label.padEnd(10)} open ${fmtMs(opened)}; one at a time: ${Math.round(sequential / (seqMs / 1000)).toLocaleString('en-US')} creates/s, ` +
+        `p50 ${fmtMs(percentile(samples, 50))}, p99 ${fmtMs(percentile(samples, 99))}; 32 in flight: ${Math.round(concurrent / (conMs / 1000)).toLocaleString('en-US')} creates/s; ` +
+        `with Idempotency-Key p50 ${fmtMs(percentile(keyed, 50))}, p99 ${fmtMs(percentile(keyed, 99))}`)
+    } finally {
+      manager.stop()
+      await storage.close()
+      await mode.drop()
+    }
+  }
+}
+
 console.log(`Node ${process.version}, ${process.arch}`)
-console.log('Memory per stored idle session (heap delta after GC / count):')
-await memoryPerSession(10_000, typicalBody)
-await memoryPerSession(100_000, typicalBody)
-await memoryPerSession(10_000, heavyBody)
-console.log('Create latency through SessionManager (in-process, instant market data):')
-await createLatency(10_000)
-console.log('List latency, one user with 1,000 sessions among 21,000:')
-await listLatency()
-console.log('Expiry sweep:')
-await sweepCost()
+if (!process.argv.includes('--stores-only')) {
+  console.log('Memory per stored idle session (heap delta after GC / count):')
+  await memoryPerSession(10_000, typicalBody)
+  await memoryPerSession(100_000, typicalBody)
+  await memoryPerSession(10_000, heavyBody)
+  console.log('Create latency through SessionManager (in-process, instant market data):')
+  await createLatency(10_000)
+  console.log('List latency, one user with 1,000 sessions among 21,000:')
+  await listLatency()
+  console.log('Expiry sweep:')
+  await sweepCost()
+}
+console.log('Creates through SessionManager per storage mode (in-process, instant market data, 100 users):')
+await createsPerStorage()

@@ -13,15 +13,25 @@
 // 100,000 sessions in one process; 1,000+ concurrently active sessions across 200 users. Figures only.
 //
 // Run: node --expose-gc --import tsx scripts/bench/sessions.ts        (about 1 minute)
+//
+// With --storage, instead: REST creation (open loop 1,000/s; closed loops c=1 and c=32) on each storage mode
+// in the same run — memory, embedded PostgreSQL (PGlite) and the machine's PostgreSQL — then the time from
+// process start to serving with 100,000 stored sessions (PGlite and PostgreSQL). About 2 minutes.
+//   node --expose-gc --import tsx scripts/bench/sessions.ts --storage
 // Sessions are deleted in-process between phases, so plan limits (enterprise: 100 active, 500/hour per user)
 // never refuse a benchmark request; the refusals column stays 0 unless the server errs.
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { openPglite } from '../../server/adapters/sql/pglite-client.js'
+import { openPostgres } from '../../server/adapters/sql/pg-client.js'
+import type { SqlClient } from '../../server/adapters/sql/sql-client.js'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { buildApp } from '../../server/app.js'
 import type { CreateSessionBody } from '../../schemas/sessions.js'
 import {
-  benchConfig, benchUsers, closedLoop, cpuSince, gcFunction, int, isWorker, latencyLine, listenApp, machineLine,
+  BENCH_JWT_SECRET, benchStorages, benchConfig, benchUsers, type BenchStorage, closedLoop, cpuSince, gcFunction, int, isWorker, latencyLine, listenApp, machineLine,
   mb, memoryAfterGc, openLoop, percentiles, serveWorker, tokenFor, us, WorkerProcess,
   type BenchUser, type CpuSpent, type LoadReport, type LoadResult
 } from './lib.js'
@@ -411,5 +421,99 @@ async function main (): Promise<void> {
   await memoryPerSession()
 }
 
+// ── --storage: each storage mode in one run ──────────────────────────────────────────────────────────
+
+async function storageMain (): Promise<void> {
+  console.log(machineLine())
+  const users = benchUsers(USERS)
+  const modes = await benchStorages()
+  try {
+    for (const mode of modes) {
+      const t0 = performance.now()
+      const { app, baseUrl, wsUrl } = await listenApp(users, mode.env, recordServerTimes)
+      console.log(`── ${mode.label}: app ready in ${int(performance.now() - t0)} ms`)
+      const worker = new WorkerProcess(fileURLToPath(import.meta.url))
+      try {
+        await worker.call('init', { baseUrl, wsUrl, keys: users.map((u) => u.key) } satisfies InitArgs)
+        await worker.call('restCreate', { loop: 'closed', concurrency: 8, durationMs: 1000, maxCount: 2000 } satisfies CreateArgs)
+        await purge(app, users)
+        serverTimes.clear()
+        for (const [label, args] of [
+          ['REST POST /sessions, open loop 1,000/s for 5 s', { loop: 'open', rate: 1000, durationMs: 5000 }],
+          ['REST POST /sessions, closed loop, concurrency 1, 3 s', { loop: 'closed', concurrency: 1, durationMs: 3000, maxCount: 15_000 }],
+          ['REST POST /sessions, closed loop, concurrency 32, 3 s', { loop: 'closed', concurrency: 32, durationMs: 3000, maxCount: 15_000 }]
+        ] as Array<[string, CreateArgs]>) {
+          const { value, serverCpu } = await timedCall<LoadReport>(worker, 'restCreate', args)
+          printLoad(`${mode.label}: ${label}`, value, serverCpu)
+          await purge(app, users)
+        }
+      } finally {
+        await worker.close()
+        await app.close()
+      }
+    }
+    for (const mode of modes) if (mode.label === 'PGlite' || mode.label === 'PostgreSQL') await restartTime(mode)
+  } finally {
+    for (const mode of modes) await mode.drop()
+  }
+}
+
+const SEED_USERS = 1000
+const SEED_KEY = 'bench_key_seed_0_0123456789'
+
+/** Fills the mode's (migrated) database with 100,000 sessions of 1,000 users, then times server starts. */
+async function restartTime (mode: BenchStorage): Promise<void> {
+  const db: SqlClient = mode.env.DATABASE_URL !== undefined
+    ? openPostgres(mode.env.DATABASE_URL, { onConnectionError: () => {} })
+    : await openPglite(join(mode.env.SIMUTRADOR_STATE_DIR, 'pgdata'))
+  try {
+    const t0 = performance.now()
+    await db.exec(`
+      INSERT INTO sessions (user_id, session_id, symbols, start_date, end_date, timeframe, initial_capital, commission_per_share,
+        min_commission_per_order, slippage_bps, allow_short, volume_participation, fill_policy_version, state, created_at, updated_at,
+        expires_at, metadata, estimated_ticks, progress, error_message)
+      SELECT 'seed_' || (g % ${SEED_USERS}), 'sess_seed_' || g, ARRAY['AAPL', 'MSFT', 'SPY'], '2023-01-03', '2023-12-29', '1d', 100000, 0.005, 0, 5,
+        false, NULL, '1.0.0', CASE WHEN g % 10 = 0 THEN 'completed' ELSE 'ready' END, now() - g * interval '1 second', now(),
+        now() + interval '1 day', jsonb_build_object('strategy', 'sma-cross', 'fast', 10, 'slow', 50, 'run', g), 250, 0, NULL
+      FROM generate_series(1, 100000) AS g;
+      INSERT INTO creation_log (user_id, session_id, created_at) SELECT user_id, session_id, created_at FROM sessions WHERE user_id LIKE 'seed%';
+      ANALYZE;`)
+    const [{ n }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions')
+    console.log(`── ${mode.label}: restart with ${int(n)} stored sessions (seeded in ${int(performance.now() - t0)} ms)`)
+  } finally {
+    await db.close()
+  }
+  const root = fileURLToPath(new URL('../../', import.meta.url))
+  for (let run = 1; run <= 3; run++) {
+    const t0 = performance.now()
+    const child = spawn(process.execPath, ['bin/simutrador-server.js'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...mode.env, PORT: '0', LOG_LEVEL: 'error', JWT_SECRET: BENCH_JWT_SECRET, SIMUTRADOR_API_KEYS: `${SEED_KEY}:seed_0:enterprise` }
+    })
+    const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
+    let out = ''
+    const baseUrl = await new Promise<string>((resolve, reject) => {
+      child.stdout?.on('data', (c: Buffer) => {
+        out += c.toString()
+        const m = /listening on (http:\/\/\S+)/.exec(out)
+        if (m !== null) resolve(m[1])
+      })
+      void exited.then(() => { reject(new Error(`server exited:\n${out}`)) })
+    })
+    const listening = performance.now() - t0
+    const token = await tokenFor(baseUrl, SEED_KEY)
+    const t1 = performance.now()
+    const res = await fetch(`${baseUrl}/sessions?limit=20`, { headers: { authorization: `Bearer ${token}` } })
+    const page = await res.json() as { sessions: unknown[] }
+    const firstList = performance.now() - t1
+    console.log(`  start ${run}: listening after ${int(listening)} ms (process start → banner); first GET /sessions?limit=20 ` +
+      `${res.status} with ${page.sessions.length} sessions in ${firstList.toFixed(1)} ms; serving after ${int(performance.now() - t0)} ms`)
+    child.kill('SIGTERM')
+    await exited
+  }
+}
+
 if (isWorker()) workerMain()
+else if (process.argv.includes('--storage')) await storageMain()
 else await main()

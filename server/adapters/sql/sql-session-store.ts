@@ -1,10 +1,11 @@
-// SessionStore in SQL (PGlite or PostgreSQL, same statements). The guarded insert is one transaction that
-// holds a per-user advisory lock while it counts the user's active sessions and recent creations and then
-// writes, so concurrent creates by one user, from any number of processes, never overshoot a plan limit.
+// SessionStore in SQL (PGlite or PostgreSQL, same statements). The guarded insert is one statement (a
+// function of the schema) whose transaction holds a per-user advisory lock while it counts the user's
+// active sessions and recent creations and then writes, so concurrent creates by one user, from any number
+// of processes, never overshoot a plan limit.
 // Updates and conditional deletes lock the row (SELECT … FOR UPDATE) while the caller's function decides.
 import { AppError } from '../../app-error.js'
 import { formatMoney, parseDecimal } from '../../money.js'
-import { ACTIVE_STATES, isActive } from '../../sessions/lifecycle.js'
+import { ACTIVE_STATES } from '../../sessions/lifecycle.js'
 import { decodeCursor, encodeCursor } from '../../sessions/session-cursor.js'
 import type {
   InsertGuard,
@@ -116,37 +117,21 @@ export class SqlSessionStore implements SessionStore {
   }
 
   async insert (record: SessionRecord, guard: InsertGuard): Promise<InsertOutcome> {
-    return await withMetadataCheck(async () => await this.#db.transaction(async (tx) => {
-      // Held to the end of the transaction: the counts below cannot change before the insert.
-      await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE_USERS, record.user_id])
-      const [counts] = await tx.query<{ duplicate: boolean, active: number, created: number }>(
-        `SELECT EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 AND session_id = $2) AS duplicate,
-          (SELECT count(*)::int FROM sessions WHERE user_id = $1 AND state = ANY ($3::text[])) AS active,
-          (SELECT count(*)::int FROM creation_log WHERE user_id = $1 AND created_at >= $4) AS created`,
-        [record.user_id, record.session_id, ACTIVE, iso(guard.window_start)])
-      if (counts.duplicate) return { ok: false, reason: 'duplicate_id' }
-      if (isActive(record.state) && counts.active >= guard.max_active) {
-        return { ok: false, reason: 'concurrent_sessions', current: counts.active }
-      }
-      if (counts.created >= guard.max_created_in_window) {
-        // The window frees a slot once enough of the oldest creations have aged out of it.
-        const [oldest] = await tx.query<{ created_at: Date }>(
-          `SELECT created_at FROM creation_log WHERE user_id = $1 AND created_at >= $2
-            ORDER BY created_at OFFSET $3 LIMIT 1`,
-          [record.user_id, iso(guard.window_start), Math.max(0, counts.created - guard.max_created_in_window)])
-        return { ok: false, reason: 'sessions_per_hour', current: counts.created, frees_at: oldest.created_at.getTime() }
-      }
-      await tx.query(
-        `WITH inserted AS (
-          INSERT INTO sessions (user_id, session_id, symbols, start_date, end_date, timeframe, initial_capital,
-            commission_per_share, min_commission_per_order, slippage_bps, allow_short, volume_participation,
-            fill_policy_version, state, created_at, updated_at, expires_at, metadata, estimated_ticks, progress, error_message)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::jsonb, $19, $20, $21)
-          RETURNING user_id, session_id, created_at)
-        INSERT INTO creation_log (user_id, session_id, created_at) SELECT user_id, session_id, created_at FROM inserted`,
-        [record.user_id, record.session_id, ...valuesOf(record)])
-      return { ok: true }
-    }))
+    // One statement, one round trip: insert_session_guarded (migrations/001_init.sql) takes the user's
+    // advisory lock, counts and inserts inside the statement's own transaction.
+    const [row] = await withMetadataCheck(async () => await this.#db.query<{ outcome: string, current_count: number | null, frees_at: Date | null }>(
+      `SELECT outcome, current_count, frees_at FROM insert_session_guarded($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+        $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+      [record.user_id, record.session_id, ...valuesOf(record), guard.max_active, guard.max_created_in_window,
+        iso(guard.window_start), LOCK_NAMESPACE_USERS]))
+    switch (row.outcome) {
+      case 'ok': return { ok: true }
+      case 'duplicate_id': return { ok: false, reason: 'duplicate_id' }
+      case 'concurrent_sessions': return { ok: false, reason: 'concurrent_sessions', current: row.current_count as number }
+      case 'sessions_per_hour':
+        return { ok: false, reason: 'sessions_per_hour', current: row.current_count as number, frees_at: (row.frees_at as Date).getTime() }
+      default: throw new Error(`insert_session_guarded answered ${row.outcome}`)
+    }
   }
 
   async get (userId: string, sessionId: string): Promise<SessionRecord | undefined> {
