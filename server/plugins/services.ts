@@ -84,6 +84,8 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   })
 
   const byState = metrics.sessionsByState
+  // The gauge counts stored sessions, so it starts from what earlier processes left.
+  for (const [state, n] of Object.entries(await sessions.countByState())) byState.set({ state }, n)
   sessions.subscribe((event) => {
     const s: Session = event.session
     switch (event.kind) {

@@ -97,5 +97,7 @@ export interface SessionStore {
    * start: the process that ran them is gone, so none of them is running any more.
    */
   pauseInterrupted (now: number, expiresAt: number): Promise<number>
+  /** How many sessions are stored in each state (states without any are left out). */
+  countByState (): Promise<Partial<Record<SessionState, number>>>
   size (): Promise<number>
 }

@@ -297,6 +297,11 @@ export class SessionManager {
     return await this.#store.pauseInterrupted(now, now + this.#ttlMs)
   }
 
+  /** Stored sessions per state (metrics start from it: the store may hold sessions of earlier processes). */
+  async countByState (): Promise<Partial<Record<SessionState, number>>> {
+    return await this.#store.countByState()
+  }
+
   /** Starts the periodic expiry sweep; unref'd so it never keeps the process alive. Idempotent. */
   startSweeper (): void {
     if (this.#sweeper !== undefined) return

@@ -78,6 +78,13 @@ t.test('a restarted app answers from storage what the last one left', async (t) 
     t.equal((await api('GET', '/sessions/nope_nope/results')).body.error_code, 'SESSION_NOT_FOUND')
   })
 
+  t.test('the sessions gauge starts from what is stored', async (t) => {
+    const text = await (await fetch(`${baseUrl}/metrics`)).text()
+    for (const [state, n] of [['completed', 3], ['error', 1], ['paused', 1], ['ready', 1]] as const) {
+      t.match(text, new RegExp(`^simutrador_sessions\\{state="${state}"\\} ${n}$`, 'm'), state)
+    }
+  })
+
   t.test('deleting a session deletes its finished run', async (t) => {
     t.ok(await storage.runs.get('ent', headless))
     t.equal((await api('DELETE', `/sessions/${headless}`)).status, 204)

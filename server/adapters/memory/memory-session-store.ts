@@ -2,6 +2,7 @@
 // frozen records of one hidden class, and interned repeated strings to keep an idle session small.
 // Each method does its work synchronously before resolving, which is what makes insert's limit
 // check atomic: no other call can interleave between counting and writing.
+import type { SessionState } from '../../../schemas/sessions.js'
 import { AppError } from '../../app-error.js'
 import { isActive } from '../../sessions/lifecycle.js'
 import { compareListOrder, decodeCursor, encodeCursor, type CursorKey } from '../../sessions/session-cursor.js'
@@ -164,6 +165,14 @@ export class MemorySessionStore implements SessionStore {
       }
     }
     return moved
+  }
+
+  async countByState (): Promise<Partial<Record<SessionState, number>>> {
+    const counts: Partial<Record<SessionState, number>> = {}
+    for (const shelf of this.#shelves.values()) {
+      for (const r of shelf.byId.values()) counts[r.state] = (counts[r.state] ?? 0) + 1
+    }
+    return counts
   }
 
   async size (): Promise<number> {

@@ -3,6 +3,7 @@
 // active sessions and recent creations and then writes, so concurrent creates by one user, from any number
 // of processes, never overshoot a plan limit.
 // Updates and conditional deletes lock the row (SELECT … FOR UPDATE) while the caller's function decides.
+import type { SessionState } from '../../../schemas/sessions.js'
 import { AppError } from '../../app-error.js'
 import { formatMoney, parseDecimal } from '../../money.js'
 import { ACTIVE_STATES } from '../../sessions/lifecycle.js'
@@ -226,6 +227,11 @@ export class SqlSessionStore implements SessionStore {
         UPDATE sessions SET state = 'paused', updated_at = $1, expires_at = $2 WHERE state = 'running' RETURNING 1)
       SELECT count(*)::int AS n FROM paused`, [iso(now), iso(expiresAt)])
     return row.n
+  }
+
+  async countByState (): Promise<Partial<Record<SessionState, number>>> {
+    const rows = await this.#db.query<{ state: SessionState, n: number }>('SELECT state, count(*)::int AS n FROM sessions GROUP BY state')
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]))
   }
 
   async size (): Promise<number> {
