@@ -1,7 +1,7 @@
 // Opens the storage of the configured mode: memory adapters (`:memory:`), embedded PostgreSQL (PGlite) in
 // the state folder, or a PostgreSQL server (DATABASE_URL). Both SQL modes run the same migrations and
 // the same stores. Start-up problems are StorageStartError with a message fit for the console.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { StorageConfig } from '../config.js'
 import { redactDatabaseUrl } from '../config.js'
@@ -16,6 +16,7 @@ import type { SqlClient } from './sql/sql-client.js'
 import { SqlIdempotencyStore } from './sql/sql-idempotency-store.js'
 import { SqlRunStore } from './sql/sql-run-store.js'
 import { SqlSessionStore } from './sql/sql-session-store.js'
+import { lockStateDir } from './state-dir-lock.js'
 
 export interface StorageLog {
   warn: (obj: object, msg: string) => void
@@ -86,39 +87,4 @@ async function openServer (url: string, log: StorageLog): Promise<Storage> {
     throw err
   }
   return sqlStorage(db)
-}
-
-/**
- * PGlite does not guard its folder: two processes on one folder would corrupt it. A pid file does, and a
- * stale one (its process is gone, e.g. after kill -9) is taken over. Resolves the function that unlocks.
- */
-async function lockStateDir (dir: string): Promise<() => Promise<void>> {
-  const file = join(dir, 'simutrador.pid')
-  const mine = String(process.pid)
-  try {
-    await writeFile(file, mine, { flag: 'wx' })
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    const holder = Number((await readFile(file, 'utf8')).trim())
-    if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-      throw new StorageStartError(
-        `The state folder ${dir} is in use by another SimuTrador process (pid ${holder}). ` +
-        'Stop that process, or give this one its own SIMUTRADOR_STATE_DIR.')
-    }
-    await writeFile(file, mine)
-  }
-  return async () => {
-    const holder = await readFile(file, 'utf8').catch(() => '')
-    if (holder.trim() === mine) await rm(file, { force: true })
-  }
-}
-
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
