@@ -13,6 +13,10 @@ type Cell = number | string | null | { $date: number } | { $bigint: string }
 interface Column { name: string, element: Record<string, unknown>, data: Cell[] }
 interface ParquetFile { filename: string, columns: Column[] }
 
+// Zoneless strings must read as UTC whatever the machine's zone: run in a zone far from UTC so that a
+// local-time reading would show (the CI machine is UTC, where the two agree).
+process.env.TZ = 'Asia/Tokyo'
+
 const WRITER = fileURLToPath(new URL('./fixtures/write-parquet-columns.mjs', import.meta.url))
 
 /** Writes every file in one plain-node child (see the writer for why). */
