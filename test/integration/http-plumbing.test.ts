@@ -85,7 +85,7 @@ t.test('/health needs no credentials and states version, uptime and server time'
   const body = await res.json() as { status: string, version: string, uptime_sec: number, server_time: string }
   t.equal(body.status, 'ok')
   t.equal(body.version, API_VERSION)
-  t.ok(Number.isInteger(body.uptime_sec) && body.uptime_sec >= 0, `uptime ${body.uptime_sec}`)
+  t.ok(Number.isInteger(body.uptime_sec) && body.uptime_sec >= 0 && body.uptime_sec <= Math.ceil(process.uptime()) + 1, `uptime ${body.uptime_sec} s, in seconds since the server module loaded`)
   const serverTime = Date.parse(body.server_time)
   t.ok(serverTime >= before - 1000 && serverTime <= Date.now() + 1000, 'server time is now')
 })
@@ -138,4 +138,27 @@ t.test('market-data listing filters and bar limits as a client uses them', async
   const day = await get('/market-data/bars/AAPL?start=2023-01-03&end=2023-01-03&timeframe=1m')
   t.equal(day.bars.length, 390, 'one regular NYSE session of minutes')
   t.equal(day.truncated, false)
+})
+
+t.test('the plan\'s requests_per_minute is one allowance per user across every route', async (t) => {
+  const { baseUrl } = await listen(t)
+  const alice = { authorization: `Bearer ${await tokenFor(baseUrl, KEYS.alice)}` }
+  const bob = { authorization: `Bearer ${await tokenFor(baseUrl, KEYS.bob)}` }
+  const routes = ['/me', '/market-data/symbols?limit=1', '/market-data/symbols/AAPL', '/sessions']
+  // Free plan: 120 a minute, spread over four routes (30 each): none of them alone is near the limit.
+  for (let i = 0; i < 120; i++) {
+    const res = await fetch(`${baseUrl}${routes[i % routes.length]}`, { headers: alice })
+    await res.arrayBuffer()
+    if (res.status !== 200) { t.fail(`request ${i + 1} (${routes[i % routes.length]}) was ${res.status}`); return }
+  }
+  const over = await fetch(`${baseUrl}/market-data/bars/AAPL?start=2023-01-03&end=2023-01-05`, { headers: alice })
+  t.equal(over.status, 429, 'the 121st request is refused, on a route not used before')
+  const body = await over.json() as { error_code: string, details: { limit: number, retry_after_seconds: number } }
+  t.equal(body.error_code, 'RATE_LIMIT_EXCEEDED')
+  t.equal(body.details.limit, 120)
+  t.ok(body.details.retry_after_seconds >= 1 && body.details.retry_after_seconds <= 60, `retry in ${body.details.retry_after_seconds} s`)
+  t.equal(Number(over.headers.get('retry-after')), body.details.retry_after_seconds, 'Retry-After agrees with the body')
+  const other = await fetch(`${baseUrl}/me`, { headers: bob })
+  t.equal(other.status, 200, 'another user keeps a full allowance')
+  t.equal(other.headers.get('x-ratelimit-remaining'), '119')
 })
