@@ -138,6 +138,10 @@ t.test('market-data listing filters and bar limits as a client uses them', async
   const day = await get('/market-data/bars/AAPL?start=2023-01-03&end=2023-01-03&timeframe=1m')
   t.equal(day.bars.length, 390, 'one regular NYSE session of minutes')
   t.equal(day.truncated, false)
+  const exact = await get('/market-data/bars/AAPL?start=2023-01-03&end=2023-01-04&timeframe=1m&limit=390')
+  t.equal(exact.bars.length, 390)
+  t.equal(exact.bars[389].timestamp, '2023-01-03T20:59:00.000Z', 'the page ends with the first day')
+  t.equal(exact.truncated, true, 'a page that ends exactly at a day boundary is still cut when more days were asked for')
 })
 
 t.test('the plan\'s requests_per_minute is one allowance per user across every route', async (t) => {
