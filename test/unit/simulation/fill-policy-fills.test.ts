@@ -159,6 +159,17 @@ t.test('§4 a notional that buys less than 0.00000001 units is rejected at its b
   t.same(u.map((x) => [x.status, x.error_code, x.reason]), [['rejected', 'INVALID_ORDER', 'notional buys less than 0.00000001 units']])
 })
 
+t.test('§4 time_in_force defaults to day: an order sent without one expires at the close of its trading day', async (t) => {
+  const e = engineFor(minuteSeries('AAA', [[flat(100), flat(100), flat(100)], [flat(89), flat(89)]]))
+  steps(e, 1)
+  const req = order({ order_id: 'd', type: 'limit', price: 90 })
+  delete req.time_in_force
+  submit(e, [req])
+  t.equal(e.order('d').time_in_force, 'day')
+  t.same(updates(steps(e, 2)).map((u) => [u.order_id, u.status]), [['d', 'expired']])
+  t.same(executions(steps(e)), [], 'not alive on the next day, whose bars reach 90')
+})
+
 // ── §5 commission, buying power, shorts ──────────────────────────────────────────────────────────
 
 t.test('§5 commission is per share on the cumulative quantity, minus what the order already paid', async (t) => {
@@ -197,6 +208,19 @@ t.test('§5 before a symbol\'s first bar a market order holds nothing; only the 
   t.equal(e.account().buying_power, '1000.00')
   t.same(updates(steps(e, 1)).map((u) => [u.status, u.error_code]), [['rejected', 'INSUFFICIENT_BUYING_POWER']])
   t.equal(e.account().cash, '1000.00')
+})
+
+t.test('§5 when tried, a buy fill must leave cash ≥ 0 including its commission', async (t) => {
+  // capital 1000, 0.01/share: 9 held at the 100 close (900.09). Bar 2 opens 111.11: 999.99 + 0.09 > 1000 → rejected;
+  // the same order on a bar opening at 111.10 (999.90 + 0.09 = 999.99) fills.
+  const run = (open: number): ReturnType<typeof updates> => {
+    const e = engineFor(dailySeries('AAA', [flat(100), flat(open)]), { initialCapital: '1000', settings: { commission_per_share: 0.01 } })
+    steps(e, 1)
+    submit(e, [order({ order_id: 'b', quantity: 9 })])
+    return updates(steps(e, 1))
+  }
+  t.same(run(111.11).map((u) => [u.status, u.error_code, u.reason]), [['rejected', 'INSUFFICIENT_BUYING_POWER', 'fill of 9 at 111.11 needs 1000.08, cash is 1000.00']])
+  t.same(run(111.1).map((u) => u.status), ['filled'])
 })
 
 t.test('§5 a buy that covers a short counts the 150 % it releases', async (t) => {
