@@ -359,6 +359,7 @@ t.test('§6 CAGR over calendar days between first and last bar; −100 when equi
   t.same([m.final_equity, m.total_return_pct, m.cagr_pct], ['-1000.00', -200, -100])
   t.same([m.total_trades, m.winning_trades, m.losing_trades, m.win_rate, m.gross_loss, m.gross_profit], [1, 0, 1, 0, '-2000.00', '0.00'])
   t.equal(m.profit_factor, 0)
+  t.same(e.results().equity_curve.map((p) => p.drawdown_pct), [0, 0, 200], 'the curve\'s drawdown is from the running peak (1000) to −1000')
   // no trade at all: win rate is null; D = 2 days, 0 % a year
   const flatRun = engineFor(dailySeries('AAA', [flat(100), flat(100), flat(100)]))
   steps(flatRun)
