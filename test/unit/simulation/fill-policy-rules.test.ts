@@ -7,7 +7,7 @@ import { emptySeries } from '../../../server/market-data/bar-series.js'
 import { DEFAULT_SIMULATION_SETTINGS, resolveSettings, SimulationEngine } from '../../../server/simulation/engine.js'
 import { Bar } from '../../../schemas/market-data.js'
 import { ErrorCode } from '../../../schemas/errors.js'
-import { OrderRequest, simulationSchemas, type TickData } from '../../../schemas/simulation.js'
+import { OrderRequest, simulationSchemas, type SimulationSettings, type TickData } from '../../../schemas/simulation.js'
 import { dailySeries, engineFor, executions, flat, minuteSeries, order, steps, submit, updates } from './bars.js'
 
 function codeOf (fn: () => unknown): [string, unknown] | null {
@@ -47,7 +47,7 @@ t.test('§1 settings out of range are refused with VALIDATION_FAILED naming the 
   t.same(codeOf(() => resolveSettings({ slippage_bps: 1000.5 })), ['VALIDATION_FAILED', 'slippage_bps'])
   t.same(codeOf(() => resolveSettings({ volume_participation: 0 })), ['VALIDATION_FAILED', 'volume_participation'])
   t.same(codeOf(() => resolveSettings({ volume_participation: 1.01 })), ['VALIDATION_FAILED', 'volume_participation'])
-  t.same(codeOf(() => resolveSettings({ fill_policy_version: '1.0.1' })), ['VALIDATION_FAILED', 'fill_policy_version'])
+  t.same(codeOf(() => resolveSettings({ fill_policy_version: '1.0.1' } as unknown as Partial<SimulationSettings>)), ['VALIDATION_FAILED', 'fill_policy_version'])
   // the bounds themselves are allowed
   t.equal(codeOf(() => resolveSettings({ slippage_bps: 1000, volume_participation: 1, commission_per_share: 0, min_commission_per_order: 0 })), null)
   t.equal(codeOf(() => resolveSettings({ slippage_bps: 0, volume_participation: 0.00000001 })), null)
