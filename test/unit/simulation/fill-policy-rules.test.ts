@@ -174,6 +174,15 @@ t.test('§2 end: the step after the last tick cancels open orders, sends a final
   t.same(codeOf(() => e.cancelOrder('g')), ['INVALID_STATE', undefined], 'nothing can be cancelled after the end')
 })
 
+t.test('§2 a session whose series has no bars completes at the first step', async (t) => {
+  const e = engineFor(emptySeries('AAA', '1d', 0))
+  t.same([e.totalSteps, e.progress, e.simTime], [0, 1, '1970-01-01T00:00:00.000Z'])
+  const end = e.step() ?? []
+  t.same(end.map((x) => x.type), ['account_snapshot', 'simulation_complete'])
+  t.match(end[1].data, { reason: 'finished', bars_processed: 0, final_equity: '100000.00' })
+  t.equal(e.step(), null)
+})
+
 // ── §3 Orders ────────────────────────────────────────────────────────────────────────────────────
 
 t.test('§3 order_id is 1..60 characters of [A-Za-z0-9_.:-] (schema)', async (t) => {
@@ -289,6 +298,9 @@ t.test('§3 the ids of bracket legs are reserved, both ways', async (t) => {
   t.same(parent.rejected_orders.map((r) => [r.order_id, r.reason]), [['q', 'bracket leg ids q-tp/q-sl are already used']])
   // a target-only bracket does not need the stop id
   t.same(submit(e, [order({ order_id: 'q', quantity: 1, take_profit: { limit_price: 120 } })]).ack.accepted_orders, ['q'])
+  // the parent's wire form names its bracket
+  submit(e, [order({ order_id: 'r', quantity: 1, take_profit: { limit_price: '120.5' }, stop_loss: { stop_price: 80, limit_price: 79 } })])
+  t.match(e.order('r'), { take_profit_price: '120.50', stop_loss_price: '80.00', stop_loss_limit_price: '79.00' })
 })
 
 t.test('§3 a symbol with no bars left in the session is refused', async (t) => {
