@@ -144,4 +144,21 @@ t.test('runStrategy edges', async (t) => {
     t.equal((obj as Error).cause, thing, 'with the thrown value as its cause')
     t.match(await client.getSessionStatus(sessionId), { state: 'error', error_message: '[object Object]' })
   })
+
+  t.test('closing the client mid-run rejects with CLIENT_CLOSED', async (t) => {
+    const client = await connect(t)
+    const thrown = await runStrategy(client, { onTick (tick) { if (tick.sequence_id === 5) void client.close() } }, { session: DAILY }).then(() => undefined, (err: unknown) => err)
+    t.match(thrown, { error_code: 'CLIENT_CLOSED', source: 'client' })
+    t.notOk(isStrategyError(thrown))
+  })
+
+  t.test('a strategy that throws after its client closed: its own error still comes back', async (t) => {
+    const client = await connect(t)
+    const boom = new Error('thrown after close')
+    const thrown = await runStrategy(client, {
+      async onTick (tick) { if (tick.sequence_id === 3) { await client.close(); throw boom } }
+    }, { session: DAILY }).then(() => undefined, (err: unknown) => err)
+    t.equal(thrown, boom, 'the report to the server failed quietly; the caller sees the strategy’s error')
+    t.ok(isStrategyError(thrown))
+  })
 })
