@@ -21,8 +21,14 @@ const MAX_BUCKETS = 10_000
  * market-data route, …). Keys already say whose bucket it is (`user:…`, `key:…`, `ip:…`), so every route
  * shares this one table.
  */
-class SharedWindowStore implements FastifyRateLimitStore {
+export class SharedWindowStore implements FastifyRateLimitStore {
   readonly #windows = new Map<string, { current: number, start: number }>()
+  readonly #maxBuckets: number
+
+  /** The plugin constructs it with its own options (no `maxBuckets`), so the default applies there. */
+  constructor (options: { maxBuckets?: number } = {}) {
+    this.#maxBuckets = options.maxBuckets ?? MAX_BUCKETS
+  }
 
   incr (key: string, callback: (error: Error | null, result?: { current: number, ttl: number }) => void, timeWindow: number): void {
     const now = Date.now()
@@ -32,11 +38,11 @@ class SharedWindowStore implements FastifyRateLimitStore {
     // Re-inserted so the Map's order is recency and the first key is the one to drop.
     this.#windows.delete(key)
     this.#windows.set(key, w)
-    if (this.#windows.size > MAX_BUCKETS) this.#windows.delete(this.#windows.keys().next().value as string)
+    if (this.#windows.size > this.#maxBuckets) this.#windows.delete(this.#windows.keys().next().value as string)
     callback(null, { current: w.current, ttl: w.start + timeWindow - now })
   }
 
-  child (): FastifyRateLimitStore {
+  child (): this {
     return this
   }
 }
