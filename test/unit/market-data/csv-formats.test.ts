@@ -4,6 +4,7 @@
 import t from 'tap'
 import { CsvBarSource, parseCsvBars } from '../../../server/market-data/sources/csv.js'
 import { describeFileSymbol, fileSymbolInfo, readManifest } from '../../../server/market-data/sources/file-catalog.js'
+import { createBarSources } from '../../../server/market-data/sources/index.js'
 
 const ROWS = '2023-01-03,130.28,130.9,124.17,125.07,124.216301,112117500\n2023-01-04,126.89,128.66,125.08,126.36,125.497498,89113600\n'
 
@@ -199,4 +200,20 @@ t.test('a file symbol spelled unlike any alias stays an accepted alias of its en
   t.same(fileSymbolInfo('brk-b', {}, 'csv', []).aliases, ['BRK-B', 'BRK/B'], 'not listed twice')
   t.same(fileSymbolInfo('AAPL', {}, 'csv', []).aliases, [], 'the canonical spelling is no alias')
   t.match(fileSymbolInfo('EURUSD', { EURUSD: { asset_class: 'forex' } }, 'parquet', []), { symbol: 'EUR/USD', aliases: ['EURUSD', 'C:EURUSD', 'EUR-USD', 'EUR_USD'], synthetic: false, source: 'parquet' })
+})
+
+t.test('the data folder must exist and be a folder; a candles file is not the Parquet layout', async (t) => {
+  const root = t.testdir({ 'plain-file': 'x', csvish: { candles: 'a file, not a folder', 'AAPL.csv': `Date,Open,High,Low,Close\n${ROWS.split('\n')[0].split(',').slice(0, 5).join(',')}\n` } })
+  for (const dir of [`${root}/missing`, `${root}/plain-file`]) {
+    t.throws(() => createBarSources({ dataDir: dir }), { name: 'AppError', error_code: 'INTERNAL_ERROR', message: `Market-data directory ${dir} does not exist`, details: { data_dir: dir } })
+  }
+  t.same(createBarSources({ dataDir: `${root}/csvish`, demo: false }).map((s) => s.kind), ['csv'])
+  t.same(createBarSources({ dataDir: '' }).map((s) => s.kind), ['demo'], 'an empty setting means no data folder')
+})
+
+t.test('manifest currency is taken when it is a string; a pair-less crypto file quotes in USD', async (t) => {
+  const m = await readManifest(t.testdir({ 'manifest.json': JSON.stringify({ SAP: { market: 'NYSE', currency: 'EUR' } }) }))
+  t.equal(m.SAP.currency, 'EUR')
+  t.match(describeFileSymbol('sap', m), { symbol: 'SAP', currency: 'EUR' })
+  t.match(describeFileSymbol('doge', { DOGE: { asset_class: 'crypto' } }), { symbol: 'DOGE', asset_class: 'crypto', currency: 'USD' })
 })
