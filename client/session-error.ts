@@ -11,6 +11,7 @@ export type ClientErrorCode =
   | 'CONNECTION_FAILED'
   | 'NOT_CONNECTED'
   | 'CLIENT_CLOSED'
+  | 'RUN_IN_PROGRESS'
 
 export type SessionErrorCode = ErrorCode | ClientErrorCode
 

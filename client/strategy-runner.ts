@@ -78,8 +78,28 @@ export interface StrategyRunResult {
 
 type StrategyStep = Awaited<ReturnType<Strategy['onTick']>>
 
+/**
+ * Clients with a run in progress. One run per client at a time: order updates, fills and account snapshots
+ * carry no session id and sequence ids are per run, so two runs on one connection cannot be told apart (the
+ * second would drop the first's events as repeats and could end with the other run's result).
+ */
+const running = new WeakMap<SessionClient, string>()
+
 /** Run `strategy` to the end of its session and resolve with the `simulation_complete` metrics. */
 export async function runStrategy (client: SessionClient, strategy: Strategy, opts: RunStrategyOptions): Promise<StrategyRunResult> {
+  const busy = running.get(client)
+  if (busy !== undefined) {
+    throw SessionError.client('RUN_IN_PROGRESS', `This client is already running a strategy (${busy}); use one SessionClient per concurrent run`, { details: { running: busy } })
+  }
+  running.set(client, typeof opts.session === 'string' ? opts.session : 'a new session')
+  try {
+    return await runOne(client, strategy, opts)
+  } finally {
+    running.delete(client)
+  }
+}
+
+async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrategyOptions): Promise<StrategyRunResult> {
   const session = typeof opts.session === 'string'
     ? await client.getSessionStatus(opts.session)
     : await client.createSession(opts.session)
@@ -133,7 +153,10 @@ export async function runStrategy (client: SessionClient, strategy: Strategy, op
           await guarded(() => strategy.onAccount?.(snapshot, ctx))
           return undefined
         }
-        case 'simulation_complete': return event.data as SimulationCompleteData
+        case 'simulation_complete': {
+          const complete = event.data as SimulationCompleteData
+          return complete.session_id === sessionId ? complete : undefined
+        }
         default: return undefined
       }
     }

@@ -22,7 +22,7 @@ export function parseDecimal (text: string, field = 'amount'): Fixed {
   const frac = m[3] ?? ''
   let units = intPart * SCALE
   if (frac.length <= SCALE_DIGITS) {
-    units += BigInt(frac.padEnd(SCALE_DIGITS, '0') || '0')
+    units += BigInt(frac.padEnd(SCALE_DIGITS, '0'))
   } else {
     const kept = BigInt(frac.slice(0, SCALE_DIGITS))
     const rest = frac.slice(SCALE_DIGITS)

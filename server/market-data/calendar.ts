@@ -299,13 +299,6 @@ export function marketSessionAtNum (kind: CalendarKind, epochMs: number): Market
   return 'closed'
 }
 
-/** The trading day an instant's bar belongs to in this calendar (NYSE: New York date; forex: 17:00 label; crypto: UTC date). */
-export function tradingDayOfInstant (kind: CalendarKind, epochMs: number): number {
-  if (kind === 'crypto') return Math.floor(epochMs / DAY_MS)
-  if (kind === 'forex') return forexDayAt(epochMs)
-  return Math.floor((epochMs + nyOffsetMinutesAt(epochMs) * MINUTE_MS) / DAY_MS)
-}
-
 /** Regular-session length in ms of every trading day in [startDay, endDay], as [open, close) pairs. */
 export function sessionIntervalsNum (kind: CalendarKind, startDay: number, endDay: number): Float64Array {
   const days = tradingDaysNum(kind, startDay, endDay)

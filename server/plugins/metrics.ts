@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client) with one Registry per app instance, so building the app twice (tests)
 // never hits "already registered". Features add their instruments to `app.metrics`.
 import fp from 'fastify-plugin'
-import { Registry, Histogram, Counter, Gauge, collectDefaultMetrics } from 'prom-client'
+import { Registry, Histogram, Counter, Gauge } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { AppError } from '../app-error.js'
@@ -29,9 +29,8 @@ declare module 'fastify' {
 
 const REQUEST_START = Symbol('requestStart')
 
-export default fp(async function metricsPlugin (app: FastifyInstance, opts: { enabled: boolean, token?: string, defaultMetrics?: boolean }) {
+export default fp(async function metricsPlugin (app: FastifyInstance, opts: { enabled: boolean, token?: string }) {
   const registry = new Registry()
-  if (opts.defaultMetrics === true) collectDefaultMetrics({ register: registry })
   const metrics: AppMetrics = {
     registry,
     httpDuration: new Histogram({ name: 'simutrador_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route', 'status'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] }),

@@ -347,7 +347,8 @@ export class SimulationEngine {
     const closeMs = tl.time[k] + this.stepMs
     if (k + 1 === tl.length || tl.day[k + 1] !== tl.day[k]) {
       const exact = p.equity(this.markPrice)
-      const dd = this.peakEquity > 0 ? (this.peakEquity - equity) / this.peakEquity * 100 : 0
+      // The peak starts at the (positive) initial capital and only rises, so the division is safe.
+      const dd = (this.peakEquity - equity) / this.peakEquity * 100
       this.daily.push({ day: tl.day[k], timeMs: closeMs, equity: exact, cash: p.cash, drawdownPct: tidy(Math.max(0, dd)) })
     }
     const simTime = this.iso(closeMs)

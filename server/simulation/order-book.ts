@@ -62,10 +62,6 @@ export class WorkingOrder {
     this.updatedAt = createdAt
   }
 
-  get remaining (): Fixed | null {
-    return this.quantity === null ? null : this.quantity - this.filled
-  }
-
   get isOpen (): boolean {
     return this.status === 'accepted' || this.status === 'partially_filled'
   }

@@ -19,11 +19,6 @@ export function prorate (a: Fixed, num: Fixed, den: Fixed): Fixed {
   return negative ? -q : q
 }
 
-/** Quantities are Fixed too (8 decimals), so partial fills never leave 0.30000000000000004 shares. */
-export function quantityToNumber (q: Fixed): number {
-  return toNumber(q)
-}
-
 interface OpenTrade {
   direction: 'long' | 'short'
   entryTime: string

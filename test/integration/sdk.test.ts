@@ -50,7 +50,8 @@ t.test('SessionClient', async (t) => {
     const a = await client.createSession(VALID)
     const b = await client.createSession(VALID)
     await app.inject({ method: 'DELETE', url: `/sessions/${a.session_id}`, headers: { authorization: `Bearer ${await tokenOf(baseUrl, KEYS.ent)}` } })
-    t.ok(client.sessions.has(a.session_id), 'deleted behind the client’s back: still cached')
+    // No "still cached" check here: the server pushes session_deleted to the user's connections, and whether
+    // it is read before the next line is a race. sdk-edges pins the pruning rule without one.
     await client.listSessions()
     t.notOk(client.sessions.has(a.session_id))
     t.ok(client.sessions.has(b.session_id))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseMoney, formatMoney, mul, div, round, fromNumber, parseDecimal } from '../../server/money.js'
+import { parseMoney, formatMoney, mul, div, round, fromNumber, fromInteger, parseDecimal, min, max, abs, toNumber } from '../../server/money.js'
 import { AppError } from '../../server/app-error.js'
 
 t.test('sums of cents stay exact where floats drift', async (t) => {
@@ -35,4 +35,66 @@ t.test('float prices convert through their shortest decimal form', async (t) => 
 t.test('bad input is a VALIDATION_FAILED AppError', async (t) => {
   t.throws(() => parseDecimal('1e5', 'initial_capital'), AppError)
   t.throws(() => parseMoney(Number.NaN), new AppError('VALIDATION_FAILED', 'amount must be a finite number', { field: 'amount' }))
+})
+
+t.test('more than 8 decimals round half-even: ties to the even digit, anything past a 5 up, signs mirrored', async (t) => {
+  t.equal(formatMoney(parseDecimal('0.123456785')), '0.12345678', 'tie, 8 even: stays')
+  t.equal(formatMoney(parseDecimal('0.123456775')), '0.12345678', 'tie, 7 odd: up')
+  t.equal(formatMoney(parseDecimal('0.1234567850001')), '0.12345679', 'past the tie: up')
+  t.equal(formatMoney(parseDecimal('0.123456784999')), '0.12345678', 'under the tie: down')
+  t.equal(formatMoney(parseDecimal('-0.123456775')), '-0.12345678')
+  t.equal(formatMoney(parseDecimal('0.999999995')), '1.00', 'the carry reaches the integer part')
+})
+
+t.test('tiny float inputs in exponent form are read exactly, then rounded half-even', async (t) => {
+  t.equal(parseMoney(5e-9), 0n, '0.000000005: tie to even 0')
+  t.equal(parseMoney(1.5e-8), 2n, '0.000000015: tie to even 2')
+  t.equal(parseMoney(2.5e-8), 2n, '0.000000025: tie to even 2')
+  t.equal(parseMoney(1.2e-7), 12n)
+})
+
+function thrown (fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (err) {
+    return err
+  }
+  return 'did not throw'
+}
+
+t.test('malformed decimals are refused with the field named; surrounding spaces are allowed', async (t) => {
+  for (const bad of ['abc', '', '1.', '.5', '+1', '1,5', '1e21', '--1', '0x10']) {
+    t.match(thrown(() => parseDecimal(bad, 'price')), { error_code: 'VALIDATION_FAILED', details: { field: 'price', value: bad } }, JSON.stringify(bad))
+  }
+  t.equal(parseDecimal(' 12.5 '), parseMoney(12.5))
+  t.match(thrown(() => parseMoney(Number.POSITIVE_INFINITY, 'notional')), { error_code: 'VALIDATION_FAILED', details: { field: 'notional' } })
+  t.match(thrown(() => parseMoney(1e21)), { error_code: 'VALIDATION_FAILED' }, 'a float too large for a plain decimal is refused, not mangled')
+})
+
+t.test('negative amounts round half-even symmetrically in mul, div and round', async (t) => {
+  t.equal(formatMoney(mul(parseMoney('-0.00000003'), parseMoney('0.5'))), '-0.00000002')
+  t.equal(formatMoney(mul(parseMoney('-0.00000005'), parseMoney('0.5'))), '-0.00000002')
+  t.equal(formatMoney(div(parseMoney('10'), parseMoney('-4'))), '-2.50')
+  t.equal(formatMoney(div(parseMoney('-1'), parseMoney('3'))), '-0.33333333')
+  t.equal(formatMoney(div(parseMoney('2'), parseMoney('3'))), '0.66666667')
+  t.equal(formatMoney(round(parseMoney('-2.345'), 2)), '-2.34')
+  t.equal(formatMoney(round(parseMoney('-2.355'), 2)), '-2.36')
+})
+
+t.test('formatMoney: at least minDecimals digits, no trailing zeros beyond, no negative zero', async (t) => {
+  t.equal(formatMoney(parseMoney('5')), '5.00')
+  t.equal(formatMoney(parseMoney('5'), 0), '5')
+  t.equal(formatMoney(parseMoney('5.1'), 0), '5.1')
+  t.equal(formatMoney(parseMoney('5.12345678'), 4), '5.12345678')
+  t.equal(formatMoney(-1n), '-0.00000001')
+  t.equal(formatMoney(parseMoney('-0')), '0.00')
+  t.equal(formatMoney(fromInteger(-3)), '-3.00')
+})
+
+t.test('min, max, abs and toNumber', async (t) => {
+  t.equal(min(1n, -2n), -2n)
+  t.equal(max(1n, -2n), 1n)
+  t.equal(abs(-7n), 7n)
+  t.equal(abs(7n), 7n)
+  t.equal(toNumber(parseMoney('101.25')), 101.25)
 })

@@ -47,10 +47,9 @@ export function parseCsvBars (text: string, file: string, symbol: string, kind: 
     if (day === null) throw dataError(file, i + 1, `invalid date '${rawDate}'`)
     // Yahoo writes "null" for every price of a day it has no data for: skip such rows, not fail.
     if (f[col.open!] === 'null' && f[col.close!] === 'null') continue
+    // Only called for columns the header has (required ones are checked above, optional ones guarded).
     const num = (c: Column): number => {
-      const idx = col[c]
-      if (idx === undefined) return Number.NaN
-      const s = f[idx]
+      const s = f[col[c]!]
       const v = s === '' ? Number.NaN : Number(s)
       if (!Number.isFinite(v)) throw dataError(file, i + 1, `${c === 'adj' ? 'adj close' : c} '${s}' is not a number`)
       return v

@@ -153,3 +153,29 @@ t.test('a year of minute bars for one stock generates well under a second', asyn
   t.equal(m.length, 252 * 390 - 3 * 180) // three 13:00 closes in 2024
   t.ok(ms < 1000, `took ${ms.toFixed(0)} ms`)
 })
+
+t.test('hourly bars over more than a month (generated a month at a time) aggregate to every daily bar', async (t) => {
+  const daily = demo.loadSeriesSync('MSFT', '1d', '2023-01-03', '2023-03-31')
+  const hours = demo.loadSeriesSync('MSFT', '1h', '2023-01-03', '2023-03-31')
+  t.equal(daily.length, 62, 'more trading days than one 31-day chunk holds')
+  t.equal(hours.length, 62 * 7, 'seven hourly bars on each full NYSE day')
+  const perDay = new Map<number, { open: number, close: number, high: number, low: number, volume: number, n: number }>()
+  for (let i = 0; i < hours.length; i++) {
+    const d = perDay.get(hours.day[i])
+    if (d === undefined) perDay.set(hours.day[i], { open: hours.open[i], close: hours.close[i], high: hours.high[i], low: hours.low[i], volume: hours.volume[i], n: 1 })
+    else Object.assign(d, { close: hours.close[i], high: Math.max(d.high, hours.high[i]), low: Math.min(d.low, hours.low[i]), volume: d.volume + hours.volume[i], n: d.n + 1 })
+  }
+  const mismatched = Array.from(daily.day).filter((day, k) => {
+    const d = perDay.get(day)
+    return d === undefined || d.n !== 7 || d.open !== daily.open[k] || d.close !== daily.close[k] || d.high !== daily.high[k] || d.low !== daily.low[k] || d.volume !== daily.volume[k]
+  })
+  t.same(mismatched, [], 'each day\'s hours give its open, close, high, low and volume')
+  t.equal(perDay.size, daily.length, 'no hour outside the days')
+  t.ok(hours.time.every((x, i) => i === 0 || x > hours.time[i - 1]), 'strictly increasing across chunk boundaries')
+})
+
+t.test('the demo source refuses impossible dates and symbols it does not hold', async (t) => {
+  t.throws(() => demo.loadSeriesSync('AAPL', '1d', '2023-02-30', '2023-03-31'), { name: 'AppError', error_code: 'INVALID_DATE_RANGE', message: /2023-02-30/ })
+  t.throws(() => demo.loadSeriesSync('AAPL', '1m', '2023-01-03', '2023-1-4'), { name: 'AppError', error_code: 'INVALID_DATE_RANGE', message: /2023-1-4/ })
+  await t.rejects(demo.loadSeries('ZZZZ', '1d', '2023-01-03', '2023-01-04'), { name: 'AppError', error_code: 'INVALID_SYMBOL', message: /ZZZZ/ })
+})

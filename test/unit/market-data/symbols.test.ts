@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SymbolIndex, canonicalForm, aliasesFor, editDistance } from '../../../server/market-data/symbols.js'
+import { SymbolIndex, canonicalForm, aliasesFor, compactKey, editDistance } from '../../../server/market-data/symbols.js'
 import type { AssetClass } from '../../../schemas/market-data.js'
 
 const entries: Array<{ symbol: string, asset_class: AssetClass }> = [
@@ -61,4 +61,73 @@ t.test('canonicalForm names file symbols without a catalogue', async (t) => {
 t.test('edit distance counts an adjacent transposition as one edit', async (t) => {
   t.equal(editDistance('APPL', 'AAPL'), 1)
   t.equal(editDistance('KITTEN', 'SITTING'), 3)
+})
+
+t.test('canonicalForm: separators, share classes, and crypto quotes longest first', async (t) => {
+  const cases: Array<[string, AssetClass, string]> = [
+    [' brk/b ', 'stock', 'BRK.B'],
+    ['bf_b', 'stock', 'BF.B'],
+    ['eur-usd', 'forex', 'EUR/USD'],
+    ['C:gbp_jpy', 'forex', 'GBP/JPY'],
+    ['EURUSDX', 'forex', 'EURUSDX'],
+    ['BTCBUSD', 'crypto', 'BTC/BUSD'],
+    ['ETHUSDT', 'crypto', 'ETH/USDT'],
+    ['X:SOLUSDC', 'crypto', 'SOL/USDC'],
+    ['ethbtc', 'crypto', 'ETH/BTC'],
+    ['OPUSD', 'crypto', 'OP/USD'],
+    ['XUSD', 'crypto', 'XUSD'],
+    ['doge', 'crypto', 'DOGE']
+  ]
+  for (const [input, cls, expected] of cases) t.equal(canonicalForm(input, cls), expected, `${input} (${cls})`)
+})
+
+t.test('aliasesFor lists the spellings the catalogue accepts', async (t) => {
+  t.same(aliasesFor('AAPL', 'stock'), [])
+  t.same(aliasesFor('BRK.B', 'stock'), ['BRK-B', 'BRK/B'])
+  t.same(aliasesFor('EUR/USD', 'forex'), ['EURUSD', 'C:EURUSD', 'EUR-USD', 'EUR_USD'])
+  t.same(aliasesFor('BTC/USD', 'crypto'), ['BTCUSD', 'X:BTCUSD', 'BTC-USD', 'BTC_USD'])
+  t.same(aliasesFor('DOGE', 'crypto'), [], 'a pair symbol without a quote has no pair spellings')
+})
+
+t.test('compactKey: a vendor prefix only at the start, every separator dropped, case folded', async (t) => {
+  t.same(compactKey('c:eur/usd'), { key: 'EURUSD', cls: 'forex' })
+  t.same(compactKey('x:btc-usd'), { key: 'BTCUSD', cls: 'crypto' })
+  t.same(compactKey('Q:ABC'), { key: 'ABC', cls: null }, 'an unknown vendor letter is dropped without a class')
+  t.same(compactKey('X:'), { key: 'X', cls: null }, 'too short to carry a prefix')
+  t.same(compactKey('ab:c_d.e-f/g'), { key: 'ABCDEFG', cls: null })
+  t.same(compactKey('brk.b2'), { key: 'BRKB2', cls: null }, 'digits kept')
+})
+
+t.test('one compact key in two classes: a plain spelling prefers the stock, a prefix picks its class', async (t) => {
+  // Listed crypto first, so the preference is the class order, not insertion order.
+  const idx = new SymbolIndex([
+    { symbol: 'ABC/USD', asset_class: 'crypto', aliases: aliasesFor('ABC/USD', 'crypto') },
+    { symbol: 'ABC/USD', asset_class: 'forex', aliases: [] },
+    { symbol: 'ABCUSD', asset_class: 'stock', aliases: [] }
+  ])
+  t.equal(idx.resolve('abc.usd'), 'ABCUSD', 'no exact spelling: the stock wins')
+  t.equal(idx.resolve('X:ABC.USD'), 'ABC/USD')
+  t.equal(idx.resolve('C:ABCUSD'), 'ABC/USD')
+})
+
+t.test('an alias never shadows another symbol\'s canonical spelling', async (t) => {
+  const idx = new SymbolIndex([
+    { symbol: 'BTCUSD', asset_class: 'stock', aliases: [] },
+    { symbol: 'BTC/USD', asset_class: 'crypto', aliases: aliasesFor('BTC/USD', 'crypto') }
+  ])
+  t.equal(idx.resolve('btcusd'), 'BTCUSD', 'the stock listed as BTCUSD keeps its name')
+  t.equal(idx.resolve('X:BTCUSD'), 'BTC/USD')
+  t.equal(idx.resolve('btc-usd'), 'BTC/USD')
+})
+
+t.test('suggestions: one edit for short inputs, two for longer, best first, nothing for an empty key', async (t) => {
+  const idx = new SymbolIndex(['IBM', 'IBKR', 'GE', 'GM', 'AMZN', 'AMD', 'AMAT'].map((symbol) => ({ symbol, asset_class: 'stock' as const, aliases: [] })))
+  t.same(idx.suggest('IMB'), ['IBM'], 'a transposition is one edit')
+  t.same(idx.suggest('IXX'), [], 'three letters: two edits is too far')
+  t.same(idx.suggest('AMZNN'), ['AMZN'])
+  t.same(idx.suggest('AMXX'), ['AMAT', 'AMD', 'AMZN'], 'four letters: within two edits, ties alphabetical')
+  t.same(idx.suggest('AM', 2), ['AMAT', 'AMD'], 'a shared prefix counts; max caps the list')
+  t.same(idx.suggest('-/_'), [])
+  t.equal(editDistance('ABCDEF', 'ZZZZZZ', 2), 2, 'capped distance stops early')
+  t.equal(editDistance('A', 'ABCD', 2), 2, 'length difference alone reaches the cap')
 })

@@ -138,3 +138,58 @@ t.test('the plan API: supported symbols by market and available date range', asy
   t.equal(r.valid, false)
   t.same(r.symbols.map((x) => x.valid), [false, true])
 })
+
+t.test('several range problems of one kind are thrown together, each with its details', async (t) => {
+  const s = service()
+  t.throws(() => s.validateSessionRequest(body(['AAPL', 'EURUSD'], '2009-12-01', '2010-01-29')), {
+    name: 'AppError',
+    error_code: 'INVALID_DATE_RANGE',
+    message: /AAPL.*; .*EUR\/USD/,
+    details: { symbol: 'AAPL', problems: [{ symbol: 'AAPL', first_date: '2010-01-04' }, { symbol: 'EUR/USD' }] }
+  })
+})
+
+t.test('the thrown error follows precedence: unknown symbol, then duplicate, then dates', async (t) => {
+  const s = service()
+  t.throws(() => s.validateSessionRequest(body(['NOPE', 'AAPL', 'aapl'], '2023-02-30', '2023-01-01')), { name: 'AppError', error_code: 'INVALID_SYMBOL', details: { invalid_symbols: ['NOPE'] } })
+  t.throws(() => s.validateSessionRequest(body(['AAPL', 'aapl'], '2023-02-30', '2023-01-01')), { name: 'AppError', error_code: 'VALIDATION_FAILED', details: { duplicate_symbols: [{ input: 'aapl', symbol: 'AAPL', duplicate_of: 'AAPL' }] } })
+  const v = s.validate(body(['NOPE', 'AAPL', 'aapl'], '2023-02-30', '2023-01-01'))
+  t.same(v.errors.map((e) => e.error_code), ['INVALID_SYMBOL', 'VALIDATION_FAILED', 'INVALID_DATE_RANGE'], 'the verdict lists every kind')
+})
+
+t.test('each malformed date is named on its own', async (t) => {
+  const s = service()
+  const endOnly = s.validate(body(['AAPL'], '2023-01-03', '2023-13-01'))
+  t.same(endOnly.errors.map((e) => e.details), [{ end_date: '2023-13-01' }])
+  const both = s.validate(body(['AAPL'], '2023-1-3', 'soon'))
+  t.same(both.errors.map((e) => e.details), [{ start_date: '2023-1-3' }, { end_date: 'soon' }])
+  t.equal(both.date_range.valid, false)
+  t.equal(both.date_range.message, "start_date '2023-1-3' is not a valid YYYY-MM-DD date; end_date 'soon' is not a valid YYYY-MM-DD date")
+})
+
+t.test('a range ending on the last day of a symbol\'s data is inside it; one day later is not', async (t) => {
+  const s = service()
+  t.equal(s.validate(body(['AAPL'], '2024-12-02', '2024-12-31')).valid, true, 'the demo ends Dec 31 of last year')
+  t.equal(s.validate(body(['BTCUSD'], '2024-12-31', '2025-01-01')).valid, false)
+  t.equal(s.validate(body(['AAPL'], '2010-01-04', '2010-01-04')).valid, true, 'the first day itself')
+})
+
+t.test('verdicts are cached per timeframe: the same dates and symbols in 1d and 1m differ', async (t) => {
+  const s = service()
+  const d = s.validateSessionRequest(body(['AAPL'], '2023-01-03', '2023-01-03', '1d'))
+  const m = s.validateSessionRequest(body(['AAPL'], '2023-01-03', '2023-01-03', '1m'))
+  t.equal(d.estimated_ticks, 1)
+  t.equal(m.estimated_ticks, 390)
+  t.equal(s.validator.cacheSize, 2)
+})
+
+t.test('a file symbol without minute data is refused for 1m by every entry point', async (t) => {
+  const dir = t.testdir({ 'ACME.csv': 'Date,Open,High,Low,Close\n2023-01-03,1,2,0.5,1.5\n2023-01-04,1,2,0.5,1.5\n' })
+  const s = new MarketDataService({ dataDir: dir, demo: false, now })
+  await s.init()
+  t.throws(() => s.validator.getAvailableDateRange('acme', '1m'), { name: 'AppError', error_code: 'INVALID_DATE_RANGE', details: { symbol: 'ACME', timeframe: '1m', available_timeframes: ['1d'] } })
+  t.same(s.validator.getAvailableDateRange('acme'), { symbol: 'ACME', timeframe: '1d', first_date: '2023-01-03', last_date: '2023-01-04' })
+  const v = s.validate(body(['ACME'], '2023-01-03', '2023-01-04', '1m'))
+  t.match(v.symbols[0], { valid: false, error_code: 'INVALID_DATE_RANGE', message: 'No 1m data for ACME' })
+  await t.rejects(s.getBars('ACME', { start: '2023-01-03', end: '2023-01-04', timeframe: '1h' }), { name: 'AppError', error_code: 'INVALID_DATE_RANGE', details: { available_timeframes: ['1d'] } })
+})

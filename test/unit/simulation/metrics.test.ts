@@ -1,7 +1,7 @@
 import t from 'tap'
 import {
-  cagrPct, calendarDaysBetween, calmarRatio, downsideDeviation, maxDrawdownPct, periodReturns, populationStd,
-  sharpeRatio, sortinoRatio, tradeStats
+  cagrPct, calendarDaysBetween, calmarRatio, downsideDeviation, maxDrawdownPct, mean, periodReturns, populationStd,
+  sharpeRatio, sortinoRatio, tidy, tidyOrNull, tradeStats
 } from '../../../server/simulation/metrics.js'
 import type { TradeRecord } from '../../../schemas/simulation.js'
 
@@ -79,4 +79,32 @@ t.test('a trade with zero net P&L counts as won; profit factor is wins over |los
 t.test('profit factor and win rate are null when undefined', async (t) => {
   t.equal(tradeStats([trade('5')]).profitFactor, null)
   t.equal(tradeStats([]).winRate, null)
+})
+
+t.test('a period that starts at zero equity has a 0 return, not Infinity', async (t) => {
+  t.same(Array.from(periodReturns(100, [0, 50])), [-1, 0])
+  t.same(Array.from(periodReturns(0, [10])), [0])
+})
+
+t.test('statistics of nothing are undefined, never 0', async (t) => {
+  t.ok(Number.isNaN(mean([])))
+  t.equal(sortinoRatio([]), null)
+  t.equal(cagrPct(0, 100, 365), null, 'no initial capital: no growth rate')
+})
+
+t.test('ratios go on the wire rounded to 10 decimals; undefined values as null', async (t) => {
+  t.equal(tidy(0.1 + 0.2), 0.3)
+  t.equal(tidy(1 / 3), 0.3333333333)
+  t.equal(tidy(-2 / 3), -0.6666666667)
+  t.equal(tidy(Number.POSITIVE_INFINITY), Number.POSITIVE_INFINITY)
+  t.equal(tidyOrNull(Number.NaN), null)
+  t.equal(tidyOrNull(Number.NEGATIVE_INFINITY), null)
+  t.equal(tidyOrNull(null), null)
+  t.equal(tidyOrNull(2 / 3), 0.6666666667)
+})
+
+t.test('gross profit and gross loss are exact sums of net P&L; gross loss is ≤ 0', async (t) => {
+  const s = tradeStats(['0.1', '0.2', '-0.3', '-0.00000001'].map(trade))
+  t.same([s.grossProfit, s.grossLoss], [30_000_000n, -30_000_001n])
+  t.equal(s.profitFactor, 30_000_000 / 30_000_001)
 })

@@ -93,3 +93,29 @@ t.test('through the engine, a fractional fill moves cash by the rounded value an
   t.equal(acct.cash, '100000.03333333')
   t.equal(acct.realized_pnl, '0.03333333')
 })
+
+t.test('covering part of a short realizes P&L against its average price and keeps the rest at that price', async (t) => {
+  // short 3 @ 10.01 (basis −30.03); cover 1 @ 10 → +0.01; 2 left at 10.01
+  const p = new Portfolio(m('1000'), ['AAA'])
+  p.applyFill(0, m('-3'), m('10.01'), 0n, T)
+  p.applyFill(0, m('1'), m('10'), 0n, T)
+  t.equal(formatMoney(p.realizedPnl), '0.01')
+  t.equal(formatMoney(p.basis[0]), '-20.02')
+  const [pos] = p.positions(Float64Array.of(10))
+  t.same([pos.quantity, pos.avg_cost, pos.market_value, pos.unrealized_pnl], [-2, '10.01', '-20.00', '0.02'])
+  t.equal(p.trades.length, 0, 'the round trip is still open')
+})
+
+t.test('a buy that crosses a short to a long closes the short trade and opens a long, commission split pro rata', async (t) => {
+  // short 10 @ 50; buy 15 @ 45 with 1.50 commission → short trade: +50 gross, 1.00 commission; long 5 @ 45 opened with 0.50
+  const p = new Portfolio(m('10000'), ['AAA'])
+  p.applyFill(0, m('-10'), m('50'), 0n, T)
+  p.applyFill(0, m('15'), m('45'), m('1.5'), T)
+  t.same(p.trades.map((x) => [x.direction, x.quantity, x.avg_entry_price, x.avg_exit_price, x.gross_pnl, x.commission, x.net_pnl, x.return_pct]),
+    [['short', 10, '50.00', '45.00', '50.00', '1.00', '49.00', 9.8]])
+  t.equal(formatMoney(p.qty[0]), '5.00')
+  t.equal(formatMoney(p.basis[0]), '225.00')
+  t.equal(formatMoney(p.cash), '9823.50', '10000 + 500 − 675 − 1.50')
+  const [open] = p.tradesMarkedAt(Float64Array.of(46), T).slice(1)
+  t.same([open.direction, open.quantity, open.gross_pnl, open.commission, open.net_pnl, open.open_at_end], ['long', 5, '5.00', '0.50', '4.50', true])
+})

@@ -30,3 +30,19 @@ t.test('series of different timeframes or unordered bars are refused', async (t)
   t.throws(() => buildTimeline([bad]), AppError)
   t.throws(() => buildTimeline([]), AppError)
 })
+
+t.test('a symbol given twice is refused', async (t) => {
+  t.throws(() => buildTimeline([dailySeries('AAA', [flat(1)]), dailySeries('AAA', [flat(2)])]), { error_code: 'VALIDATION_FAILED', message: 'symbol AAA appears twice' })
+})
+
+t.test('steps with the same subset of symbols share one symbols_trading array', async (t) => {
+  // AAA trades every day, BBB only on days 2 and 4: sets [AAA,BBB] (id 0) and [AAA] (one id, reused)
+  const a = dailySeries('AAA', [flat(1), flat(1), flat(1), flat(1)])
+  const b = dailySeries('BBB', [flat(1), flat(1)], '2023-01-03')
+  b.time[1] = a.time[3]
+  b.day[1] = a.day[3]
+  const tl = buildTimeline([a, b])
+  t.same(Array.from(tl.symbolSet), [1, 0, 1, 0])
+  t.equal(tl.symbolSets.length, 2)
+  t.same(tl.symbolSets[1], ['AAA'])
+})
