@@ -580,6 +580,8 @@ export interface components {
             progress: number;
             /** @description Present when state is error */
             error_message?: string;
+            /** @description Present when state is paused: paused by the user, by the strategy connection dropping, or by a server restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run) */
+            pause_reason?: "user" | "disconnect" | "server_restart";
         };
         CreateSessionBody: {
             symbols: string[];

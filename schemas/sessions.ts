@@ -88,7 +88,11 @@ export const Session = Type.Object(
     metadata: Metadata,
     estimated_ticks: Type.Integer({ minimum: 0 }),
     progress: Type.Number({ minimum: 0, maximum: 1 }),
-    error_message: Type.Optional(Type.String({ description: 'Present when state is error' }))
+    error_message: Type.Optional(Type.String({ description: 'Present when state is error' })),
+    pause_reason: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('disconnect'), Type.Literal('server_restart')], {
+      description: 'Present when state is paused: paused by the user, by the strategy connection dropping, or by a server ' +
+        'restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run)'
+    }))
   },
   { $id: 'Session', additionalProperties: false }
 )

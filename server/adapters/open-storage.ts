@@ -8,6 +8,7 @@ import { redactDatabaseUrl } from '../config.js'
 import { StorageStartError, type Storage } from '../ports/storage.js'
 import { MemoryIdempotencyStore } from './memory/memory-idempotency-store.js'
 import { MemoryRunStore } from './memory/memory-run-store.js'
+import { MemoryEventStore, MemoryInputLog } from './memory/memory-run-journal.js'
 import { MemorySessionStore } from './memory/memory-session-store.js'
 import { migrate } from './sql/migrate.js'
 import { isUnavailable, openPostgres } from './sql/pg-client.js'
@@ -15,6 +16,7 @@ import { openPglite } from './sql/pglite-client.js'
 import type { SqlClient } from './sql/sql-client.js'
 import { SqlIdempotencyStore } from './sql/sql-idempotency-store.js'
 import { SqlRunStore } from './sql/sql-run-store.js'
+import { SqlEventStore, SqlInputLog } from './sql/sql-run-journal.js'
 import { SqlSessionStore } from './sql/sql-session-store.js'
 import { lockStateDir } from './state-dir-lock.js'
 
@@ -22,11 +24,13 @@ export interface StorageLog {
   warn: (obj: object, msg: string) => void
 }
 
-export function memoryStorage (): Storage {
+/** `journal`: also keep live runs' inputs and events (in-process restart tests); `:memory:` mode does not. */
+export function memoryStorage (options: { journal?: boolean } = {}): Storage {
   return {
     sessions: new MemorySessionStore(),
     idempotency: new MemoryIdempotencyStore(),
     runs: new MemoryRunStore(),
+    ...(options.journal === true ? { journal: { inputs: new MemoryInputLog(), events: new MemoryEventStore() } } : {}),
     close: async () => {}
   }
 }
@@ -37,6 +41,7 @@ export function sqlStorage (db: SqlClient, onClose: () => Promise<void> = async 
     sessions: new SqlSessionStore(db),
     idempotency: new SqlIdempotencyStore(db),
     runs: new SqlRunStore(db),
+    journal: { inputs: new SqlInputLog(db), events: new SqlEventStore(db) },
     close: onClose
   }
 }

@@ -36,7 +36,11 @@ export interface SessionRecord {
   readonly progress: number
   /** null unless state is error. */
   readonly error_message: string | null
+  /** Why a paused session is paused (absent or null when it is not paused, or unknown). */
+  readonly pause_reason?: PauseReason | null
 }
+
+export type PauseReason = 'user' | 'disconnect' | 'server_restart'
 
 /** Plan limits checked atomically with an insert, so they hold exactly under concurrent creates. */
 export interface InsertGuard {
@@ -93,8 +97,8 @@ export interface SessionStore {
   /** Forgets creation-log entries older than `before` (they no longer count against any window). */
   pruneCreationLog (before: number): Promise<void>
   /**
-   * Moves every `running` session to `paused` with the given expiry, and resolves how many moved. Called at
-   * start: the process that ran them is gone, so none of them is running any more.
+   * Moves every `running` session to `paused` (pause_reason server_restart) with the given expiry, and
+   * resolves how many moved. Called at start: the process that ran them is gone, so none of them is running.
    */
   pauseInterrupted (now: number, expiresAt: number): Promise<number>
   /** How many sessions are stored in each state (states without any are left out). */

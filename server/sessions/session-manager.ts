@@ -28,7 +28,7 @@ import {
 } from '../plans.js'
 import { IdempotencyCache, canonicalJson } from './idempotency.js'
 import { assertTransition } from './lifecycle.js'
-import type { SessionRecord, SessionStore } from '../ports/session-store.js'
+import type { PauseReason, SessionRecord, SessionStore } from '../ports/session-store.js'
 import type { IdempotencyStore } from '../ports/idempotency-store.js'
 
 /** The authenticated caller, as the transports know it from the JWT. */
@@ -94,6 +94,8 @@ export interface TransitionOptions {
   /** Only with `to: 'error'`. */
   error_message?: string
   progress?: number
+  /** Only with `to: 'paused'`: why (shown as the session's pause_reason). */
+  pause_reason?: PauseReason
 }
 
 const HOUR_MS = 60 * 60 * 1000
@@ -253,7 +255,8 @@ export class SessionManager {
         state: target,
         updated_at: now,
         progress: options.progress ?? cur.progress,
-        error_message: target === 'error' ? (options.error_message ?? 'Simulation failed') : null
+        error_message: target === 'error' ? (options.error_message ?? 'Simulation failed') : null,
+        pause_reason: target === 'paused' ? (options.pause_reason ?? null) : null
       }
     })
     this.#emit('state_changed', user.user_id, after, before.state)
@@ -582,6 +585,7 @@ export class SessionManager {
     }
     if (r.volume_participation !== null) session.volume_participation = r.volume_participation
     if (r.state === 'error' && r.error_message !== null) session.error_message = r.error_message
+    if (r.state === 'paused' && r.pause_reason !== undefined && r.pause_reason !== null) session.pause_reason = r.pause_reason
     return session
   }
 }

@@ -160,7 +160,7 @@ export class MemorySessionStore implements SessionStore {
     for (const shelf of this.#shelves.values()) {
       for (const r of shelf.byId.values()) {
         if (r.state !== 'running') continue
-        shelf.byId.set(r.session_id, this.#compact(shelf, { ...r, state: 'paused', updated_at: now, expires_at: expiresAt }, r))
+        shelf.byId.set(r.session_id, this.#compact(shelf, { ...r, state: 'paused', pause_reason: 'server_restart', updated_at: now, expires_at: expiresAt }, r))
         moved++
       }
     }
@@ -243,7 +243,8 @@ export class MemorySessionStore implements SessionStore {
       metadata_json: r.metadata_json === '{}' ? '{}' : r.metadata_json,
       estimated_ticks: r.estimated_ticks,
       progress: r.progress,
-      error_message: r.error_message
+      error_message: r.error_message,
+      ...(r.state === 'paused' && r.pause_reason !== undefined && r.pause_reason !== null ? { pause_reason: r.pause_reason } : {})
     })
   }
 }

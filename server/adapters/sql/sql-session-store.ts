@@ -12,6 +12,7 @@ import type {
   InsertGuard,
   InsertOutcome,
   ListByUserOptions,
+  PauseReason,
   SessionPage,
   SessionRecord,
   SessionStore
@@ -24,7 +25,7 @@ const COLUMNS = `user_id, session_id, symbols, to_char(start_date, 'YYYY-MM-DD')
   to_char(end_date, 'YYYY-MM-DD') AS end_date, timeframe, initial_capital::text AS initial_capital,
   commission_per_share::text AS commission_per_share, min_commission_per_order::text AS min_commission_per_order,
   slippage_bps, allow_short, volume_participation, fill_policy_version, state, created_at, updated_at, expires_at,
-  metadata::text AS metadata_json, estimated_ticks::float8 AS estimated_ticks, progress, error_message`
+  metadata::text AS metadata_json, estimated_ticks::float8 AS estimated_ticks, progress, error_message, pause_reason`
 
 const ACTIVE = [...ACTIVE_STATES]
 
@@ -50,6 +51,7 @@ interface Row {
   estimated_ticks: number
   progress: number
   error_message: string | null
+  pause_reason: PauseReason | null
 }
 
 function toRecord (row: Row): SessionRecord {
@@ -74,7 +76,8 @@ function toRecord (row: Row): SessionRecord {
     metadata_json: row.metadata_json,
     estimated_ticks: row.estimated_ticks,
     progress: row.progress,
-    error_message: row.error_message
+    error_message: row.error_message,
+    ...(row.pause_reason !== null ? { pause_reason: row.pause_reason } : {})
   })
 }
 
@@ -156,9 +159,9 @@ export class SqlSessionStore implements SessionStore {
         `UPDATE sessions SET symbols = $3, start_date = $4, end_date = $5, timeframe = $6, initial_capital = $7,
           commission_per_share = $8, min_commission_per_order = $9, slippage_bps = $10, allow_short = $11,
           volume_participation = $12, fill_policy_version = $13, state = $14, updated_at = $16, expires_at = $17,
-          metadata = $18::jsonb, estimated_ticks = $19, progress = $20, error_message = $21
+          metadata = $18::jsonb, estimated_ticks = $19, progress = $20, error_message = $21, pause_reason = $22
         WHERE user_id = $1 AND session_id = $2 AND created_at = $15`,
-        [userId, sessionId, ...valuesOf(next)])
+        [userId, sessionId, ...valuesOf(next), next.state === 'paused' ? (next.pause_reason ?? null) : null])
       return Object.isFrozen(next) ? next : Object.freeze({ ...next, symbols: Object.freeze([...next.symbols]) })
     }))
   }
@@ -224,7 +227,7 @@ export class SqlSessionStore implements SessionStore {
   async pauseInterrupted (now: number, expiresAt: number): Promise<number> {
     const [row] = await this.#db.query<{ n: number }>(
       `WITH paused AS (
-        UPDATE sessions SET state = 'paused', updated_at = $1, expires_at = $2 WHERE state = 'running' RETURNING 1)
+        UPDATE sessions SET state = 'paused', pause_reason = 'server_restart', updated_at = $1, expires_at = $2 WHERE state = 'running' RETURNING 1)
       SELECT count(*)::int AS n FROM paused`, [iso(now), iso(expiresAt)])
     return row.n
   }

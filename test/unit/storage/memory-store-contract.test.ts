@@ -5,6 +5,7 @@ import { storeContract } from '../../fixtures/store-contract.js'
 import { OPEN_GUARD, record } from '../sessions/session-records.js'
 
 storeContract(t, async () => memoryStorage())
+t.test('with the journal (in-process restarts)', async (t) => { storeContract(t, async () => memoryStorage({ journal: true })) })
 
 t.test('stored records are frozen so they cannot change behind the store', async (t) => {
   const { sessions: store } = memoryStorage()

@@ -1,0 +1,69 @@
+// In-process InputLog and EventStore: unit tests, and an in-process "restart" (two apps over one storage).
+// The `:memory:` mode does not use them: there, a run's in-memory event log is the record, as before.
+import type { EventStore, InputLog, LoggedInput, StoredFrame } from '../../ports/run-journal.js'
+
+const scoped = (userId: string, sessionId: string): string => `${userId}\u0000${sessionId}`
+
+export class MemoryInputLog implements InputLog {
+  readonly #runs = new Map<string, LoggedInput[]>()
+
+  async append (userId: string, sessionId: string, input: LoggedInput): Promise<void> {
+    const key = scoped(userId, sessionId)
+    const list = this.#runs.get(key) ?? []
+    if (list.some((i) => i.seq === input.seq)) throw new Error(`input ${input.seq} of ${sessionId} is already logged`)
+    list.push({ ...input, payload: JSON.parse(JSON.stringify(input.payload ?? null)) as unknown })
+    list.sort((a, b) => a.seq - b.seq)
+    this.#runs.set(key, list)
+  }
+
+  async list (userId: string, sessionId: string): Promise<LoggedInput[]> {
+    return [...(this.#runs.get(scoped(userId, sessionId)) ?? [])]
+  }
+
+  async delete (userId: string, sessionId: string): Promise<void> {
+    this.#runs.delete(scoped(userId, sessionId))
+  }
+}
+
+export class MemoryEventStore implements EventStore {
+  readonly #runs = new Map<string, string[]>()
+
+  async append (userId: string, sessionId: string, frames: readonly StoredFrame[]): Promise<void> {
+    const key = scoped(userId, sessionId)
+    const list = this.#runs.get(key) ?? []
+    for (const f of frames) {
+      if (f.seq !== list.length + 1) throw new Error(`event ${f.seq} of ${sessionId} does not follow ${list.length}`)
+      list.push(f.frame)
+    }
+    this.#runs.set(key, list)
+  }
+
+  async read (userId: string, sessionId: string, afterSeq: number, limit: number, maxChars: number): Promise<string[]> {
+    const list = this.#runs.get(scoped(userId, sessionId)) ?? []
+    return trimToChars(list.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit), maxChars)
+  }
+
+  async lastSeq (userId: string, sessionId: string): Promise<number> {
+    return this.#runs.get(scoped(userId, sessionId))?.length ?? 0
+  }
+
+  async delete (userId: string, sessionId: string): Promise<void> {
+    this.#runs.delete(scoped(userId, sessionId))
+  }
+
+  /** Tests: replace one stored frame (a tampered store). */
+  tamper (userId: string, sessionId: string, seq: number, frame: string): void {
+    const list = this.#runs.get(scoped(userId, sessionId))
+    if (list !== undefined && seq >= 1 && seq <= list.length) list[seq - 1] = frame
+  }
+}
+
+/** The leading frames within `maxChars` characters (at least one). */
+export function trimToChars (frames: string[], maxChars: number): string[] {
+  let chars = 0
+  for (let i = 0; i < frames.length; i++) {
+    chars += frames[i].length
+    if (chars > maxChars && i > 0) return frames.slice(0, i)
+  }
+  return frames
+}
