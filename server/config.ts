@@ -31,6 +31,7 @@ export const EnvSchema = Type.Object({
   WS_SLOW_CONSUMER_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
   MAX_JSON_DEPTH: Type.Integer({ minimum: 4, maximum: 256, default: 32 }),
   EVENT_LOG_MAX_BYTES_PER_RUN: Type.Integer({ minimum: 65536, maximum: 4294967296, default: 33554432 }),
+  EVENT_LOG_MEMORY_BYTES_PER_RUN: Type.Integer({ minimum: 65536, maximum: 4294967296, default: 4194304 }),
   EVENT_LOG_USER_BYTES: Type.Integer({ minimum: 0, maximum: 4294967296, default: 67108864 }),
   EVENT_LOG_RETENTION_HOURS: Type.Number({ minimum: 0, maximum: 8760, default: 24 }),
   SIMUTRADOR_STATE_DIR: Type.String({ minLength: 1, default: '.simutrador' }),
@@ -79,6 +80,8 @@ export interface Config {
   maxJsonDepth: number
   /** A run's event log keeps at most this many bytes of its newest frames while it runs. */
   eventLogMaxBytesPerRun: number
+  /** Durable modes: newest bytes of a run's events held in memory (older ones are read from storage). */
+  eventLogMemoryBytesPerRun: number
   /** Bytes of finished runs' event logs kept per user (newest runs first); older ones are released. */
   eventLogUserBytes: number
   /** Hours a finished run's event log is kept (within eventLogUserBytes); 0 releases it at completion. */
@@ -185,6 +188,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     wsSlowConsumerMs: e.WS_SLOW_CONSUMER_MS,
     maxJsonDepth: e.MAX_JSON_DEPTH,
     eventLogMaxBytesPerRun: e.EVENT_LOG_MAX_BYTES_PER_RUN,
+    eventLogMemoryBytesPerRun: e.EVENT_LOG_MEMORY_BYTES_PER_RUN,
     eventLogUserBytes: e.EVENT_LOG_USER_BYTES,
     eventLogRetentionHours: e.EVENT_LOG_RETENTION_HOURS,
     storage

@@ -80,7 +80,13 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     },
     onError: (err) => { app.log.error({ err }, 'simulation state update failed') },
     onStrategyError: (info) => { app.log.info(info, 'strategy reported an error; run ended in state error') },
-    eventLog: { maxBytesPerRun: config.eventLogMaxBytesPerRun, userBytes: config.eventLogUserBytes, retentionHours: config.eventLogRetentionHours }
+    eventLog: {
+      maxBytesPerRun: config.eventLogMaxBytesPerRun,
+      memoryBytesPerRun: config.eventLogMemoryBytesPerRun,
+      userBytes: config.eventLogUserBytes,
+      retentionHours: config.eventLogRetentionHours
+    },
+    ...(storage.journal !== undefined ? { journal: storage.journal } : {})
   })
 
   const byState = metrics.sessionsByState

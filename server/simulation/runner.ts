@@ -41,6 +41,8 @@ export interface RunnerHooks {
   onProgress: (progress: number) => void
   /** The run reached completed or error (by any route): its engine is released, its log may be retained. */
   onFinished?: () => void
+  /** Every event, as logged (durable mode: the event store's batches; a rebuild: the check against it). */
+  onFrame?: (seq: number, frame: string) => void
 }
 
 export interface RunnerInit {
@@ -97,7 +99,7 @@ export class SimulationRunner {
   #ticksSent = 0
   #ackedThrough = 0
   #state: RunState = 'running'
-  #pausedBy: 'user' | 'disconnect' | undefined
+  #pausedBy: 'user' | 'disconnect' | 'restart' | undefined
   /** While above 0 the pump does not step (a transition being committed, a replay being sent). */
   #holds = 0
   #scheduled = false
@@ -139,6 +141,8 @@ export class SimulationRunner {
   get progress (): number { return this.#engine?.progress ?? (this.#state === 'completed' ? 1 : this.#ticksSent / Math.max(1, this.#totalTicks)) }
   get primaryId (): number | undefined { return this.#primary?.id }
   get finished (): boolean { return this.#state === 'completed' || this.#state === 'error' }
+  /** Why a paused run is paused ('restart': rebuilt after a server restart, paused without an event). */
+  get pausedBy (): 'user' | 'disconnect' | 'restart' | undefined { return this.#state === 'paused' ? this.#pausedBy : undefined }
   /** What a finished run keeps (results only when completed), for the RunStore; undefined while it runs. */
   get final (): Readonly<FinalState> | undefined { return this.finished ? this.#final : undefined }
 
@@ -238,6 +242,31 @@ export class SimulationRunner {
     return data
   }
 
+  /**
+   * A rebuild: one engine step, its events logged (never sent: nobody is attached while a run is rebuilt).
+   * Inputs are applied between steps through the usual methods.
+   */
+  replayStep (): void {
+    const engine = this.#eng()
+    const events = engine.step()
+    if (events === null) { this.#finish('completed', true); return }
+    this.#emitAll(events, undefined)
+    if (engine.done) this.#finish('completed', true)
+  }
+
+  /** A rebuilt run that was running when the server stopped waits, paused, for its strategy; no event. */
+  pauseForRestart (): void {
+    this.#move('paused')
+    this.#pausedBy = 'restart'
+  }
+
+  /** Its strategy is back (or a headless run was resumed over REST): on it goes, without an event either. */
+  resumeAfterRestart (): void {
+    this.#move('running')
+    this.#pausedBy = undefined
+    this.#schedule()
+  }
+
   /** Apply a committed resume: paused → running. */
   resume (requestId?: string): SimulationStateData {
     this.#move('running')
@@ -271,12 +300,13 @@ export class SimulationRunner {
    * (STREAM_TAKEN_OVER) and from now on hears nothing; stepping holds until finishAttach, so the replay of
    * the log (sent by the service in pages) is never overtaken by a live event.
    */
-  beginAttach (sink: EventSink, lastProcessed: number): void {
+  beginAttach (sink: EventSink, lastProcessed: number, storeBacked = false): void {
     if (lastProcessed > this.log.lastSequenceId) {
       throw new AppError('VALIDATION_FAILED', `last_processed_sequence_id ${lastProcessed} is ahead of the log (${this.log.lastSequenceId})`, { field: 'last_processed_sequence_id', last_sequence_id: this.log.lastSequenceId })
     }
-    // Throws EVENTS_EXPIRED before anything changes when the client's next event is no longer kept.
-    this.log.framesAfter(lastProcessed, 1)
+    // Throws EVENTS_EXPIRED before anything changes when the client's next event is no longer kept (a
+    // store-backed log reads older events from the event store instead).
+    if (!storeBacked) this.log.framesAfter(lastProcessed, 1)
     const previous = this.#primary
     if (previous !== undefined && previous.id !== sink.id) {
       this.#displaced.add(previous.id)
@@ -302,7 +332,7 @@ export class SimulationRunner {
     this.#syncing = undefined
     this.#primary = sink
     this.release()
-    return this.#state === 'paused' && this.#pausedBy === 'disconnect'
+    return this.#state === 'paused' && (this.#pausedBy === 'disconnect' || this.#pausedBy === 'restart')
   }
 
   /** The replay could not finish (connection gone, events expired): give up the takeover. */
@@ -466,6 +496,7 @@ export class SimulationRunner {
     const rid = requestId === undefined ? '' : `,"request_id":${JSON.stringify(requestId)}`
     const frame = `{"type":"${type}","data":${JSON.stringify(data)}${rid},"timestamp":"${this.#stamp()}","sequence_id":${this.log.nextSequenceId}}`
     this.log.append(tickStep, frame)
+    this.#hooks.onFrame?.(this.log.lastSequenceId, frame)
     const primary = this.#primary
     if (primary !== undefined && primary.open) primary.send(frame)
     if (this.#watchers.size > 0) {

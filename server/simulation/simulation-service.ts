@@ -26,6 +26,7 @@ import type { BarSeries } from '../market-data/bar-series.js'
 import { limitsFor as defaultLimitsFor } from '../plans.js'
 import { MemoryRunStore } from '../adapters/memory/memory-run-store.js'
 import type { RunStore, StoredRun } from '../ports/run-store.js'
+import type { EventStore, InputKind, InputLog, LoggedInput, StoredFrame } from '../ports/run-journal.js'
 import type { SessionManager, SessionUser } from '../sessions/session-manager.js'
 import { DEFAULT_LOG_MAX_BYTES } from './event-log.js'
 import { SimulationRunner, type EventSink, type RunOptions, type RunState } from './runner.js'
@@ -38,9 +39,20 @@ export interface SeriesLoader {
   marketSessionAt?: (symbol: string, epochMs: number) => MarketSession
 }
 
+/** Durable runs: where inputs and events go (absent in `:memory:` mode). */
+export interface RunJournal {
+  readonly inputs: InputLog
+  readonly events: EventStore
+}
+
 export interface EventLogRetention {
   /** Bytes of newest frames a run's log keeps while running (ring). */
   maxBytesPerRun?: number
+  /** With a journal: bytes of newest frames a run keeps in memory (older ones are read from the event store). */
+  memoryBytesPerRun?: number
+  /** With a journal: frames are appended to the event store every this many events, or after flushMs. */
+  flushEvents?: number
+  flushMs?: number
   /** Bytes of finished runs' logs kept per user, newest runs first. */
   userBytes?: number
   /** Hours a finished run's log is kept (within userBytes); 0 releases it when the run finishes. */
@@ -60,8 +72,19 @@ export interface SimulationServiceOptions {
   /** Runner tuning (benchmarks, tests). */
   runner?: { sliceSteps?: number, sliceMs?: number, highWaterMark?: number }
   eventLog?: EventLogRetention
+  /** Runs survive a restart: inputs logged before they apply, events appended in batches. */
+  journal?: RunJournal
   now?: () => number
 }
+
+/** Default in-memory window of a durable run's events. */
+export const DEFAULT_MEMORY_WINDOW_BYTES = 4 << 20
+const DEFAULT_FLUSH_EVENTS = 512
+const DEFAULT_FLUSH_MS = 20
+/** A rebuild steps for at most this long per event-loop turn. */
+const REBUILD_SLICE_MS = 8
+/** Stored frames read per page while a rebuild checks its events. */
+const REBUILD_PAGE = 4096
 
 /** Paging of state_sync and GET …/events: at most this many events and characters per frame/page. */
 export const PAGE_MAX_EVENTS = 1000
@@ -86,7 +109,31 @@ interface Run {
   resumes: Promise<unknown>
   /** When the run finished (for log retention). */
   finishedAt: number | undefined
+  /** Durable runs: input numbering, the ordered chain of store writes, and frames waiting for the store. */
+  journal?: JournalState
 }
+
+interface JournalState {
+  /** Seq of the last logged input. */
+  seq: number
+  /** Input inserts and event appends, in order (an input is always stored before the frames it causes). */
+  chain: Promise<unknown>
+  pending: StoredFrame[]
+  timer: NodeJS.Timeout | undefined
+  /** Set while the run is being rebuilt: regenerated frames are checked, not stored. */
+  rebuild: RebuildCheck | undefined
+}
+
+interface RebuildCheck {
+  readonly storedLast: number
+  /** Stored frames from seq `pageFrom` on. */
+  page: string[]
+  pageFrom: number
+  /** First seq whose regenerated frame differs from the stored one. */
+  diverged: number | undefined
+}
+
+interface StartInput { options: RunOptions, request_id: string | null }
 
 export class SimulationService {
   readonly #sessions: SessionManager
@@ -104,6 +151,10 @@ export class SimulationService {
   readonly #userLogBytes: number
   readonly #retentionMs: number
   readonly #now: () => number
+  readonly #journal: RunJournal | undefined
+  readonly #flushEvents: number
+  readonly #flushMs: number
+  readonly #rebuilds = new Map<string, Promise<Run>>()
   readonly #sweep: NodeJS.Timeout
   readonly #unsubscribe: () => void
 
@@ -115,7 +166,12 @@ export class SimulationService {
     this.#onError = opts.onError ?? ((err) => { process.emitWarning(`simulation: ${String(err)}`) })
     this.#onStrategyError = opts.onStrategyError
     this.#runnerTuning = opts.runner
-    this.#logMaxBytes = opts.eventLog?.maxBytesPerRun ?? DEFAULT_LOG_MAX_BYTES
+    this.#journal = opts.journal
+    this.#logMaxBytes = opts.journal !== undefined
+      ? opts.eventLog?.memoryBytesPerRun ?? DEFAULT_MEMORY_WINDOW_BYTES
+      : opts.eventLog?.maxBytesPerRun ?? DEFAULT_LOG_MAX_BYTES
+    this.#flushEvents = opts.eventLog?.flushEvents ?? DEFAULT_FLUSH_EVENTS
+    this.#flushMs = opts.eventLog?.flushMs ?? DEFAULT_FLUSH_MS
     this.#userLogBytes = opts.eventLog?.userBytes ?? 64 << 20
     this.#retentionMs = (opts.eventLog?.retentionHours ?? 24) * 3_600_000
     this.#now = opts.now ?? Date.now
@@ -126,6 +182,8 @@ export class SimulationService {
       if (event.kind !== 'deleted' && event.kind !== 'expired') return
       // A SQL store deletes a finished run with its session; the memory store needs telling.
       this.#runStore.delete(event.user_id, event.session.session_id).catch(this.#onError)
+      this.#journal?.inputs.delete(event.user_id, event.session.session_id).catch(this.#onError)
+      this.#journal?.events.delete(event.user_id, event.session.session_id).catch(this.#onError)
       const run = this.#runs.get(keyOf(event.user_id, event.session.session_id))
       if (run === undefined) return
       run.runner.dispose()
@@ -148,47 +206,73 @@ export class SimulationService {
       const series = await Promise.all(session.symbols.map((symbol) =>
         this.#marketData.loadSeries(symbol, session.timeframe, session.start_date, session.end_date)))
       const options: RunOptions = { ...DEFAULT_RUN_OPTIONS, ...stripUndefined(start) }
-      // eslint-disable-next-line prefer-const -- the hooks close over the run, which needs the runner
-      let run: Run
-      const runner = new SimulationRunner({
-        sessionId,
-        userId: user.user_id,
-        series,
-        initialCapital: session.initial_capital,
-        settings: {
-          commission_per_share: Number(session.commission_per_share),
-          min_commission_per_order: Number(session.min_commission_per_order),
-          slippage_bps: session.slippage_bps,
-          allow_short: session.allow_short,
-          ...(session.volume_participation !== undefined ? { volume_participation: session.volume_participation } : {})
-        },
-        options,
-        ordersPerMinute: this.#limitsFor(user.plan).orders_per_minute,
-        ...(this.#marketData.marketSessionAt !== undefined ? { marketSessionAt: this.#marketData.marketSessionAt.bind(this.#marketData) } : {}),
-        ...this.#runnerTuning,
-        logMaxBytes: this.#logMaxBytes,
-        hooks: {
-          // Moves the run made itself: committed in the order made, failures logged.
-          onState: (to, detail) => {
-            if (to === 'completed' || to === 'error') this.#enqueue(run, async () => { await this.#saveFinished(run) }).catch(this.#onError)
-            this.#enqueue(run, async () => {
-              await this.#sessions.transition(user, sessionId, to, { progress: detail.progress, ...(detail.error_message !== undefined ? { error_message: detail.error_message } : {}) })
-            }).catch(this.#onError)
-          },
-          onProgress: (progress) => {
-            this.#enqueue(run, async () => { await this.#sessions.setProgress(user, sessionId, progress) }).catch(this.#onError)
-          },
-          onFinished: () => { this.#retain(run) }
-        }
-      })
-      run = { key, user, sessionId, runner, commits: Promise.resolve(), resumes: Promise.resolve(), finishedAt: undefined }
+      const run = this.#createRun(user, sessionId, session, series, options)
       await this.#sessions.transition(user, sessionId, 'running')
       this.#runs.set(key, run)
-      runner.start(sink, requestId)
-      return runner.stateData()
+      const startInput: StartInput = { options, request_id: requestId ?? null }
+      if (run.journal !== undefined) await this.#logInput(run, 'start', startInput)
+      run.runner.start(sink, requestId)
+      return run.runner.stateData()
     } finally {
       this.#starting.delete(key)
     }
+  }
+
+  /** A run and its runner, with the hooks that commit what the run does by itself. */
+  #createRun (user: SessionUser, sessionId: string, session: Session, series: BarSeries[], options: RunOptions): Run {
+    // eslint-disable-next-line prefer-const -- the hooks close over the run, which needs the runner
+    let run: Run
+    const journal: JournalState | undefined = this.#journal === undefined
+      ? undefined
+      : { seq: 0, chain: Promise.resolve(), pending: [], timer: undefined, rebuild: undefined }
+    const runner = new SimulationRunner({
+      sessionId,
+      userId: user.user_id,
+      series,
+      initialCapital: session.initial_capital,
+      settings: {
+        commission_per_share: Number(session.commission_per_share),
+        min_commission_per_order: Number(session.min_commission_per_order),
+        slippage_bps: session.slippage_bps,
+        allow_short: session.allow_short,
+        ...(session.volume_participation !== undefined ? { volume_participation: session.volume_participation } : {})
+      },
+      options,
+      ordersPerMinute: this.#limitsFor(user.plan).orders_per_minute,
+      ...(this.#marketData.marketSessionAt !== undefined ? { marketSessionAt: this.#marketData.marketSessionAt.bind(this.#marketData) } : {}),
+      ...this.#runnerTuning,
+      logMaxBytes: this.#logMaxBytes,
+      hooks: {
+        // Moves the run made itself: committed in the order made, failures logged. A rebuild only replays.
+        onState: (to, detail) => {
+          if (journal?.rebuild !== undefined) return
+          // A dropped connection paused the run: an input like any other, logged before its event is stored.
+          if (to === 'paused' && journal !== undefined) this.#logInput(run, 'pause', { reason: 'disconnect', request_id: null }).catch(this.#onError)
+          if (to === 'completed' || to === 'error') this.#enqueue(run, async () => { await this.#saveFinished(run) }).catch(this.#onError)
+          this.#enqueue(run, async () => {
+            await this.#sessions.transition(user, sessionId, to, {
+              progress: detail.progress,
+              ...(detail.error_message !== undefined ? { error_message: detail.error_message } : {}),
+              ...(to === 'paused' ? { pause_reason: 'disconnect' as const } : {})
+            })
+          }).catch(this.#onError)
+        },
+        onProgress: (progress) => {
+          if (journal?.rebuild !== undefined) return
+          this.#enqueue(run, async () => { await this.#sessions.setProgress(user, sessionId, progress) }).catch(this.#onError)
+        },
+        onFinished: () => {
+          if (journal !== undefined) {
+            if (journal.rebuild === undefined) { this.#flush(run); this.#retainDurable(run) }
+            return
+          }
+          this.#retain(run)
+        },
+        ...(journal !== undefined ? { onFrame: (seq: number, frame: string) => { this.#onFrame(run, seq, frame) } } : {})
+      }
+    })
+    run = { key: keyOf(user.user_id, sessionId), user, sessionId, runner, commits: Promise.resolve(), resumes: Promise.resolve(), finishedAt: undefined, ...(journal !== undefined ? { journal } : {}) }
+    return run
   }
 
   /**
@@ -208,16 +292,22 @@ export class SimulationService {
    * the run's stream).
    */
   async submitOrders (user: SessionUser, batch: OrderBatchData, requestId?: string, onAck?: (ack: BatchAck) => void): Promise<BatchAck> {
-    return (await this.#run(user, batch.session_id)).runner.submitBatch(batch, requestId, onAck)
+    const run = await this.#run(user, batch.session_id)
+    return await this.#input(run, 'orders', { batch, request_id: requestId ?? null }, () => run.runner.submitBatch(batch, requestId, onAck))
   }
 
-  /** Synchronous twin of submitOrders for the WebSocket hot path; undefined when the run is not here. */
+  /**
+   * Synchronous twin of submitOrders for the WebSocket hot path; undefined when the run is not here, or
+   * when the batch must be logged first (durable runs: use submitOrders).
+   */
   submitOrdersNow (user: SessionUser, batch: OrderBatchData, requestId: string | undefined, onAck: (ack: BatchAck) => void): BatchAck | undefined {
+    if (this.#journal !== undefined) return undefined
     return this.#runs.get(keyOf(user.user_id, batch.session_id))?.runner.submitBatch(batch, requestId, onAck)
   }
 
   async cancelOrder (user: SessionUser, sessionId: string, orderId: string, requestId?: string): Promise<OrderUpdate> {
-    return (await this.#run(user, sessionId)).runner.cancelOrder(orderId, requestId)
+    const run = await this.#run(user, sessionId)
+    return await this.#input(run, 'cancel', { order_id: orderId, request_id: requestId ?? null }, () => run.runner.cancelOrder(orderId, requestId))
   }
 
   /** A run's orders; a finished run's come from the RunStore when it is not in memory (after a restart). */
@@ -252,26 +342,32 @@ export class SimulationService {
 
   async pause (user: SessionUser, sessionId: string, requestId?: string): Promise<SimulationStateData> {
     const run = await this.#run(user, sessionId)
-    await this.#userMove(run, 'paused')
-    return run.runner.pause('user', requestId)
+    let data: SimulationStateData | undefined
+    await this.#userMove(run, 'paused', () => { data = run.runner.pause('user', requestId) }, undefined, { kind: 'pause', payload: { reason: 'user', request_id: requestId ?? null } })
+    return data ?? run.runner.stateData()
   }
 
+  /** Resumes a paused run; a headless run paused by a server restart is rebuilt first. */
   async resume (user: SessionUser, sessionId: string, requestId?: string): Promise<SimulationStateData> {
-    const run = await this.#run(user, sessionId)
-    await this.#userMove(run, 'running', () => { run.runner.resume(requestId) })
+    const run = this.#runs.get(keyOf(user.user_id, sessionId)) ?? await this.#rebuild(user, sessionId, 0, true)
+    if (run.runner.pausedBy === 'restart') {
+      await this.#userMove(run, 'running', () => { run.runner.resumeAfterRestart() })
+    } else {
+      await this.#userMove(run, 'running', () => { run.runner.resume(requestId) }, undefined, { kind: 'resume', payload: { request_id: requestId ?? null } })
+    }
     return run.runner.stateData()
   }
 
   async cancel (user: SessionUser, sessionId: string, requestId?: string): Promise<SimulationStateData> {
     const run = await this.#run(user, sessionId)
-    await this.#userMove(run, 'completed', () => { run.runner.cancel(requestId) })
+    await this.#userMove(run, 'completed', () => { run.runner.cancel(requestId) }, undefined, { kind: 'stop', payload: { request_id: requestId ?? null } })
     return run.runner.stateData()
   }
 
   /** strategy_error: the strategy threw; the run ends in state error with its message. */
   async strategyError (user: SessionUser, sessionId: string, message: string, stack: string | undefined): Promise<Session> {
     const run = await this.#run(user, sessionId)
-    const session = await this.#userMove(run, 'error', () => { run.runner.failByStrategy(message) }, message)
+    const session = await this.#userMove(run, 'error', () => { run.runner.failByStrategy(message) }, message, { kind: 'strategy_error', payload: { message } })
     this.#onStrategyError?.({ user_id: user.user_id, session_id: sessionId, message, ...(stack !== undefined ? { stack } : {}) })
     return session
   }
@@ -281,7 +377,7 @@ export class SimulationService {
     const run = await this.#run(user, sessionId)
     this.#expireIfDue(run)
     const log = run.runner.log
-    const frames = log.framesAfter(afterSeq, Math.min(limit, PAGE_MAX_EVENTS), PAGE_MAX_CHARS)
+    const frames = await this.#framesAfter(run, afterSeq, Math.min(limit, PAGE_MAX_EVENTS), PAGE_MAX_CHARS)
     return {
       session_id: sessionId,
       events: frames.map((f) => JSON.parse(f) as SessionEvent),
@@ -297,7 +393,8 @@ export class SimulationService {
    * paused by the disconnect continue. The connection that drove the run before hears STREAM_TAKEN_OVER.
    */
   async attach (user: SessionUser, sessionId: string, sink: EventSink, lastProcessed: number): Promise<StateSyncData> {
-    const run = await this.#run(user, sessionId)
+    // After a restart the run is rebuilt here first (a durable run), up to what the client has seen.
+    const run = this.#runs.get(keyOf(user.user_id, sessionId)) ?? await this.#rebuild(user, sessionId, lastProcessed, false)
     let answered!: (sync: StateSyncData) => void
     let failed!: (err: unknown) => void
     const answer = new Promise<StateSyncData>((resolve, reject) => { answered = resolve; failed = reject })
@@ -305,7 +402,7 @@ export class SimulationService {
       let begun: { sync: StateSyncData, cursor: number }
       try {
         this.#expireIfDue(run)
-        begun = this.#beginAttach(run, sink, lastProcessed)
+        begun = await this.#beginAttach(run, sink, lastProcessed)
       } catch (err) { failed(err); return }
       answered(begun.sync)
       await this.#replay(run, sink, begun.cursor)
@@ -338,7 +435,8 @@ export class SimulationService {
 
   /** Stops every run, then waits for the store writes already queued (the app closes storage after this). */
   async close (): Promise<void> {
-    const pending = [...this.#runs.values()].map(async (run) => await run.commits)
+    for (const run of this.#runs.values()) this.#flush(run)
+    const pending = [...this.#runs.values()].map(async (run) => { await run.commits; await run.journal?.chain })
     this.stop()
     await Promise.all(pending)
   }
@@ -346,7 +444,10 @@ export class SimulationService {
   stop (): void {
     clearInterval(this.#sweep)
     this.#unsubscribe()
-    for (const run of this.#runs.values()) run.runner.dispose()
+    for (const run of this.#runs.values()) {
+      clearTimeout(run.journal?.timer)
+      run.runner.dispose()
+    }
     this.#runs.clear()
     this.#retained.clear()
   }
@@ -361,7 +462,7 @@ export class SimulationService {
 
   /** SESSION_NOT_FOUND for other users' ids, INVALID_STATE for a session whose run is not here. */
   async #missing (user: SessionUser, sessionId: string): Promise<never> {
-    throw notHere(sessionId, (await this.#sessions.get(user, sessionId)).state)
+    throw notHere(sessionId, (await this.#sessions.get(user, sessionId)).state, this.#journal !== undefined)
   }
 
   /** A finished run from the RunStore (the session's owner checked first); INVALID_STATE when there is none. */
@@ -388,6 +489,190 @@ export class SimulationService {
     if (!this.#runs.has(run.key)) await this.#runStore.delete(run.user.user_id, run.sessionId)
   }
 
+  // ── durable runs: input log, event store, rebuild ──────────────────────────────────────────────
+
+  /** Appends to the run's journal chain (input inserts and event appends, in order). */
+  #journaled<T> (run: Run, write: () => Promise<T>): Promise<T> {
+    const j = run.journal as JournalState
+    const p = j.chain.then(write)
+    j.chain = p.catch(() => undefined)
+    return p
+  }
+
+  /** Logs one input durably, with the step the (held or paused) run is at; resolves once it is stored. */
+  async #logInput (run: Run, kind: InputKind, payload: unknown): Promise<void> {
+    const journal = this.#journal
+    if (journal === undefined) return
+    await this.#journaled(run, async () => {
+      const j = run.journal as JournalState
+      const input: LoggedInput = { seq: j.seq + 1, step: run.runner.ticksSent, kind, payload }
+      await journal.inputs.append(run.user.user_id, run.sessionId, input)
+      j.seq = input.seq
+    })
+  }
+
+  /**
+   * An input from the strategy (order batch, cancel): durable runs log it first (stepping holds meanwhile,
+   * so it applies at the step it was logged with), then `apply` it.
+   */
+  async #input<T> (run: Run, kind: InputKind, payload: unknown, apply: () => T): Promise<T> {
+    if (run.journal === undefined) return apply()
+    run.runner.hold()
+    try {
+      await this.#logInput(run, kind, payload)
+      return apply()
+    } finally {
+      run.runner.release()
+    }
+  }
+
+  /** Each event of a durable run: batched for the event store, or (rebuilding) checked against it. */
+  #onFrame (run: Run, seq: number, frame: string): void {
+    const j = run.journal as JournalState
+    const check = j.rebuild
+    if (check !== undefined && seq <= check.storedLast) {
+      const stored = check.page[seq - check.pageFrom]
+      if (check.diverged === undefined && (stored === undefined || withoutStamp(stored) !== withoutStamp(frame))) check.diverged = seq
+      return
+    }
+    j.pending.push({ seq, frame })
+    if (check !== undefined) return
+    if (j.pending.length >= this.#flushEvents) this.#flush(run)
+    else if (j.timer === undefined) {
+      j.timer = setTimeout(() => { j.timer = undefined; this.#flush(run) }, this.#flushMs)
+      j.timer.unref()
+    }
+  }
+
+  /** Hands the frames waiting for the event store to the journal chain. */
+  #flush (run: Run): void {
+    const j = run.journal
+    const journal = this.#journal
+    if (j === undefined || journal === undefined || j.pending.length === 0) return
+    clearTimeout(j.timer)
+    j.timer = undefined
+    const frames = j.pending
+    j.pending = []
+    this.#journaled(run, async () => { await journal.events.append(run.user.user_id, run.sessionId, frames) }).catch(this.#onError)
+  }
+
+  /** Frames after `after`: from memory when the window holds them, else (durable runs) from the event store. */
+  async #framesAfter (run: Run, after: number, limit: number, maxChars: number): Promise<string[]> {
+    const log = run.runner.log
+    const journal = this.#journal
+    if (run.journal !== undefined && journal !== undefined && (log.released || after < log.firstAvailableSequenceId - 1)) {
+      this.#flush(run)
+      await run.journal.chain
+      return await journal.events.read(run.user.user_id, run.sessionId, after, limit, maxChars)
+    }
+    return log.framesAfter(after, limit, maxChars)
+  }
+
+  /** Rebuilds a durable run that is not here (the server restarted), one rebuild per run at a time. */
+  async #rebuild (user: SessionUser, sessionId: string, lastProcessed: number, headless: boolean): Promise<Run> {
+    const key = keyOf(user.user_id, sessionId)
+    const running = this.#rebuilds.get(key)
+    if (running !== undefined) return await running
+    const p = this.#rebuildRun(user, sessionId, lastProcessed, headless)
+    this.#rebuilds.set(key, p)
+    try {
+      return await p
+    } finally {
+      this.#rebuilds.delete(key)
+    }
+  }
+
+  /**
+   * Replays the bars and the logged inputs through the engine, in slices, up to the last stored event (or
+   * the last the client saw), checking every regenerated event against the stored one (the envelope's
+   * timestamp aside). A difference moves the session to error and answers REPLAY_DIVERGED.
+   */
+  async #rebuildRun (user: SessionUser, sessionId: string, lastProcessed: number, headless: boolean): Promise<Run> {
+    const journal = this.#journal
+    const session = await this.#sessions.get(user, sessionId)
+    if (journal === undefined || (session.state !== 'paused' && session.state !== 'running')) throw notHere(sessionId, session.state, journal !== undefined)
+    const inputs = await journal.inputs.list(user.user_id, sessionId)
+    if (inputs.length === 0 || inputs[0].kind !== 'start') throw notHere(sessionId, session.state, false)
+    const start = inputs[0].payload as StartInput
+    if (headless && start.options.flow_control) {
+      throw new AppError('INVALID_STATE', `Session ${sessionId} was paused by a server restart; its strategy resumes it with resume_session ` +
+        '(POST …/resume resumes only a headless run)', { state: session.state, pause_reason: session.pause_reason ?? null })
+    }
+    const existing = this.#runs.get(keyOf(user.user_id, sessionId))
+    if (existing !== undefined) return existing
+    const series = await Promise.all(session.symbols.map((symbol) =>
+      this.#marketData.loadSeries(symbol, session.timeframe, session.start_date, session.end_date)))
+    const run = this.#createRun(user, sessionId, session, series, start.options)
+    const j = run.journal as JournalState
+    const { runner } = run
+    const storedLast = await journal.events.lastSeq(user.user_id, sessionId)
+    const check: RebuildCheck = { storedLast, page: [], pageFrom: 1, diverged: undefined }
+    j.rebuild = check
+    j.seq = inputs[inputs.length - 1].seq
+    const target = Math.max(storedLast, lastProcessed)
+    runner.hold()
+    const fetchPage = async (): Promise<void> => {
+      const from = runner.log.lastSequenceId
+      check.pageFrom = from + 1
+      check.page = from >= storedLast ? [] : await journal.events.read(user.user_id, sessionId, from, REBUILD_PAGE, Number.POSITIVE_INFINITY)
+    }
+    try {
+      await fetchPage()
+      runner.start(undefined, start.request_id ?? undefined)
+      let i = 1
+      for (;;) {
+        const deadline = performance.now() + REBUILD_SLICE_MS
+        let more = true
+        while (performance.now() < deadline) {
+          if (check.diverged !== undefined) { more = false; break }
+          const input = inputs[i]
+          if (input !== undefined && (input.step <= runner.ticksSent || runner.state !== 'running')) {
+            applyInput(run, input)
+            i++
+            continue
+          }
+          if (input === undefined && runner.log.lastSequenceId >= target) { more = false; break }
+          if (runner.state !== 'running') { more = false; break }
+          // Refill the page of stored frames before the check could run past it.
+          if (check.pageFrom + check.page.length - 1 < Math.min(storedLast, runner.log.lastSequenceId + REBUILD_PAGE / 2)) break
+          runner.replayStep()
+        }
+        if (!more) break
+        if (check.pageFrom + check.page.length - 1 < Math.min(storedLast, runner.log.lastSequenceId + REBUILD_PAGE / 2)) await fetchPage()
+        await nextTurn()
+      }
+      if (check.diverged === undefined && runner.log.lastSequenceId < storedLast) check.diverged = runner.log.lastSequenceId + 1
+    } catch (err) {
+      runner.dispose()
+      throw err
+    }
+    j.rebuild = undefined
+    if (check.diverged !== undefined) {
+      runner.dispose()
+      const message = `Replaying the run's inputs gave a different event ${check.diverged} than its event log holds`
+      await this.#sessions.transition(user, sessionId, 'error', { error_message: `REPLAY_DIVERGED: ${message}` })
+      throw new AppError('REPLAY_DIVERGED', `${message}; the session is now in state error`, { session_id: sessionId, sequence_id: check.diverged })
+    }
+    // Events regenerated past the stored ones (they were sent, but not yet stored, when the server stopped).
+    this.#flush(run)
+    this.#runs.set(run.key, run)
+    if (runner.state === 'running') runner.pauseForRestart()
+    runner.release()
+    if (runner.finished) {
+      // It had finished when the server stopped, before its end was stored.
+      await this.#enqueue(run, async () => { await this.#saveFinished(run) })
+      await this.#sessions.transition(user, sessionId, runner.state, { progress: runner.progress }).catch(() => undefined)
+      this.#retainDurable(run)
+    }
+    return run
+  }
+
+  /** A finished durable run keeps no events in memory: the event store has them. */
+  #retainDurable (run: Run): void {
+    run.finishedAt = this.#now()
+    run.runner.log.release()
+  }
+
   #enqueue<T> (run: Run, write: () => Promise<T>): Promise<T> {
     const p = run.commits.then(write)
     run.commits = p.catch(() => undefined)
@@ -399,7 +684,7 @@ export class SimulationService {
    * earlier writes of the run), then applied by `apply`. Stepping holds meanwhile, so the run cannot
    * finish between the commit and the apply (a resumed run steps once the hold is released).
    */
-  async #userMove (run: Run, to: RunState, apply?: () => void, errorMessage?: string): Promise<Session> {
+  async #userMove (run: Run, to: RunState, apply?: () => void, errorMessage?: string, input?: { kind: InputKind, payload: unknown }): Promise<Session> {
     const runner = run.runner
     runner.assertCan(to)
     runner.hold()
@@ -407,8 +692,10 @@ export class SimulationService {
     try {
       session = await this.#enqueue(run, async () => await this.#sessions.transition(run.user, run.sessionId, to, {
         progress: to === 'completed' ? 1 : runner.progress,
-        ...(errorMessage !== undefined ? { error_message: errorMessage } : {})
+        ...(errorMessage !== undefined ? { error_message: errorMessage } : {}),
+        ...(to === 'paused' ? { pause_reason: 'user' as const } : {})
       }))
+      if (input !== undefined && run.journal !== undefined) await this.#logInput(run, input.kind, input.payload)
       apply?.()
       // Ended by the user (cancel, strategy_error): kept before the answer goes out.
       if (to === 'completed' || to === 'error') await this.#enqueue(run, async () => { await this.#saveFinished(run) }).catch(this.#onError)
@@ -418,10 +705,16 @@ export class SimulationService {
     return session
   }
 
-  #beginAttach (run: Run, sink: EventSink, lastProcessed: number): { sync: StateSyncData, cursor: number } {
+  async #beginAttach (run: Run, sink: EventSink, lastProcessed: number): Promise<{ sync: StateSyncData, cursor: number }> {
     const { runner } = run
-    runner.beginAttach(sink, lastProcessed)
-    const frames = runner.log.framesAfter(lastProcessed, PAGE_MAX_EVENTS, PAGE_MAX_CHARS)
+    runner.beginAttach(sink, lastProcessed, run.journal !== undefined)
+    let frames: string[]
+    try {
+      frames = await this.#framesAfter(run, lastProcessed, PAGE_MAX_EVENTS, PAGE_MAX_CHARS)
+    } catch (err) {
+      runner.abortAttach(sink)
+      throw err
+    }
     const last = lastProcessed + frames.length
     const sync: StateSyncData = {
       session_id: run.sessionId,
@@ -443,7 +736,8 @@ export class SimulationService {
         await nextTurn()
         while (sink.open && runner.isSyncing(sink.id) && sink.backlogBytes() > REPLAY_HIGH_WATER) await sleep(2)
         if (!sink.open || !runner.isSyncing(sink.id)) { runner.abortAttach(sink); return }
-        const frames = runner.log.framesAfter(cursor, PAGE_MAX_EVENTS, PAGE_MAX_CHARS)
+        const frames = await this.#framesAfter(run, cursor, PAGE_MAX_EVENTS, PAGE_MAX_CHARS)
+        if (!sink.open || !runner.isSyncing(sink.id)) { runner.abortAttach(sink); return }
         if (frames.length === 0) break
         sink.cork?.()
         for (const f of frames) sink.send(f)
@@ -459,9 +753,11 @@ export class SimulationService {
       throw err
     }
     if (!runner.finishAttach(sink)) return
-    // The run was paused only because its connection dropped: resume it, through the store.
+    // The run was paused only because its connection dropped (or the server restarted): resume it, through
+    // the store.
     try {
-      await this.#userMove(run, 'running', () => { runner.resume() })
+      if (runner.pausedBy === 'restart') await this.#userMove(run, 'running', () => { runner.resumeAfterRestart() })
+      else await this.#userMove(run, 'running', () => { runner.resume() }, undefined, { kind: 'resume', payload: { request_id: null } })
     } catch (err) {
       if (!isAppError(err)) throw err
     }
@@ -509,15 +805,42 @@ export class SimulationService {
 }
 
 /** INVALID_STATE for a session whose run this process does not hold, saying why from its stored state. */
-function notHere (sessionId: string, state: Session['state']): AppError {
+function notHere (sessionId: string, state: Session['state'], durable = false): AppError {
   switch (state) {
     case 'running': case 'paused':
-      return new AppError('INVALID_STATE', `Session ${sessionId} was paused by a server restart; its run cannot be resumed in this version. ` +
+      return new AppError('INVALID_STATE', durable
+        ? `Session ${sessionId} was paused by a server restart; resume it (resume_session, or POST …/resume for a headless run) to rebuild its run`
+        : `Session ${sessionId} was paused by a server restart; its run cannot be resumed in this version. ` +
         'Delete the session and start a new one.', { state })
     case 'completed': case 'error':
       return new AppError('INVALID_STATE', `The run of session ${sessionId} (state ${state}) was not kept`, { state })
     default:
       return new AppError('INVALID_STATE', `Session ${sessionId} has not been started (state ${state})`, { state })
+  }
+}
+
+/** A frame without its envelope's wall-clock timestamp (the one thing a replay may change). */
+function withoutStamp (frame: string): string {
+  return frame.replace(/,"timestamp":"[^"]*"(,"sequence_id":\d+\})$/, '$1')
+}
+
+/** Applies one logged input to a run being rebuilt; an input refused then is refused again (same events). */
+function applyInput (run: Run, input: LoggedInput): void {
+  const { runner } = run
+  const p = (input.payload ?? {}) as { request_id?: string | null, batch?: OrderBatchData, order_id?: string, reason?: string, message?: string }
+  const rid = p.request_id ?? undefined
+  try {
+    switch (input.kind) {
+      case 'orders': runner.submitBatch(p.batch as OrderBatchData, rid); break
+      case 'cancel': runner.cancelOrder(p.order_id ?? '', rid); break
+      case 'pause': runner.pause(p.reason === 'disconnect' ? 'disconnect' : 'user', rid); break
+      case 'resume': runner.resume(rid); break
+      case 'stop': runner.cancel(rid); break
+      case 'strategy_error': runner.failByStrategy(p.message ?? ''); break
+      case 'start': break
+    }
+  } catch (err) {
+    if (!isAppError(err)) throw err
   }
 }
 
