@@ -1,0 +1,90 @@
+// Runs survive a restart, against a real server process over real sockets (issue 9): a lockstep run driven
+// by the SDK's runStrategy is killed with SIGKILL at 3 seeded points (the server restarted each time on the
+// same port and state folder; the SDK reconnects and sends resume_session), then once with SIGTERM; it
+// ends with the results and events of the uninterrupted run. A tampered event store gives REPLAY_DIVERGED.
+import t from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openPglite } from '../../server/adapters/sql/pglite-client.js'
+import { KEYS, TestSocket, tokenFor } from '../fixtures/app.js'
+import { DURABLE_RUN, comparable, comparableResults, runDurable } from '../fixtures/durable-run.js'
+import { startServer, type ServerProcess } from '../fixtures/server-process.js'
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+/** Three kill points in 20..230 from a fixed seed (mulberry32), in order. */
+function killPoints (seed: number, n: number): number[] {
+  let a = seed
+  const next = (): number => {
+    a = (a + 0x6D2B79F5) | 0
+    let r = Math.imul(a ^ (a >>> 15), 1 | a)
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296
+  }
+  return Array.from({ length: n }, () => 20 + Math.floor(next() * 210)).sort((x, y) => x - y)
+}
+
+t.test('embedded mode: a lockstep run killed mid-way ends as the uninterrupted run does', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'st-durable-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const env = { SIMUTRADOR_STATE_DIR: dir }
+  let server: ServerProcess = await startServer(t, env)
+  const port = new URL(server.baseUrl).port
+  const url = (): string => server.baseUrl
+  const baseline = await runDurable(url, KEYS.ent)
+
+  const restartAt = async (signal: NodeJS.Signals, points: number[]): Promise<ReturnType<typeof runDurable>> => {
+    let restarting: Promise<void> = Promise.resolve()
+    const outcome = await runDurable(url, KEYS.ent, async (step) => {
+      if (points.length === 0 || step < points[0]) return
+      points.shift()
+      await server.stop(signal)
+      await sleep(30)
+      restarting = (async () => { server = await startServer(t, { ...env, PORT: port }) })()
+    })
+    await restarting
+    t.equal(points.length, 0, `every ${signal} happened`)
+    return await outcome
+  }
+
+  const points = killPoints(9, 3)
+  const killed = await restartAt('SIGKILL', points)
+  t.same(comparableResults(killed), comparableResults(baseline), `kill -9 at ${killPoints(9, 3).join(', ')}: results (equity, fills, trades) equal`)
+  t.same(comparable(killed), comparable(baseline), 'and so do the events, type and data')
+
+  const stopped = await restartAt('SIGTERM', [150])
+  t.same(comparableResults(stopped), comparableResults(baseline), 'SIGTERM mid-run: results equal')
+  t.same(comparable(stopped), comparable(baseline), 'and so do the events')
+
+  await t.test('a tampered event store: resume answers REPLAY_DIVERGED and the session is error', async (t) => {
+    const token = await tokenFor(server.baseUrl, KEYS.ent)
+    const created = await (await fetch(`${server.baseUrl}/sessions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(DURABLE_RUN) })).json() as { session_id: string }
+    const id = created.session_id
+    const ws = await TestSocket.open(`${server.wsUrl}?token=${token}`)
+    await ws.next('connection_ready')
+    await ws.request('start_simulation', { session_id: id })
+    for (let step = 1; step <= 30; step++) {
+      await ws.next('tick')
+      ws.send({ type: 'tick_ack', data: { session_id: id, sequence_id: step, processing_status: 'ready' } })
+    }
+    await sleep(100)
+    ws.close()
+    await server.stop('SIGKILL')
+    const db = await openPglite(join(dir, 'pgdata'))
+    const changed = await db.query<{ seq: number }>(
+      "UPDATE run_events SET frame = replace(frame, '\"is_eod\":', '\"is_eod_x\":') WHERE session_id = $1 AND seq = 10 RETURNING seq::int", [id])
+    await db.close()
+    t.equal(changed.length, 1, 'one stored frame changed')
+    server = await startServer(t, { ...env, PORT: port })
+    const ws2 = await TestSocket.open(`${server.wsUrl}?token=${token}`)
+    t.teardown(() => { ws2.close() })
+    await ws2.next('connection_ready')
+    const reply = await ws2.request('resume_session', { session_id: id, last_processed_sequence_id: 0 })
+    t.equal(reply.data.error_code, 'REPLAY_DIVERGED')
+    const session = await (await fetch(`${server.baseUrl}/sessions/${id}`, { headers: { authorization: `Bearer ${token}` } })).json() as { state: string, error_message: string }
+    t.equal(session.state, 'error')
+    t.match(session.error_message, /REPLAY_DIVERGED: .*event 10/)
+  })
+  await server.stop('SIGTERM')
+})
