@@ -98,7 +98,7 @@ function peekRequestId (text: string): string | undefined {
   }
 }
 
-interface RawSocket { cork: () => void, uncork: () => void, on: (event: string, listener: () => void) => void }
+interface RawSocket { cork: () => void, uncork: () => void, on: (event: string, listener: () => void) => void, prependListener: (event: string, listener: () => void) => void }
 
 export class WsConnection {
   readonly id = nextConnectionId++
@@ -150,8 +150,11 @@ export class WsConnection {
     this.#raw = (socket as unknown as { _socket?: RawSocket })._socket
     socket.on('message', (raw, isBinary) => { this.#receive(raw as Buffer, isBinary) })
     // ws emits every message of a TCP chunk synchronously from its own 'data' listener, registered before
-    // this one: so this runs once the chunk is done, which is where a new turn's budget starts.
-    this.#raw?.on('data', () => { this.#burst = 0 })
+    // this one: so this runs once the chunk is done, which is where a new turn's budget starts. The replies
+    // to one chunk's messages leave in one write (corked): a flood of tiny messages, each refused or answered,
+    // otherwise costs a write syscall per message.
+    this.#raw?.prependListener('data', () => { this.#raw?.cork() })
+    this.#raw?.on('data', () => { this.#burst = 0; this.#raw?.uncork() })
     this.#raw?.on('drain', () => { if (this.#overBudget) this.#checkDrained() })
     socket.once('close', () => {
       this.#stopBacklogTimers()
@@ -323,6 +326,7 @@ export class WsConnection {
     const deadline = performance.now() + TURN_BUDGET_MS
     const now = Date.now()
     let handled = 0
+    this.#raw?.cork() // this turn's replies leave in one write
     while (this.#queueHead < this.#queue.length) {
       if (handled >= TURN_BUDGET_MESSAGES || (handled > 0 && performance.now() > deadline)) {
         this.#scheduleDrain()
@@ -334,6 +338,7 @@ export class WsConnection {
       this.#handle(next[0], next[1], now)
       if (this.#pending !== undefined || this.#overBudget || this.#closing) break
     }
+    this.#raw?.uncork()
     if (this.#queueHead >= this.#queue.length) { this.#queue.length = 0; this.#queueHead = 0 }
     if (this.#inFlightFull && (this.#queue.length - this.#queueHead) * 2 < this.#bounds.requestsInFlight) {
       this.#inFlightFull = false
