@@ -10,6 +10,7 @@
 //           --kind=invalid|ping   invalid: create_session with an invalid body (parsed, validated, answered
 //                                 session_error); ping: the cheapest message
 //           --plan=enterprise|professional|free   the flooder's plan (its message bucket); default enterprise
+import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { int, isWorker, latencyLine, listenApp, machineLine, serveWorker, sleep, tokenFor, WorkerProcess, type BenchUser } from './lib.js'
@@ -46,6 +47,15 @@ async function openWs (url: string): Promise<WebSocket> {
   return ws
 }
 
+/** Resolves on the socket's 'drain' or after `maxMs` (so a closed socket ends the wait too); never rejects. */
+async function drainOf (socket: Socket, maxMs: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = (): void => { clearTimeout(timer); socket.off('drain', done); resolve() }
+    const timer = setTimeout(done, maxMs)
+    socket.on('drain', done)
+  })
+}
+
 async function flood (args: FloodArgs): Promise<FloodResult> {
   const out: FloodResult = { sent: 0, handled: 0, refused: 0, retryAfterMs: [], closes: {}, connections: 0, elapsedMs: 0 }
   const t0 = performance.now()
@@ -76,12 +86,20 @@ async function flood (args: FloodArgs): Promise<FloodResult> {
         out.handled++
       }
     })
+    // The TCP socket under ws: its 'drain' says the server took the backlog.
+    const tcp = (ws as unknown as { _socket: Socket })._socket
     while (open && performance.now() < end) {
-      // As fast as the socket takes it, without buffering unboundedly in this process.
+      // As fast as the socket takes it, without buffering unboundedly in this process. While the server is
+      // not reading (its in-flight cap paused the socket), wait for 'drain' instead of spinning: a spinning
+      // flooder takes a whole core from the server on this shared machine, and the bystander's tail then
+      // measures CPU starvation (runqueue wait) rather than the server. A flooder on another host costs the
+      // server nothing while it waits.
       if (ws.bufferedAmount < 512 * 1024) {
         for (let i = 0; i < 100; i++) ws.send(message(out.sent++))
+        await new Promise((resolve) => setImmediate(resolve))
+      } else {
+        await drainOf(tcp, 50)
       }
-      await new Promise((resolve) => setImmediate(resolve))
     }
     if (open) ws.close()
     await Promise.race([closed, sleep(2000)])
