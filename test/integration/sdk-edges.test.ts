@@ -6,19 +6,14 @@ import t from 'tap'
 import { createServer, type Server } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../server/app.js'
-import { SessionClient, SessionError, type LifecycleEventMap, type SessionClientOptions } from '../../client/session-client.js'
+import { SessionClient, SessionError, type LifecycleEventMap } from '../../client/session-client.js'
 import { listen, KEYS, testConfig, tokenFor } from '../fixtures/app.js'
+import { connectedClient } from '../fixtures/sdk.js'
 
 const VALID = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-03-31' }
 
-interface Teardown { teardown: (fn: () => unknown) => void }
 
-async function connected (t: Teardown, opts: SessionClientOptions): Promise<SessionClient> {
-  const client = new SessionClient(opts)
-  t.teardown(() => client.close())
-  await client.connect()
-  return client
-}
+const connected = connectedClient
 
 async function errorOf (p: Promise<unknown>): Promise<SessionError> {
   try { await p } catch (err) { if (err instanceof SessionError) return err; throw err }

@@ -1,19 +1,14 @@
 // SessionClient against a real listening server over real sockets: the session workflow, the local session
 // cache, typed events and the async iterator, and every error code surfacing as a typed SessionError.
 import t from 'tap'
-import { SessionClient, SessionError, type SessionClientOptions } from '../../client/session-client.js'
+import { SessionClient, SessionError } from '../../client/session-client.js'
 import { listen, KEYS, forgeJwt, validClaims } from '../fixtures/app.js'
+import { connectedClient } from '../fixtures/sdk.js'
 
 const VALID = { symbols: ['AAPL', 'msft'], start_date: '2023-01-03', end_date: '2023-06-30' }
 
-interface Teardown { teardown: (fn: () => unknown) => void }
 
-async function connected (t: Teardown, opts: SessionClientOptions): Promise<SessionClient> {
-  const client = new SessionClient(opts)
-  t.teardown(() => client.close())
-  await client.connect()
-  return client
-}
+const connected = connectedClient
 
 /** The SessionError a promise rejects with (fails the test when it resolves or throws something else). */
 async function sessionErrorOf (p: Promise<unknown>): Promise<SessionError> {

@@ -3,22 +3,19 @@
 // a run without flow control, two strategies sharing one client, a run taken over by another connection,
 // and a strategy that throws an empty or non-Error value.
 import t from 'tap'
-import { SessionClient, SessionError } from '../../client/session-client.js'
+import type { SessionClient} from '../../client/session-client.js';
+import { SessionError } from '../../client/session-client.js'
 import { isStrategyError, runStrategy, type Strategy } from '../../client/strategy-runner.js'
 import type { OrderUpdate } from '../../schemas/simulation.js'
 import { listen, KEYS } from '../fixtures/app.js'
+import { connectedClient } from '../fixtures/sdk.js'
 
 const DAILY = { symbols: ['MSFT'], start_date: '2023-01-03', end_date: '2023-03-31' }
 const MINUTES = { symbols: ['MSFT'], start_date: '2023-03-01', end_date: '2023-03-10', timeframe: '1m' as const }
 
 t.test('runStrategy edges', async (t) => {
   const { baseUrl } = await listen(t)
-  const connect = async (tt: { teardown: (fn: () => unknown) => void }): Promise<SessionClient> => {
-    const client = new SessionClient({ url: baseUrl, apiKey: KEYS.ent })
-    tt.teardown(() => client.close())
-    await client.connect()
-    return client
-  }
+  const connect = async (tt: { teardown: (fn: () => unknown) => void }): Promise<SessionClient> => await connectedClient(tt, { url: baseUrl, apiKey: KEYS.ent })
 
   t.test('an existing session by id: callbacks in order, progress ends at total, the result is the session’s', async (t) => {
     const client = await connect(t)

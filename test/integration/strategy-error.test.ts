@@ -2,20 +2,16 @@
 // comes back (same object, its stack intact), and the server has ended the run in state `error` with the
 // message, instead of leaving it paused part-way.
 import t from 'tap'
-import { SessionClient } from '../../client/session-client.js'
+import type { SessionClient } from '../../client/session-client.js'
 import { isStrategyError, runStrategy, type Strategy } from '../../client/strategy-runner.js'
 import { listen, KEYS } from '../fixtures/app.js'
+import { connectedClient } from '../fixtures/sdk.js'
 
 const SESSION = { symbols: ['MSFT'], start_date: '2023-03-01', end_date: '2023-03-10', timeframe: '1m' as const }
 
 t.test('strategy exceptions over the SDK', async (t) => {
   const { baseUrl } = await listen(t)
-  const connect = async (tt: { teardown: (fn: () => unknown) => void }): Promise<SessionClient> => {
-    const client = new SessionClient({ url: baseUrl, apiKey: KEYS.ent })
-    tt.teardown(() => client.close())
-    await client.connect()
-    return client
-  }
+  const connect = async (tt: { teardown: (fn: () => unknown) => void }): Promise<SessionClient> => await connectedClient(tt, { url: baseUrl, apiKey: KEYS.ent })
 
   t.test('onTick throws: the original error is rethrown and the run ends in state error', async (t) => {
     const client = await connect(t)
