@@ -117,6 +117,15 @@ async function healthy (t: Test, family: string): Promise<void> {
   await res.body?.cancel()
 }
 
+/**
+ * A mutant's label as printable ASCII, for TAP comments and diagnostics: labels quote the unicode mutants
+ * (U+2028, RTL overrides, lone surrogates …), and a line separator inside a comment ends the subtest's TAP
+ * stream early for the parser, which then reports the subtest as unfinished.
+ */
+function printable (label: string): string {
+  return label.replace(/[^\x20-\x7e]/gu, (c) => [...c].map((u) => `\\u{${(u.codePointAt(0) ?? 0).toString(16)}}`).join(''))
+}
+
 function report (t: Test, family: string, failures: Failure[], sent: number, ms: number): void {
   t.comment(`${family}: ${sent} inputs in ${ms} ms, ${failures.length} failed`)
   t.same(failures.slice(0, 12), [], `${family}: every mutant answered cleanly (${failures.length} of ${sent} failed; first 12 shown)`)
@@ -218,9 +227,9 @@ for (const route of bodyRoutes) {
         if (refusal !== undefined && mustRefuse(withoutAstral(c.text), route.schema) !== undefined) complaint = `accepted (${status}) an input that ${refusal}`
       }
       count(`rest:${c.kind}`, complaint !== undefined)
-      if (complaint !== undefined) failures.push({ family, index: c.index, label: c.label, got: complaint, bytes: c.text.length })
+      if (complaint !== undefined) failures.push({ family, index: c.index, label: printable(c.label), got: complaint, bytes: c.text.length })
     })
-    t.comment(`${family}: slowest ${slowest.ms} ms (${slowest.label})`)
+    t.comment(`${family}: slowest ${slowest.ms} ms (${printable(slowest.label)})`)
     report(t, family, failures, cases.length, Date.now() - started)
     await healthy(t, family)
     await deleteFuzzSessions()
@@ -275,7 +284,7 @@ for (const route of queryRoutes) {
         complaint = `transport error: ${(err as Error).message}`
       }
       count('query', complaint !== undefined)
-      if (complaint !== undefined) failures.push({ family, index: c.index, label: c.label, got: complaint, bytes: c.query.length })
+      if (complaint !== undefined) failures.push({ family, index: c.index, label: printable(c.label), got: complaint, bytes: c.query.length })
     })
     report(t, family, failures, cases.length, Date.now() - started)
     await healthy(t, family)
@@ -427,7 +436,7 @@ for (const type of app.ws.dispatcher.types) {
         const refusal = complaint === undefined && errors.length === 0 && stillOpen && isJsonFrame(c.frame) ? (c.refuse ?? mustRefuse(c.text, schema)) : undefined
         if (refusal !== undefined) complaint = `no error for an input that ${refusal} (replies: ${replies.map((r) => r.type).join(',') || 'none'})`
         count(`ws:${c.kind}`, complaint !== undefined)
-        if (complaint !== undefined) failures.push({ family, index: c.index, label: c.label, got: complaint, bytes: c.frame.length })
+        if (complaint !== undefined) failures.push({ family, index: c.index, label: printable(c.label), got: complaint, bytes: c.frame.length })
       }
       if (!stillOpen) {
         await sock.closed
