@@ -377,7 +377,8 @@ export class SimulationService {
 
   /** GET …/events: at most `limit` (≤ 1,000) events and about 1 MiB after `afterSeq`. */
   async events (user: SessionUser, sessionId: string, afterSeq: number, limit: number): Promise<EventPage> {
-    const run = await this.#run(user, sessionId)
+    const run = this.#runs.get(keyOf(user.user_id, sessionId))
+    if (run === undefined) return await this.#storedEvents(user, sessionId, afterSeq, limit)
     this.#expireIfDue(run)
     const log = run.runner.log
     const frames = await this.#framesAfter(run, afterSeq, Math.min(limit, PAGE_MAX_EVENTS), PAGE_MAX_CHARS)
@@ -468,6 +469,27 @@ export class SimulationService {
   /** SESSION_NOT_FOUND for other users' ids, INVALID_STATE for a session whose run is not here. */
   async #missing (user: SessionUser, sessionId: string): Promise<never> {
     throw notHere(sessionId, (await this.#sessions.get(user, sessionId)).state, this.#journal !== undefined)
+  }
+
+  /**
+   * GET …/events of a run that is not in memory: a durable run that finished before a restart pages from the
+   * event store (EVENTS_EXPIRED once the retention sweep emptied it); anything else is #missing's answer.
+   */
+  async #storedEvents (user: SessionUser, sessionId: string, afterSeq: number, limit: number): Promise<EventPage> {
+    const session = await this.#sessions.get(user, sessionId)
+    const journal = this.#journal
+    if (journal === undefined || (session.state !== 'completed' && session.state !== 'error')) {
+      throw notHere(sessionId, session.state, journal !== undefined)
+    }
+    const last = await journal.events.lastSeq(user.user_id, sessionId)
+    if (last === 0) throw eventsSwept(sessionId, afterSeq)
+    const frames = afterSeq >= last ? [] : await journal.events.read(user.user_id, sessionId, afterSeq, Math.min(limit, PAGE_MAX_EVENTS), PAGE_MAX_CHARS)
+    return {
+      session_id: sessionId,
+      events: frames.map((f) => JSON.parse(f) as SessionEvent),
+      last_sequence_id: last,
+      has_more: afterSeq + frames.length < last
+    }
   }
 
   /** A finished run from the RunStore (the session's owner checked first); INVALID_STATE when there is none. */
