@@ -19,6 +19,7 @@ export const EnvSchema = Type.Object({
   SIMUTRADOR_DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   SIMUTRADOR_DEMO_DATA: Type.Boolean({ default: true }),
   SESSION_TTL_MINUTES: Type.Integer({ minimum: 1, maximum: 10080, default: 60 }),
+  SESSION_RETENTION_DAYS: Type.Number({ minimum: 0, maximum: 36500, default: 30 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 16777216, default: 1048576 }),
   WS_MAX_PAYLOAD_BYTES: Type.Integer({ minimum: 1024, maximum: 16777216, default: 1048576 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 30000 }),
@@ -63,6 +64,8 @@ export interface Config {
   dataDir: string | undefined
   demoData: boolean
   sessionTtlMinutes: number
+  /** Finished sessions (completed/error) are deleted with their data this long after their last change. */
+  sessionRetentionDays: number
   bodyLimit: number
   wsMaxPayload: number
   requestTimeout: number
@@ -176,6 +179,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.SIMUTRADOR_DATA_DIR,
     demoData: e.SIMUTRADOR_DEMO_DATA,
     sessionTtlMinutes: e.SESSION_TTL_MINUTES,
+    sessionRetentionDays: e.SESSION_RETENTION_DAYS,
     bodyLimit: e.BODY_LIMIT_BYTES,
     wsMaxPayload: e.WS_MAX_PAYLOAD_BYTES,
     requestTimeout: e.REQUEST_TIMEOUT_MS,

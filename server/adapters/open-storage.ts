@@ -26,11 +26,12 @@ export interface StorageLog {
 
 /** `journal`: also keep live runs' inputs and events (in-process restart tests); `:memory:` mode does not. */
 export function memoryStorage (options: { journal?: boolean } = {}): Storage {
+  const runs = new MemoryRunStore()
   return {
     sessions: new MemorySessionStore(),
     idempotency: new MemoryIdempotencyStore(),
-    runs: new MemoryRunStore(),
-    ...(options.journal === true ? { journal: { inputs: new MemoryInputLog(), events: new MemoryEventStore() } } : {}),
+    runs,
+    ...(options.journal === true ? { journal: { inputs: new MemoryInputLog(runs), events: new MemoryEventStore(runs) } } : {}),
     close: async () => {}
   }
 }

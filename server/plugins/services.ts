@@ -64,6 +64,7 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     marketData: timedMarketData,
     now: opts.now,
     ttlMinutes: config.sessionTtlMinutes,
+    retentionDays: config.sessionRetentionDays,
     fillPolicyVersion: FILL_POLICY_VERSION,
     maxJsonDepth: config.maxJsonDepth
   })
@@ -73,6 +74,7 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   if (interrupted > 0) app.log.warn({ sessions: interrupted }, 'sessions that were running when the server stopped are now paused')
   const simulation = new SimulationService({
     sessions,
+    now: opts.now,
     runs: storage.runs,
     marketData: {
       loadSeries: async (symbol, timeframe, start, end) => await marketData.loadSeries(symbol, timeframe, start, end),

@@ -94,6 +94,8 @@ export interface SessionStore {
   countCreatedSince (userId: string, since: number): Promise<number>
   /** Records whose expires_at is at or before `now`. */
   listExpired (now: number): Promise<SessionRecord[]>
+  /** Finished sessions (completed or error) whose updated_at is before `before` (retention). */
+  listFinishedBefore (before: number): Promise<SessionRecord[]>
   /** Forgets creation-log entries older than `before` (they no longer count against any window). */
   pruneCreationLog (before: number): Promise<void>
   /**

@@ -68,6 +68,8 @@ export interface SessionManagerOptions {
   limitsFor?: (plan: Plan) => PlanLimits
   /** Idle time after which a session is deleted (default 60). */
   ttlMinutes?: number
+  /** Finished sessions (completed/error) last changed longer ago are deleted by the sweep (default 30). */
+  retentionDays?: number
   /** Cap on JSON.stringify(metadata) in UTF-8 bytes (default 16384). */
   maxMetadataBytes?: number
   /** Deepest nesting accepted in metadata (default 32, as MAX_JSON_DEPTH); the transports cap whole messages too. */
@@ -101,6 +103,7 @@ export interface TransitionOptions {
 const HOUR_MS = 60 * 60 * 1000
 export const DEFAULT_MAX_METADATA_BYTES = 16 * 1024
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000
+export const DEFAULT_SESSION_RETENTION_DAYS = 30
 export const FILL_POLICY_VERSION = '1'
 const MIN_CAPITAL = parseDecimal(MIN_INITIAL_CAPITAL)
 const MAX_CAPITAL = parseDecimal(MAX_INITIAL_CAPITAL)
@@ -130,6 +133,7 @@ export class SessionManager {
   readonly #idFactory: () => string
   readonly #limitsFor: (plan: Plan) => PlanLimits
   readonly #ttlMs: number
+  readonly #retentionMs: number
   readonly #maxMetadataBytes: number
   readonly #maxJsonDepth: number
   readonly #sweepIntervalMs: number
@@ -147,6 +151,7 @@ export class SessionManager {
     this.#idFactory = options.idFactory ?? newSessionId
     this.#limitsFor = options.limitsFor ?? ((plan) => defaultLimitsFor(plan))
     this.#ttlMs = (options.ttlMinutes ?? DEFAULT_SESSION_TTL_MINUTES) * 60_000
+    this.#retentionMs = (options.retentionDays ?? DEFAULT_SESSION_RETENTION_DAYS) * 86_400_000
     this.#maxMetadataBytes = options.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES
     this.#maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH
     this.#sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS
@@ -279,12 +284,24 @@ export class SessionManager {
     return { active_sessions: active, sessions_created_last_hour: created }
   }
 
-  /** Deletes every session past its expiry (emitting 'expired') and forgets stale quota and idempotency entries. */
+  /**
+   * Deletes every session past its expiry, and every finished one (completed/error) last changed more than
+   * the retention ago, emitting 'expired' (listeners delete its run data); forgets stale quota and
+   * idempotency entries.
+   */
   async cleanupExpired (): Promise<number> {
     const now = this.#now()
     let removed = 0
     for (const r of await this.#store.listExpired(now)) {
       if (await this.#expire(r.user_id, r.session_id, now)) removed++
+    }
+    const before = now - this.#retentionMs
+    for (const r of await this.#store.listFinishedBefore(before)) {
+      const gone = await this.#store.delete(r.user_id, r.session_id,
+        (cur) => (cur.state === 'completed' || cur.state === 'error') && cur.updated_at < before)
+      if (gone === undefined) continue
+      this.#emit('expired', r.user_id, gone)
+      removed++
     }
     await this.#store.pruneCreationLog(hourWindowStart(now))
     await this.#idempotency.prune()

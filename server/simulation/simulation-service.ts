@@ -175,7 +175,10 @@ export class SimulationService {
     this.#userLogBytes = opts.eventLog?.userBytes ?? 64 << 20
     this.#retentionMs = (opts.eventLog?.retentionHours ?? 24) * 3_600_000
     this.#now = opts.now ?? Date.now
-    this.#sweep = setInterval(() => { this.#sweepRetained() }, RETENTION_SWEEP_MS)
+    this.#sweep = setInterval(() => {
+      this.#sweepRetained()
+      this.pruneStoredLogs().catch(this.#onError)
+    }, RETENTION_SWEEP_MS)
     this.#sweep.unref()
     // Deleting (or expiring) a session stops its run and frees everything it held.
     this.#unsubscribe = this.#sessions.subscribe((event) => {
@@ -374,10 +377,13 @@ export class SimulationService {
 
   /** GET …/events: at most `limit` (≤ 1,000) events and about 1 MiB after `afterSeq`. */
   async events (user: SessionUser, sessionId: string, afterSeq: number, limit: number): Promise<EventPage> {
-    const run = await this.#run(user, sessionId)
+    const run = this.#runs.get(keyOf(user.user_id, sessionId))
+    if (run === undefined) return await this.#storedEvents(user, sessionId, afterSeq, limit)
     this.#expireIfDue(run)
     const log = run.runner.log
     const frames = await this.#framesAfter(run, afterSeq, Math.min(limit, PAGE_MAX_EVENTS), PAGE_MAX_CHARS)
+    // A durable run reads from the event store, which the retention sweep empties once the run is old enough.
+    if (frames.length === 0 && afterSeq < log.lastSequenceId && run.journal !== undefined) throw eventsSwept(sessionId, afterSeq, log.lastSequenceId)
     return {
       session_id: sessionId,
       events: frames.map((f) => JSON.parse(f) as SessionEvent),
@@ -463,6 +469,27 @@ export class SimulationService {
   /** SESSION_NOT_FOUND for other users' ids, INVALID_STATE for a session whose run is not here. */
   async #missing (user: SessionUser, sessionId: string): Promise<never> {
     throw notHere(sessionId, (await this.#sessions.get(user, sessionId)).state, this.#journal !== undefined)
+  }
+
+  /**
+   * GET …/events of a run that is not in memory: a durable run that finished before a restart pages from the
+   * event store (EVENTS_EXPIRED once the retention sweep emptied it); anything else is #missing's answer.
+   */
+  async #storedEvents (user: SessionUser, sessionId: string, afterSeq: number, limit: number): Promise<EventPage> {
+    const session = await this.#sessions.get(user, sessionId)
+    const journal = this.#journal
+    if (journal === undefined || (session.state !== 'completed' && session.state !== 'error')) {
+      throw notHere(sessionId, session.state, journal !== undefined)
+    }
+    const last = await journal.events.lastSeq(user.user_id, sessionId)
+    if (last === 0) throw eventsSwept(sessionId, afterSeq)
+    const frames = afterSeq >= last ? [] : await journal.events.read(user.user_id, sessionId, afterSeq, Math.min(limit, PAGE_MAX_EVENTS), PAGE_MAX_CHARS)
+    return {
+      session_id: sessionId,
+      events: frames.map((f) => JSON.parse(f) as SessionEvent),
+      last_sequence_id: last,
+      has_more: afterSeq + frames.length < last
+    }
   }
 
   /** A finished run from the RunStore (the session's owner checked first); INVALID_STATE when there is none. */
@@ -795,6 +822,20 @@ export class SimulationService {
     if (list.length === 0) this.#retained.delete(run.user.user_id)
   }
 
+  /**
+   * Deletes the stored input and event logs of runs that finished more than the event-log retention ago
+   * (their results stay, with the session); resolves how many runs' event logs went. Run by the periodic sweep.
+   */
+  async pruneStoredLogs (): Promise<number> {
+    if (this.#journal === undefined) return 0
+    const before = this.#now() - this.#retentionMs
+    const [, events] = await Promise.all([
+      this.#journal.inputs.deleteFinishedBefore(before),
+      this.#journal.events.deleteFinishedBefore(before)
+    ])
+    return events
+  }
+
   #sweepRetained (): void {
     const now = this.#now()
     for (const [user, list] of this.#retained) {
@@ -805,6 +846,14 @@ export class SimulationService {
 }
 
 /** INVALID_STATE for a session whose run this process does not hold, saying why from its stored state. */
+/** EVENTS_EXPIRED for a finished run whose stored event log the retention sweep deleted. */
+function eventsSwept (sessionId: string, after: number, last?: number): AppError {
+  return new AppError('EVENTS_EXPIRED', `The event log of session ${sessionId} is no longer kept (EVENT_LOG_RETENTION_HOURS); its results are`, {
+    after_sequence_id: after,
+    ...(last !== undefined ? { first_available_sequence_id: last + 1, last_sequence_id: last } : {})
+  })
+}
+
 function notHere (sessionId: string, state: Session['state'], durable = false): AppError {
   switch (state) {
     case 'running': case 'paused':

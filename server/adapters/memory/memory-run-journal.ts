@@ -1,11 +1,22 @@
 // In-process InputLog and EventStore: unit tests, and an in-process "restart" (two apps over one storage).
 // The `:memory:` mode does not use them: there, a run's in-memory event log is the record, as before.
+import type { MemoryRunStore } from './memory-run-store.js'
 import type { EventStore, InputLog, LoggedInput, StoredFrame } from '../../ports/run-journal.js'
 
 const scoped = (userId: string, sessionId: string): string => `${userId}\u0000${sessionId}`
 
 export class MemoryInputLog implements InputLog {
   readonly #runs = new Map<string, LoggedInput[]>()
+  readonly #finished: MemoryRunStore | undefined
+
+  /** `finished`: the run store whose finished runs deleteFinishedBefore goes by (none: it deletes nothing). */
+  constructor (finished?: MemoryRunStore) { this.#finished = finished }
+
+  async deleteFinishedBefore (before: number): Promise<number> {
+    let n = 0
+    for (const key of this.#finished?.finishedKeysBefore(before) ?? []) if (this.#runs.delete(key)) n++
+    return n
+  }
 
   async append (userId: string, sessionId: string, input: LoggedInput): Promise<void> {
     const key = scoped(userId, sessionId)
@@ -27,6 +38,16 @@ export class MemoryInputLog implements InputLog {
 
 export class MemoryEventStore implements EventStore {
   readonly #runs = new Map<string, string[]>()
+  readonly #finished: MemoryRunStore | undefined
+
+  /** `finished`: the run store whose finished runs deleteFinishedBefore goes by (none: it deletes nothing). */
+  constructor (finished?: MemoryRunStore) { this.#finished = finished }
+
+  async deleteFinishedBefore (before: number): Promise<number> {
+    let n = 0
+    for (const key of this.#finished?.finishedKeysBefore(before) ?? []) if (this.#runs.delete(key)) n++
+    return n
+  }
 
   async append (userId: string, sessionId: string, frames: readonly StoredFrame[]): Promise<void> {
     const key = scoped(userId, sessionId)

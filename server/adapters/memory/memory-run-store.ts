@@ -19,4 +19,11 @@ export class MemoryRunStore implements RunStore {
   async delete (userId: string, sessionId: string): Promise<void> {
     this.#runs.delete(scoped(userId, sessionId))
   }
+
+  /** Keys (as the memory journal scopes them) of runs that finished before `before`. */
+  finishedKeysBefore (before: number): string[] {
+    const keys: string[] = []
+    for (const [key, run] of this.#runs) if (run.finished_at < before) keys.push(key)
+    return keys
+  }
 }

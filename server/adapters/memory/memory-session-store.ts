@@ -139,6 +139,14 @@ export class MemorySessionStore implements SessionStore {
     return n
   }
 
+  async listFinishedBefore (before: number): Promise<SessionRecord[]> {
+    const old: SessionRecord[] = []
+    for (const shelf of this.#shelves.values()) {
+      for (const r of shelf.byId.values()) if ((r.state === 'completed' || r.state === 'error') && r.updated_at < before) old.push(r)
+    }
+    return old
+  }
+
   async listExpired (now: number): Promise<SessionRecord[]> {
     // A full scan: at 100k sessions it costs a few ms per sweep; a durable store would index expires_at.
     const expired: SessionRecord[] = []

@@ -24,6 +24,16 @@ export class SqlInputLog implements InputLog {
   async delete (userId: string, sessionId: string): Promise<void> {
     await this.#db.query('DELETE FROM run_inputs WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
   }
+
+  async deleteFinishedBefore (before: number): Promise<number> {
+    const [row] = await this.#db.query<{ n: number }>(
+      `WITH gone AS (
+        DELETE FROM run_inputs t USING run_results r
+        WHERE t.user_id = r.user_id AND t.session_id = r.session_id AND r.finished_at < $1
+        RETURNING t.user_id, t.session_id)
+      SELECT count(DISTINCT (user_id, session_id))::int AS n FROM gone`, [new Date(before).toISOString()])
+    return row.n
+  }
 }
 
 export class SqlEventStore implements EventStore {
@@ -53,5 +63,15 @@ export class SqlEventStore implements EventStore {
 
   async delete (userId: string, sessionId: string): Promise<void> {
     await this.#db.query('DELETE FROM run_events WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
+  }
+
+  async deleteFinishedBefore (before: number): Promise<number> {
+    const [row] = await this.#db.query<{ n: number }>(
+      `WITH gone AS (
+        DELETE FROM run_events t USING run_results r
+        WHERE t.user_id = r.user_id AND t.session_id = r.session_id AND r.finished_at < $1
+        RETURNING t.user_id, t.session_id)
+      SELECT count(DISTINCT (user_id, session_id))::int AS n FROM gone`, [new Date(before).toISOString()])
+    return row.n
   }
 }

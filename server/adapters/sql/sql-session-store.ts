@@ -220,6 +220,12 @@ export class SqlSessionStore implements SessionStore {
     return rows.map(toRecord)
   }
 
+  async listFinishedBefore (before: number): Promise<SessionRecord[]> {
+    const rows = await this.#db.query<Row>(
+      `SELECT ${COLUMNS} FROM sessions WHERE state IN ('completed', 'error') AND updated_at < $1 ORDER BY updated_at`, [iso(before)])
+    return rows.map(toRecord)
+  }
+
   async pruneCreationLog (before: number): Promise<void> {
     await this.#db.query('DELETE FROM creation_log WHERE created_at < $1', [iso(before)])
   }
