@@ -5,8 +5,9 @@ import type { EventStore, InputLog, LoggedInput, StoredFrame } from '../../ports
 
 const scoped = (userId: string, sessionId: string): string => `${userId}\u0000${sessionId}`
 
-export class MemoryInputLog implements InputLog {
-  readonly #runs = new Map<string, LoggedInput[]>()
+/** What both logs share: one list per run, deleted with its session or once its run finished long enough ago. */
+abstract class PerRunLists<T> {
+  protected readonly runs = new Map<string, T[]>()
   readonly #finished: MemoryRunStore | undefined
 
   /** `finished`: the run store whose finished runs deleteFinishedBefore goes by (none: it deletes nothing). */
@@ -14,67 +15,53 @@ export class MemoryInputLog implements InputLog {
 
   async deleteFinishedBefore (before: number): Promise<number> {
     let n = 0
-    for (const key of this.#finished?.finishedKeysBefore(before) ?? []) if (this.#runs.delete(key)) n++
+    for (const key of this.#finished?.finishedKeysBefore(before) ?? []) if (this.runs.delete(key)) n++
     return n
-  }
-
-  async append (userId: string, sessionId: string, input: LoggedInput): Promise<void> {
-    const key = scoped(userId, sessionId)
-    const list = this.#runs.get(key) ?? []
-    if (list.some((i) => i.seq === input.seq)) throw new Error(`input ${input.seq} of ${sessionId} is already logged`)
-    list.push({ ...input, payload: JSON.parse(JSON.stringify(input.payload ?? null)) as unknown })
-    list.sort((a, b) => a.seq - b.seq)
-    this.#runs.set(key, list)
-  }
-
-  async list (userId: string, sessionId: string): Promise<LoggedInput[]> {
-    return [...(this.#runs.get(scoped(userId, sessionId)) ?? [])]
   }
 
   async delete (userId: string, sessionId: string): Promise<void> {
-    this.#runs.delete(scoped(userId, sessionId))
+    this.runs.delete(scoped(userId, sessionId))
   }
 }
 
-export class MemoryEventStore implements EventStore {
-  readonly #runs = new Map<string, string[]>()
-  readonly #finished: MemoryRunStore | undefined
-
-  /** `finished`: the run store whose finished runs deleteFinishedBefore goes by (none: it deletes nothing). */
-  constructor (finished?: MemoryRunStore) { this.#finished = finished }
-
-  async deleteFinishedBefore (before: number): Promise<number> {
-    let n = 0
-    for (const key of this.#finished?.finishedKeysBefore(before) ?? []) if (this.#runs.delete(key)) n++
-    return n
+export class MemoryInputLog extends PerRunLists<LoggedInput> implements InputLog {
+  async append (userId: string, sessionId: string, input: LoggedInput): Promise<void> {
+    const key = scoped(userId, sessionId)
+    const list = this.runs.get(key) ?? []
+    if (list.some((i) => i.seq === input.seq)) throw new Error(`input ${input.seq} of ${sessionId} is already logged`)
+    list.push({ ...input, payload: JSON.parse(JSON.stringify(input.payload ?? null)) as unknown })
+    list.sort((a, b) => a.seq - b.seq)
+    this.runs.set(key, list)
   }
 
+  async list (userId: string, sessionId: string): Promise<LoggedInput[]> {
+    return [...(this.runs.get(scoped(userId, sessionId)) ?? [])]
+  }
+}
+
+export class MemoryEventStore extends PerRunLists<string> implements EventStore {
   async append (userId: string, sessionId: string, frames: readonly StoredFrame[]): Promise<void> {
     const key = scoped(userId, sessionId)
-    const list = this.#runs.get(key) ?? []
+    const list = this.runs.get(key) ?? []
     for (const f of frames) {
       if (f.seq !== list.length + 1) throw new Error(`event ${f.seq} of ${sessionId} does not follow ${list.length}`)
       list.push(f.frame)
     }
-    this.#runs.set(key, list)
+    this.runs.set(key, list)
   }
 
   async read (userId: string, sessionId: string, afterSeq: number, limit: number, maxChars: number): Promise<string[]> {
-    const list = this.#runs.get(scoped(userId, sessionId)) ?? []
+    const list = this.runs.get(scoped(userId, sessionId)) ?? []
     return trimToChars(list.slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit), maxChars)
   }
 
   async lastSeq (userId: string, sessionId: string): Promise<number> {
-    return this.#runs.get(scoped(userId, sessionId))?.length ?? 0
-  }
-
-  async delete (userId: string, sessionId: string): Promise<void> {
-    this.#runs.delete(scoped(userId, sessionId))
+    return this.runs.get(scoped(userId, sessionId))?.length ?? 0
   }
 
   /** Tests: replace one stored frame (a tampered store). */
   tamper (userId: string, sessionId: string, seq: number, frame: string): void {
-    const list = this.#runs.get(scoped(userId, sessionId))
+    const list = this.runs.get(scoped(userId, sessionId))
     if (list !== undefined && seq >= 1 && seq <= list.length) list[seq - 1] = frame
   }
 }
