@@ -1427,6 +1427,10 @@ export interface components {
              * @example 2023-01-03T14:30:00.000Z
              */
             server_time: string;
+            /** @description This server process among the instances (INSTANCE_ID, default host:pid) */
+            instance_id: string;
+            /** @description The shared Redis bus: none (single instance, no REDIS_URL), ready, or down (what needs it answers 503 BUS_UNAVAILABLE) */
+            bus: "none" | "ready" | "down";
         };
         WsClientEnvelope: {
             type: string;

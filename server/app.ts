@@ -43,9 +43,11 @@ export function redactUrl (url: string): string {
   return q === -1 ? url : `${url.slice(0, q)}?[redacted]`
 }
 
-export function loggerOptions (level: string): FastifyServerOptions['logger'] {
+/** Every log line names the instance (several instances share one log pipeline). */
+export function loggerOptions (level: string, instanceId?: string): FastifyServerOptions['logger'] {
   return {
     level,
+    ...(instanceId !== undefined ? { base: { pid: process.pid, instance: instanceId } } : {}),
     redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.query.token'], censor: '[redacted]' },
     serializers: {
       req (req: { method: string, url: string, id: string }) {
@@ -57,7 +59,7 @@ export function loggerOptions (level: string): FastifyServerOptions['logger'] {
 
 export async function buildApp (config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? loggerOptions(config.logLevel),
+    logger: opts.logger ?? loggerOptions(config.logLevel, config.instanceId),
     bodyLimit: config.bodyLimit,
     requestTimeout: config.requestTimeout,
     connectionTimeout: config.requestTimeout,

@@ -1,6 +1,7 @@
 // Server configuration: one TypeBox schema for the environment, validated at start with a message naming
 // the bad variable. Development defaults (random JWT secret, a generated API key) make a bare `npm start` work.
 import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -36,7 +37,11 @@ export const EnvSchema = Type.Object({
   EVENT_LOG_USER_BYTES: Type.Integer({ minimum: 0, maximum: 4294967296, default: 67108864 }),
   EVENT_LOG_RETENTION_HOURS: Type.Number({ minimum: 0, maximum: 8760, default: 24 }),
   SIMUTRADOR_STATE_DIR: Type.String({ minLength: 1, default: '.simutrador' }),
-  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'postgres://user:password@host:port/database' }))
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'postgres://user:password@host:port/database' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://[:password@]host:port[/db]' })),
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'simutrador:' }),
+  INSTANCE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,128}$' })),
+  RUN_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 10000 })
 }, { additionalProperties: true })
 
 export type Env = Static<typeof EnvSchema>
@@ -91,6 +96,18 @@ export interface Config {
   eventLogRetentionHours: number
   /** DATABASE_URL wins over SIMUTRADOR_STATE_DIR; `:memory:` keeps nothing across restarts. */
   storage: StorageConfig
+  /** REDIS_URL: the shared parts of a multi-instance deployment (bus, event streams, leases, counters, rate limits). */
+  redis: RedisConfig | undefined
+  /** This process among the instances (INSTANCE_ID, default host:pid): in /health and in every log line. */
+  instanceId: string
+  /** How long a run's ownership lease lasts without renewal (renewed at a third of it). */
+  runLeaseMs: number
+}
+
+export interface RedisConfig {
+  readonly url: string
+  /** Every key and channel starts with it, so several deployments (or test runs) can share one Redis. */
+  readonly keyPrefix: string
 }
 
 export class ConfigError extends Error {
@@ -136,6 +153,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (firstError !== undefined) {
     const name = firstError.path.replace(/^\//, '')
     // Never echo a database URL: it may carry a password.
+    if (name === 'REDIS_URL') throw new ConfigError('Invalid environment variable REDIS_URL: it must start with redis:// or rediss://')
     if (name === 'DATABASE_URL') throw new ConfigError('Invalid environment variable DATABASE_URL: it must start with postgres:// or postgresql://')
     throw new ConfigError(`Invalid environment variable ${name}=${JSON.stringify(raw[name] ?? '')}: ${firstError.message}`)
   }
@@ -195,19 +213,29 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     eventLogMemoryBytesPerRun: e.EVENT_LOG_MEMORY_BYTES_PER_RUN,
     eventLogUserBytes: e.EVENT_LOG_USER_BYTES,
     eventLogRetentionHours: e.EVENT_LOG_RETENTION_HOURS,
-    storage
+    storage,
+    redis: e.REDIS_URL !== undefined ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } : undefined,
+    instanceId: e.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
+    runLeaseMs: e.RUN_LEASE_MS
   }
 }
 
-/** A database URL fit for logs and banners: the password replaced by ***. */
+/** A database or Redis URL fit for logs and banners: the password replaced by ***. */
 export function redactDatabaseUrl (url: string): string {
   try {
     const u = new URL(url)
     if (u.password !== '') u.password = '***'
     return u.toString()
   } catch {
-    return 'postgres://(unparsable URL)'
+    return `${url.startsWith('redis') ? 'redis' : 'postgres'}://(unparsable URL)`
   }
+}
+
+/** One line for the start banner: whether this instance shares state through Redis. */
+export function describeRedis (config: Pick<Config, 'redis' | 'instanceId'>): string {
+  return config.redis === undefined
+    ? `none (single instance ${config.instanceId})`
+    : `${redactDatabaseUrl(config.redis.url)} (prefix ${config.redis.keyPrefix}), instance ${config.instanceId}`
 }
 
 /** One line for the start banner: the mode and where the data lives. */

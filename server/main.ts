@@ -1,7 +1,7 @@
 // The only file that listens: loads config, builds the app, prints the development API key when one was
 // generated, and shuts down gracefully on SIGINT/SIGTERM (WebSocket clients get connection_closing + 1001).
 import { buildApp } from './app.js'
-import { loadConfig, ConfigError, describeStorage } from './config.js'
+import { loadConfig, ConfigError, describeStorage, describeRedis } from './config.js'
 import { StorageStartError } from './ports/storage.js'
 
 async function main (): Promise<void> {
@@ -37,7 +37,8 @@ async function main (): Promise<void> {
     `  SimuTrador is listening on ${base}`,
     `  Swagger UI:  ${base}/docs`,
     `  WebSocket:   ${base.replace(/^http/, 'ws')}/ws/simulate?token=<access_token>`,
-    `  State:       ${describeStorage(config.storage)}`
+    `  State:       ${describeStorage(config.storage)}`,
+    `  Shared bus:  ${describeRedis(config)}`
   ]
   if (config.devKeyGenerated) {
     const dev = config.apiKeys[0]

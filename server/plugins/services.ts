@@ -10,6 +10,7 @@ import type { Config } from '../config.js'
 import { MarketDataService } from '../market-data/market-data-service.js'
 import { SessionManager, type CreateResult, type SessionMarketData, type SessionUser } from '../sessions/session-manager.js'
 import { openStorage } from '../adapters/open-storage.js'
+import { openRedis, type RedisBus } from '../adapters/redis/connection.js'
 import type { Storage } from '../ports/storage.js'
 import { SimulationService } from '../simulation/simulation-service.js'
 import { FILL_POLICY_VERSION } from '../../schemas/simulation.js'
@@ -27,6 +28,8 @@ declare module 'fastify' {
     sessionOps: SessionOperations
     simulation: SimulationService
     storage: Storage
+    /** The shared bus when REDIS_URL is set (several instances as one service); undefined alone. */
+    redis: RedisBus | undefined
   }
 }
 
@@ -53,9 +56,17 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   }
 
   const storage = opts.storage ?? await openStorage(config.storage, app.log)
-  if (opts.storage === undefined && config.storage.mode === 'postgres') {
-    app.log.warn('DATABASE_URL: run one SimuTrador instance per database. Several instances on one database need REDIS_URL ' +
-      '(shared runs, events and limits), which this version does not support yet; without it they would pause each other\'s runs at start.')
+  const redis = config.redis !== undefined ? await openRedis(config.redis, app.log).catch(async (err: unknown) => {
+    if (opts.storage === undefined) await storage.close()
+    throw err
+  }) : undefined
+  if (opts.storage === undefined && config.storage.mode === 'postgres' && redis === undefined) {
+    app.log.warn('DATABASE_URL without REDIS_URL: this instance works alone. Several instances on one database are unsupported ' +
+      'without REDIS_URL (they would pause each other\'s runs at start and not share pushes, runs or limits); see docs/deployment.md.')
+  }
+  if (redis !== undefined && config.storage.mode !== 'postgres') {
+    app.log.warn('REDIS_URL without DATABASE_URL: the state of this instance is its own (embedded or in memory), so other instances ' +
+      'cannot serve its sessions. Several instances need one DATABASE_URL and one REDIS_URL; see docs/deployment.md.')
   }
 
   const sessions = new SessionManager({
@@ -124,10 +135,12 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   app.decorate('sessionOps', ops)
   app.decorate('simulation', simulation)
   app.decorate('storage', storage)
+  app.decorate('redis', redis)
   sessions.startSweeper()
   app.addHook('onClose', async () => {
     sessions.stop()
     await simulation.close()
+    await redis?.close()
     if (opts.storage === undefined) await storage.close()
   })
 }, { name: 'services', dependencies: ['metrics'] })

@@ -18,7 +18,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     status: 'ok',
     version: API_VERSION,
     uptime_sec: Math.round((Date.now() - started) / 1000),
-    server_time: new Date().toISOString()
+    server_time: new Date().toISOString(),
+    instance_id: app.config.instanceId,
+    bus: app.redis === undefined ? 'none' : app.redis.ready ? 'ready' : 'down'
   }))
 }
 

@@ -11,7 +11,7 @@ if (await requirePostgres(t)) {
     const { url } = await freshSchema(t)
     await restartScenario(t, { DATABASE_URL: url }, {
       // The single-instance warning (logged while starting), then the banner's state line.
-      banner: /run one SimuTrador instance per database[\s\S]*^ {2}State: {7}PostgreSQL at postgres:\/\/\S+$/m
+      banner: /DATABASE_URL without REDIS_URL: this instance works alone[\s\S]*^ {2}State: {7}PostgreSQL at postgres:\/\/\S+$/m
     })
   })
 

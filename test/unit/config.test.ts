@@ -1,7 +1,8 @@
 // Config: defaults, development conveniences, and errors that name the bad variable.
+import { hostname } from 'node:os'
 import t from 'tap'
 import { resolve } from 'node:path'
-import { loadConfig, parseApiKeys, ConfigError, describeStorage, redactDatabaseUrl } from '../../server/config.js'
+import { loadConfig, parseApiKeys, ConfigError, describeStorage, describeRedis, redactDatabaseUrl } from '../../server/config.js'
 import { redactUrl } from '../../server/app.js'
 
 t.test('bare environment: documented defaults, a generated dev key and secret', async (t) => {
@@ -63,4 +64,23 @@ t.test('the banner line names the mode and where the data lives, never a passwor
   t.equal(describeStorage({ mode: 'postgres', url: 'postgres://app:s3cret@db:5432/st' }), 'PostgreSQL at postgres://app:***@db:5432/st')
   t.equal(redactDatabaseUrl('postgres://app@db/st'), 'postgres://app@db/st')
   t.equal(redactDatabaseUrl('postgres://u@[bad'), 'postgres://(unparsable URL)')
+})
+
+t.test('REDIS_URL turns on the shared bus; INSTANCE_ID defaults to host:pid; RUN_LEASE_MS to 10 s', async (t) => {
+  const alone = loadConfig({})
+  t.equal(alone.redis, undefined)
+  t.equal(alone.instanceId, `${hostname()}:${process.pid}`)
+  t.equal(alone.runLeaseMs, 10_000)
+  t.equal(describeRedis(alone), `none (single instance ${hostname()}:${process.pid})`)
+  const shared = loadConfig({ REDIS_URL: 'redis://:pw@cache:6379/2', INSTANCE_ID: 'web-1', RUN_LEASE_MS: '3000', REDIS_KEY_PREFIX: 'prod:' })
+  t.same(shared.redis, { url: 'redis://:pw@cache:6379/2', keyPrefix: 'prod:' })
+  t.equal(shared.instanceId, 'web-1')
+  t.equal(shared.runLeaseMs, 3000)
+  t.equal(describeRedis(shared), 'redis://:***@cache:6379/2 (prefix prod:), instance web-1')
+  t.equal(loadConfig({ REDIS_URL: 'rediss://cache' }).redis?.keyPrefix, 'simutrador:')
+  t.throws(() => loadConfig({ REDIS_URL: 'http://:hunter2@cache' }),
+    new ConfigError('Invalid environment variable REDIS_URL: it must start with redis:// or rediss://'))
+  t.throws(() => loadConfig({ RUN_LEASE_MS: '10' }), /RUN_LEASE_MS/)
+  t.throws(() => loadConfig({ INSTANCE_ID: 'has space' }), /INSTANCE_ID/)
+  t.equal(redactDatabaseUrl('redis://[bad'), 'redis://(unparsable URL)')
 })
