@@ -1,5 +1,5 @@
 // Builds the SimuTrador Fastify app (never listens: server/main.ts does). Tests and scripts build it the
-// same way. Order matters: schemas, error mapping, auth, rate limits, docs, WebSocket gateway, then routes.
+// same way. Order matters: schemas, error mapping, the shared bus (Redis), auth, rate limits, docs, WebSocket gateway, then routes.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { allSchemas } from '../schemas/index.js'
@@ -10,6 +10,7 @@ import errorsPlugin from './plugins/errors.js'
 import jsonBodyPlugin from './plugins/json-body.js'
 import authPlugin from './plugins/auth.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
+import redisPlugin from './plugins/redis.js'
 import swaggerPlugin from './plugins/swagger.js'
 import metricsPlugin from './plugins/metrics.js'
 import gatewayPlugin from './ws/gateway.js'
@@ -76,6 +77,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin, { maxDepth: config.maxJsonDepth })
   await app.register(metricsPlugin, { enabled: config.metricsEnabled, ...(config.metricsToken !== undefined ? { token: config.metricsToken } : {}) })
+  await app.register(redisPlugin, { config })
   await app.register(authPlugin, { config })
   await app.register(rateLimitPlugin)
   await app.register(swaggerPlugin)

@@ -2,7 +2,19 @@
 // while successful exchanges from the same address (200 valid keys behind one NAT) are never slowed down.
 import { AppError } from '../app-error.js'
 
-export class FailureThrottle {
+/** What the token exchange needs: count a failure, or refuse it while the address has used its allowance. */
+export interface FailureCounter {
+  /** Throws RATE_LIMIT_EXCEEDED while `key` has used up its failures in the window; otherwise counts one. */
+  failed (key: string): Promise<void>
+}
+
+export function tooManyFailures (retryAfterSeconds: number): AppError {
+  return new AppError('RATE_LIMIT_EXCEEDED', `Too many failed authentication attempts, retry in ${retryAfterSeconds} s`, {
+    retry_after_seconds: retryAfterSeconds
+  })
+}
+
+export class FailureThrottle implements FailureCounter {
   readonly #windows = new Map<string, { count: number, resetAt: number }>()
   readonly #max: number
   readonly #windowMs: number
@@ -21,9 +33,13 @@ export class FailureThrottle {
     if (w === undefined) return
     if (w.resetAt <= now) { this.#windows.delete(key); return }
     if (w.count >= this.#max) {
-      const retryAfter = Math.max(1, Math.ceil((w.resetAt - now) / 1000))
-      throw new AppError('RATE_LIMIT_EXCEEDED', `Too many failed authentication attempts, retry in ${retryAfter} s`, { retry_after_seconds: retryAfter })
+      throw tooManyFailures(Math.max(1, Math.ceil((w.resetAt - now) / 1000)))
     }
+  }
+
+  async failed (key: string): Promise<void> {
+    this.check(key)
+    this.recordFailure(key)
   }
 
   recordFailure (key: string): void {

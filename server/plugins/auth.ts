@@ -7,7 +7,8 @@ import type { Plan } from '../../schemas/common.js'
 import type { TokenResponse } from '../../schemas/auth.js'
 import { AppError } from '../app-error.js'
 import { ApiKeyRegistry } from '../auth/api-keys.js'
-import { FailureThrottle } from '../auth/failure-throttle.js'
+import { FailureThrottle, type FailureCounter } from '../auth/failure-throttle.js'
+import { RedisFailureCounter } from '../adapters/redis/failure-counter.js'
 import { USER_ID_PATTERN, type Config } from '../config.js'
 
 export interface AuthUser { user_id: string, plan: Plan, exp: number }
@@ -21,9 +22,10 @@ declare module '@fastify/jwt' {
 
 export interface AuthService {
   readonly keys: ApiKeyRegistry
-  readonly failures: FailureThrottle
+  /** Failed exchanges per address (in Redis with REDIS_URL: one allowance across instances). */
+  readonly failures: FailureCounter
   /** Exchange an API key for a token; counts failures per `clientKey` (address). */
-  exchange (apiKey: string | undefined, clientKey: string): TokenResponse
+  exchange (apiKey: string | undefined, clientKey: string): Promise<TokenResponse>
   /** Verify a raw token; UNAUTHORIZED or TOKEN_EXPIRED on failure. */
   verify (token: string | undefined): AuthUser
 }
@@ -60,12 +62,15 @@ export default fp(async function authPlugin (app: FastifyInstance, opts: { confi
   })
 
   const keys = new ApiKeyRegistry(opts.config.apiKeys)
-  const failures = new FailureThrottle({ maxFailures: opts.config.authFailuresPerMinute, windowMs: 60_000 })
+  const local = new FailureThrottle({ maxFailures: opts.config.authFailuresPerMinute, windowMs: 60_000 })
+  const failures: FailureCounter = app.redis !== undefined
+    ? new RedisFailureCounter(app.redis, { maxFailures: opts.config.authFailuresPerMinute, windowMs: 60_000, fallback: local })
+    : local
 
   const service: AuthService = {
     keys,
     failures,
-    exchange (apiKey, clientKey) {
+    async exchange (apiKey, clientKey) {
       // A valid key always succeeds, even from an address that has used up its failures (a user behind the
       // same NAT as a misconfigured client must not be locked out). A wrong key from a throttled address is
       // answered 429 with Retry-After instead of 401, and is no longer counted. Letting valid keys through
@@ -77,8 +82,7 @@ export default fp(async function authPlugin (app: FastifyInstance, opts: { confi
       try {
         owner = keys.authenticate(apiKey)
       } catch (err) {
-        failures.check(clientKey)
-        failures.recordFailure(clientKey)
+        await failures.failed(clientKey)
         throw err
       }
       const token = app.jwt.sign({ sub: owner.user_id, plan: owner.plan })
@@ -106,4 +110,4 @@ export default fp(async function authPlugin (app: FastifyInstance, opts: { confi
   app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
     request.user = service.verify(bearerToken(request.headers.authorization))
   })
-}, { name: 'auth' })
+}, { name: 'auth', dependencies: ['redis'] })

@@ -1,9 +1,15 @@
 // Per-user request limits from the caller's plan, counted after authentication (hook: preHandler) so the
 // bucket is the user, not an address. Routes opt in with `config.rateLimit`; the WebSocket route does not
 // (its connections and messages have their own plan limits), which also keeps injectWS upgrades working.
+// With REDIS_URL the counters live in Redis (the plugin's own RedisStore, on a dedicated fail-fast
+// connection), so a user's requests_per_minute is one allowance across every instance; while Redis is down
+// requests are let through uncounted (skipOnError) rather than refused.
+import { once } from 'node:events'
+import { createRequire } from 'node:module'
 import fp from 'fastify-plugin'
-import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit'
+import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Redis } from 'ioredis'
 import { AppError } from '../app-error.js'
 import { limitsFor } from '../plans.js'
 
@@ -47,11 +53,54 @@ export class SharedWindowStore implements FastifyRateLimitStore {
   }
 }
 
+/** A counter command slower than this is skipped (the request goes through uncounted). */
+export const RATE_LIMIT_REDIS_TIMEOUT_MS = 500
+/** How long start-up waits for the rate limiter's connection before counting starts without it. */
+const CONNECT_WAIT_MS = 2000
+
+type RedisStoreCtor = new (continueExceeding: boolean, exponentialBackoff: boolean, redis: Redis, key: string) => FastifyRateLimitStore
+// The plugin's RedisStore (a fixed window per key: INCR, PEXPIRE on the first hit, in one Lua script) is not
+// exported from its entry point; the package has no "exports" map, so its file is reachable.
+const PluginRedisStore = createRequire(import.meta.url)('@fastify/rate-limit/store/RedisStore.js') as RedisStoreCtor
+
+/**
+ * The plugin's RedisStore with one table for every route, as SharedWindowStore: its own child() appends the
+ * route (`<prefix>GET/me-user:alice`), which would make requests_per_minute an allowance per route again.
+ * Keys are `<REDIS_KEY_PREFIX>rl:user:<id>` (or `key:`/`ip:`), each expiring with its window.
+ */
+export function sharedRedisStore (redis: Redis, keyPrefix: string): FastifyRateLimitStoreCtor {
+  return class SharedRedisStore extends PluginRedisStore {
+    constructor () {
+      super(false, false, redis, `${keyPrefix}rl:`)
+    }
+
+    override child (): this {
+      return this
+    }
+  }
+}
+
+/** A connection of its own, failing fast, so counting never queues behind (or waits for) other Redis work. */
+async function rateLimitConnection (app: FastifyInstance): Promise<Redis | undefined> {
+  if (app.redis === undefined) return undefined
+  const redis = app.redis.dedicated('rate-limit', { commandTimeoutMs: RATE_LIMIT_REDIS_TIMEOUT_MS, offlineQueue: false })
+  if (redis.status !== 'ready') {
+    const ac = new AbortController()
+    const timer = setTimeout(() => { ac.abort() }, CONNECT_WAIT_MS)
+    await once(redis, 'ready', { signal: ac.signal }).catch(() => undefined)
+    clearTimeout(timer)
+  }
+  return redis
+}
+
 export default fp(async function rateLimitPlugin (app: FastifyInstance) {
+  const redis = await rateLimitConnection(app)
   await app.register(rateLimit, {
     global: false,
     // One instance per app (the plugin constructs it once); child() hands the same table to every route.
-    store: SharedWindowStore,
+    store: redis !== undefined ? sharedRedisStore(redis, app.redis?.config.keyPrefix ?? '') : SharedWindowStore,
+    // Only the Redis store can fail: a request is then let through rather than refused (or left waiting).
+    skipOnError: true,
     hook: 'preHandler',
     timeWindow: 60_000,
     max: (request) => request.user?.plan !== undefined ? limitsFor(request.user.plan).requests_per_minute : 60,
@@ -61,7 +110,7 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance) {
       return new AppError('RATE_LIMIT_EXCEEDED', `Rate limit of ${context.max} requests per minute exceeded, retry in ${seconds} s`, { retry_after_seconds: seconds, limit: context.max })
     }
   })
-}, { name: 'rate-limit', dependencies: ['auth'] })
+}, { name: 'rate-limit', dependencies: ['auth', 'redis'] })
 
 /** Route config for an authenticated route limited per user by plan. */
 export const perUserLimit = { rateLimit: {} }

@@ -10,8 +10,10 @@ import type { Config } from '../config.js'
 import { MarketDataService } from '../market-data/market-data-service.js'
 import { SessionManager, type CreateResult, type SessionMarketData, type SessionUser } from '../sessions/session-manager.js'
 import { openStorage } from '../adapters/open-storage.js'
-import { openRedis, type RedisBus } from '../adapters/redis/connection.js'
 import type { Storage } from '../ports/storage.js'
+import type { SessionEvents } from '../ports/session-events.js'
+import { LocalSessionEvents } from '../adapters/memory/local-session-events.js'
+import { RedisSessionEvents } from '../adapters/redis/session-events.js'
 import { SimulationService } from '../simulation/simulation-service.js'
 import { FILL_POLICY_VERSION } from '../../schemas/simulation.js'
 
@@ -28,8 +30,8 @@ declare module 'fastify' {
     sessionOps: SessionOperations
     simulation: SimulationService
     storage: Storage
-    /** The shared bus when REDIS_URL is set (several instances as one service); undefined alone. */
-    redis: RedisBus | undefined
+    /** Session changes of every instance (WebSocket pushes, runs stopped on delete); in-process without Redis. */
+    sessionEvents: SessionEvents
   }
 }
 
@@ -56,10 +58,8 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   }
 
   const storage = opts.storage ?? await openStorage(config.storage, app.log)
-  const redis = config.redis !== undefined ? await openRedis(config.redis, app.log).catch(async (err: unknown) => {
-    if (opts.storage === undefined) await storage.close()
-    throw err
-  }) : undefined
+  // Opened by the redis plugin, before the rate limiter and the gateway that count through it.
+  const redis = app.redis
   if (opts.storage === undefined && config.storage.mode === 'postgres' && redis === undefined) {
     app.log.warn('DATABASE_URL without REDIS_URL: this instance works alone. Several instances on one database are unsupported ' +
       'without REDIS_URL (they would pause each other\'s runs at start and not share pushes, runs or limits); see docs/deployment.md.')
@@ -79,12 +79,18 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     fillPolicyVersion: FILL_POLICY_VERSION,
     maxJsonDepth: config.maxJsonDepth
   })
+  // Every change the manager makes here goes to every instance's listeners (this one's included) through
+  // the port; with Redis, changes made on other instances come in through it too.
+  const sessionEvents: SessionEvents = redis !== undefined ? new RedisSessionEvents(redis, app.log) : new LocalSessionEvents()
+  sessions.subscribe((event) => { sessionEvents.publish(event) })
+  await sessionEvents.ready()
   // The calendar's short names (pre/after) as the wire's MarketSession (pre_market/after_hours).
   const WIRE_SESSION = { pre: 'pre_market', regular: 'regular', after: 'after_hours', closed: 'closed' } as const
   const interrupted = await sessions.pauseInterruptedRuns()
   if (interrupted > 0) app.log.warn({ sessions: interrupted }, 'sessions that were running when the server stopped are now paused')
   const simulation = new SimulationService({
     sessions,
+    sessionEvents,
     now: opts.now,
     runs: storage.runs,
     marketData: {
@@ -135,12 +141,12 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   app.decorate('sessionOps', ops)
   app.decorate('simulation', simulation)
   app.decorate('storage', storage)
-  app.decorate('redis', redis)
+  app.decorate('sessionEvents', sessionEvents)
   sessions.startSweeper()
   app.addHook('onClose', async () => {
     sessions.stop()
     await simulation.close()
-    await redis?.close()
+    await sessionEvents.close()
     if (opts.storage === undefined) await storage.close()
   })
-}, { name: 'services', dependencies: ['metrics'] })
+}, { name: 'services', dependencies: ['metrics', 'redis'] })

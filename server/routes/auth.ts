@@ -33,7 +33,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request): Promise<TokenResponse> => {
     const key = request.headers['x-api-key']
-    return app.auth.exchange(typeof key === 'string' ? key : undefined, clientAddress(request))
+    return await app.auth.exchange(typeof key === 'string' ? key : undefined, clientAddress(request))
   })
 
   app.get('/me', {
@@ -49,7 +49,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request): Promise<Me> => {
     const user = request.user
     const usage = await app.sessions.usage(user)
-    return { user_id: user.user_id, plan: user.plan, limits: limitsFor(user.plan), usage: { ...usage, open_connections: app.ws.connections.countFor(user.user_id) } }
+    return { user_id: user.user_id, plan: user.plan, limits: limitsFor(user.plan), usage: { ...usage, open_connections: await app.ws.openConnections(user.user_id) } }
   })
 }
 

@@ -30,6 +30,7 @@ import { IdempotencyCache, canonicalJson } from './idempotency.js'
 import { assertTransition } from './lifecycle.js'
 import type { PauseReason, SessionRecord, SessionStore } from '../ports/session-store.js'
 import type { IdempotencyStore } from '../ports/idempotency-store.js'
+import type { SessionEvent, SessionEventKind, SessionListener } from '../ports/session-events.js'
 
 /** The authenticated caller, as the transports know it from the JWT. */
 export interface SessionUser {
@@ -45,18 +46,8 @@ export interface SessionMarketData {
     | Promise<{ symbols: string[], estimated_ticks: number }>
 }
 
-export type SessionEventKind = 'created' | 'updated' | 'state_changed' | 'deleted' | 'expired'
-
-export interface SessionEvent {
-  readonly kind: SessionEventKind
-  readonly user_id: string
-  /** The session after the change; for deleted/expired, as it was when removed. */
-  readonly session: Session
-  /** Only on state_changed. */
-  readonly previous_state?: SessionState
-}
-
-export type SessionListener = (event: SessionEvent) => void
+// The events' shape belongs to the port that carries them to every instance.
+export type { SessionEvent, SessionEventKind, SessionListener } from '../ports/session-events.js'
 
 export interface SessionManagerOptions {
   store: SessionStore

@@ -28,6 +28,7 @@ import { MemoryRunStore } from '../adapters/memory/memory-run-store.js'
 import type { RunStore, StoredRun } from '../ports/run-store.js'
 import type { EventStore, InputKind, InputLog, LoggedInput, StoredFrame } from '../ports/run-journal.js'
 import type { SessionManager, SessionUser } from '../sessions/session-manager.js'
+import type { SessionEvents } from '../ports/session-events.js'
 import { DEFAULT_LOG_MAX_BYTES } from './event-log.js'
 import { SimulationRunner, type EventSink, type RunOptions, type RunState } from './runner.js'
 
@@ -61,6 +62,8 @@ export interface EventLogRetention {
 
 export interface SimulationServiceOptions {
   sessions: SessionManager
+  /** Session events of every instance (deleted/expired stop the run wherever it is); default: `sessions`' own. */
+  sessionEvents?: Pick<SessionEvents, 'subscribe'>
   /** Where finished runs are kept (default: in this process). */
   runs?: RunStore
   marketData: SeriesLoader
@@ -181,7 +184,7 @@ export class SimulationService {
     }, RETENTION_SWEEP_MS)
     this.#sweep.unref()
     // Deleting (or expiring) a session stops its run and frees everything it held.
-    this.#unsubscribe = this.#sessions.subscribe((event) => {
+    this.#unsubscribe = (opts.sessionEvents ?? this.#sessions).subscribe((event) => {
       if (event.kind !== 'deleted' && event.kind !== 'expired') return
       // A SQL store deletes a finished run with its session; the memory store needs telling.
       this.#runStore.delete(event.user_id, event.session.session_id).catch(this.#onError)

@@ -4,10 +4,13 @@
 // bounds here (outbound backlog and JSON depth from config, message bucket and in-flight cap from the plan).
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
+import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
 import { PingData, WsQuery, type ConnectionReadyData } from '../../schemas/ws-messages.js'
 import { AppError } from '../app-error.js'
+import { busUnavailable } from '../adapters/redis/connection.js'
+import { RedisConnectionSlots } from '../adapters/redis/ws-connection-slots.js'
 import { limitsFor } from '../plans.js'
 import { bearerToken } from '../plugins/auth.js'
 import type { Config } from '../config.js'
@@ -46,8 +49,11 @@ export class ConnectionRegistry {
 
 export interface WsGateway {
   readonly dispatcher: WsDispatcher
+  /** This instance's connections. */
   readonly connections: ConnectionRegistry
   readonly supportedFeatures: string[]
+  /** The user's open connections on every instance (this instance's alone without Redis, or while it is down). */
+  openConnections: (userId: string) => Promise<number>
 }
 
 declare module 'fastify' {
@@ -58,8 +64,20 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
   const { config } = opts
   const dispatcher = new WsDispatcher(opts.references)
   const connections = new ConnectionRegistry()
-  const gateway: WsGateway = { dispatcher, connections, supportedFeatures: [] }
+  // With Redis the plan's ws_connections counts the user's connections on every instance (slots in Redis);
+  // alone, this instance's registry is the count.
+  const slots = app.redis !== undefined ? new RedisConnectionSlots(app.redis) : undefined
+  const gateway: WsGateway = {
+    dispatcher,
+    connections,
+    supportedFeatures: [],
+    async openConnections (userId) {
+      if (slots === undefined) return connections.countFor(userId)
+      return await slots.count(userId).catch(() => connections.countFor(userId))
+    }
+  }
   app.decorate('ws', gateway)
+  if (slots !== undefined) app.addHook('onClose', async () => { await slots.close() })
   const counters: ConnectionCounters = {
     slowConsumerCloses: app.metrics.wsSlowConsumerCloses,
     rateLimitCloses: app.metrics.wsRateLimitCloses,
@@ -97,8 +115,22 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
     const token = request.query.token ?? bearerToken(request.headers.authorization)
     const user = app.auth.verify(token)
     const limit = limitsFor(user.plan).ws_connections
-    if (connections.countFor(user.user_id) >= limit) {
-      throw new AppError('CONNECTION_LIMIT_EXCEEDED', `Plan '${user.plan}' allows ${limit} WebSocket connection(s)`, { limit, retry_after_seconds: 1 })
+    const full = (): AppError => new AppError('CONNECTION_LIMIT_EXCEEDED', `Plan '${user.plan}' allows ${limit} WebSocket connection(s)`, { limit, retry_after_seconds: 1 })
+    if (connections.countFor(user.user_id) >= limit) throw full()
+    if (slots !== undefined) {
+      // Refused before the 101 when the count cannot be checked: connections already open are not affected.
+      let slot: string | undefined
+      try {
+        slot = await slots.acquire(user.user_id, limit)
+      } catch (err) {
+        throw busUnavailable(err)
+      }
+      if (slot === undefined) throw full()
+      // The TCP socket's end is the one event every outcome reaches: a closed connection, and an upgrade
+      // that never completed (the slot must not count until its TTL).
+      const socket = request.raw.socket as Socket | null
+      if (socket === null || socket.destroyed) slots.release(slot)
+      else socket.once('close', () => { slots.release(slot) })
     }
     request.user = user
   }
@@ -170,4 +202,4 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
     conn.send('connection_closing', { reason, message, close_code: code })
     conn.close(code, reason)
   }
-}, { name: 'ws-gateway', dependencies: ['auth', 'metrics'] })
+}, { name: 'ws-gateway', dependencies: ['auth', 'metrics', 'redis'] })

@@ -1,8 +1,9 @@
 // WebSocket session operations: create_session, get_session, list_sessions, delete_session — the same
 // service calls as the REST routes, so both transports agree on every outcome; failures are session_error.
-// Every change to a user's sessions, from either transport or the runner, is also pushed to all of that
-// user's connections (`session_updated`, `session_deleted`, without request_id): a dashboard sees sessions
-// being created, started, paused, completed or expired live.
+// Every change to a user's sessions, from either transport or the runner, on any instance, is also pushed to
+// all of that user's connections on this instance (`session_updated`, `session_deleted`, without request_id;
+// app.sessionEvents brings other instances' changes here): a dashboard sees sessions being created, started,
+// paused, completed or expired live.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { CreateSessionData, DeleteSessionData, GetSessionData, ListSessionsData } from '../../schemas/sessions.js'
@@ -11,7 +12,7 @@ export default fp(async function sessionWsHandlers (app: FastifyInstance) {
   const { dispatcher, connections } = app.ws
   app.ws.supportedFeatures.push('sessions', 'session_events')
 
-  const unsubscribe = app.sessions.subscribe((event) => {
+  const unsubscribe = app.sessionEvents.subscribe((event) => {
     const targets = connections.forUser(event.user_id)
     if (targets.size === 0) return
     const gone = event.kind === 'deleted' || event.kind === 'expired'

@@ -23,13 +23,21 @@ export interface RedisBus {
   readonly config: RedisConfig
   /** The shared command connection (keys prefixed). Do not block on it or subscribe on it. */
   readonly client: Redis
-  /** A new connection for blocking reads or subscriptions; closed with the bus. */
-  dedicated: (name: string) => Redis
+  /** A new connection for blocking reads or subscriptions (or `tuning` for fail-fast commands); closed with the bus. */
+  dedicated: (name: string, tuning?: DedicatedTuning) => Redis
   /** The prefixed name of a pub/sub channel. */
   channel: (name: string) => string
   /** True while the command connection is ready. */
   readonly ready: boolean
   close: () => Promise<void>
+}
+
+/** Options of a dedicated connection; the defaults suit blocking reads and subscriptions. */
+export interface DedicatedTuning {
+  /** Fail a command that takes longer (default: no limit, as a blocking read needs). */
+  commandTimeoutMs?: number
+  /** Queue commands while disconnected (default true: a subscription is sent once connected). */
+  offlineQueue?: boolean
 }
 
 /** Maps a Redis failure to the wire's 503 BUS_UNAVAILABLE (an AppError passes through). */
@@ -89,10 +97,14 @@ export async function openRedis (config: RedisConfig, log: Log): Promise<RedisBu
   return {
     config,
     client,
-    dedicated (name) {
+    dedicated (name, tuning = {}) {
       // Blocking reads and subscriptions wait as long as they need: no command timeout, no key prefix
       // surprises (callers prefix stream keys themselves with `config.keyPrefix`).
-      const r = new Redis(config.url, { ...options(config, name, false), enableOfflineQueue: true })
+      const r = new Redis(config.url, {
+        ...options(config, name, false),
+        enableOfflineQueue: tuning.offlineQueue ?? true,
+        ...(tuning.commandTimeoutMs !== undefined ? { commandTimeout: tuning.commandTimeoutMs } : {})
+      })
       watch(r, name, log)
       extra.add(r)
       r.connect().catch(() => undefined)
