@@ -86,7 +86,11 @@ export function toAppError (err: FastifyError | AppError | Error): AppError {
 export default fp(async function errorsPlugin (app: FastifyInstance) {
   app.setErrorHandler(function handleError (err: FastifyError, request, reply) {
     const appErr = toAppError(err)
-    if (appErr.statusCode >= 500) {
+    if (appErr.error_code === 'BUS_UNAVAILABLE') {
+      // Expected while Redis is down, whose loss and return the connection logs once each: a line with a stack
+      // per refused request (clients retry) would flood the log.
+      request.log.debug({ code: appErr.error_code }, 'request refused: shared bus unavailable')
+    } else if (appErr.statusCode >= 500) {
       request.log.error({ err }, 'request failed')
     } else if (!isAppError(err)) {
       request.log.info({ code: appErr.error_code, msg: appErr.message }, 'request rejected')

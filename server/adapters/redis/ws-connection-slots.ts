@@ -70,10 +70,10 @@ export class RedisConnectionSlots {
       redis.defineCommand('stWsCount', { numberOfKeys: 1, lua: COUNT })
     }
     this.#redis = redis as Redis & SlotCommands
-    this.#timer = setInterval(() => { this.refresh() }, options.refreshMs ?? WS_SLOT_REFRESH_MS)
+    this.#timer = setInterval(() => { void this.refresh() }, options.refreshMs ?? WS_SLOT_REFRESH_MS)
     this.#timer.unref()
     // Back from an outage (maybe a restarted, empty Redis): write the open connections back now.
-    this.#onReady = () => { this.refresh() }
+    this.#onReady = () => { void this.refresh() }
     this.#redis.on('ready', this.#onReady)
   }
 
@@ -91,7 +91,7 @@ export class RedisConnectionSlots {
     const userId = this.#held.get(slot)
     if (userId === undefined) return
     this.#held.delete(slot)
-    this.#track(this.#redis.zrem(keyOf(userId), slot))
+    void this.#track(this.#redis.zrem(keyOf(userId), slot))
   }
 
   /** The user's connections on every instance. Rejects if Redis fails. */
@@ -102,15 +102,15 @@ export class RedisConnectionSlots {
   /** Slots this instance holds. */
   get held (): number { return this.#held.size }
 
-  /** Pushes every held slot's expiry forward (periodic; failures wait for the next round). */
-  refresh (): void {
+  /** Pushes every held slot's expiry forward (periodic; a failure waits for the next round). Never rejects. */
+  async refresh (): Promise<void> {
     const byUser = new Map<string, string[]>()
     for (const [member, userId] of this.#held) {
       const list = byUser.get(userId)
       if (list === undefined) byUser.set(userId, [member])
       else list.push(member)
     }
-    for (const [userId, members] of byUser) this.#track(this.#redis.stWsRefresh(keyOf(userId), this.#ttlMs, ...members))
+    await Promise.all([...byUser].map(async ([userId, members]) => { await this.#track(this.#redis.stWsRefresh(keyOf(userId), this.#ttlMs, ...members)) }))
   }
 
   /** Stops refreshing and waits for the releases already sent (the bus closes after this). */
@@ -120,9 +120,10 @@ export class RedisConnectionSlots {
     await Promise.allSettled([...this.#pending])
   }
 
-  #track (op: Promise<unknown>): void {
+  #track (op: Promise<unknown>): Promise<unknown> {
     const p = op.catch(() => undefined).finally(() => { this.#pending.delete(p) })
     this.#pending.add(p)
+    return p
   }
 }
 
