@@ -109,12 +109,14 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   })
 
   const byState = metrics.sessionsByState
-  // The gauge counts stored sessions, so it starts from what earlier processes left.
+  // The gauge counts stored sessions, so it starts from what earlier processes (and other instances) left and
+  // follows every instance's changes; the creation counter counts this instance's creates.
   for (const [state, n] of Object.entries(await sessions.countByState())) byState.set({ state }, n)
-  sessions.subscribe((event) => {
+  sessions.subscribe((event) => { if (event.kind === 'created') metrics.sessionsCreated.inc() })
+  sessionEvents.subscribe((event) => {
     const s: Session = event.session
     switch (event.kind) {
-      case 'created': metrics.sessionsCreated.inc(); byState.inc({ state: s.state }); break
+      case 'created': byState.inc({ state: s.state }); break
       case 'state_changed':
         if (event.previous_state !== undefined) byState.dec({ state: event.previous_state })
         byState.inc({ state: s.state })
