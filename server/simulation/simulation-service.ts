@@ -95,6 +95,8 @@ export const PAGE_MAX_CHARS = 1 << 20
 /** A replay waits while more than this is queued for the connection, so it never floods one socket. */
 const REPLAY_HIGH_WATER = 1 << 20
 const RETENTION_SWEEP_MS = 60_000
+/** A sweep of stored logs also rereads the runs that finished this long before the previous cutoff. */
+const LOG_SWEEP_OVERLAP_MS = 3_600_000
 /** A state the store failed to take is written again after this long, then twice as long… up to the max. */
 const OWED_RETRY_FIRST_MS = 250
 const OWED_RETRY_MAX_MS = 30_000
@@ -173,6 +175,8 @@ export class SimulationService {
   readonly #flushEvents: number
   readonly #flushMs: number
   readonly #rebuilds = new Map<string, Promise<Run>>()
+  /** The cutoff of the last completed sweep of stored logs (none yet: the next one sweeps everything). */
+  #logsSweptBefore: number | undefined
   readonly #sweep: NodeJS.Timeout
   readonly #unsubscribe: () => void
 
@@ -945,10 +949,14 @@ export class SimulationService {
   async pruneStoredLogs (): Promise<number> {
     if (this.#journal === undefined) return 0
     const before = this.#now() - this.#retentionMs
+    // After this process's first sweep, only runs that finished since the previous cutoff (less a margin
+    // for a clock step, or a save still in flight then): every older one was swept already.
+    const since = this.#logsSweptBefore === undefined ? undefined : this.#logsSweptBefore - LOG_SWEEP_OVERLAP_MS
     const [, events] = await Promise.all([
-      this.#journal.inputs.deleteFinishedBefore(before),
-      this.#journal.events.deleteFinishedBefore(before)
+      this.#journal.inputs.deleteFinishedBefore(before, since),
+      this.#journal.events.deleteFinishedBefore(before, since)
     ])
+    this.#logsSweptBefore = Math.max(before, this.#logsSweptBefore ?? before)
     return events
   }
 
