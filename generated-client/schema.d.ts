@@ -1618,6 +1618,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     listSymbols: {
@@ -1919,6 +1928,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     createSession: {
@@ -2033,6 +2051,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     getSession: {
@@ -2095,6 +2122,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     deleteSession: {
@@ -2148,6 +2184,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2219,6 +2264,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2309,6 +2363,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     pauseSimulation: {
@@ -2373,6 +2436,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2451,6 +2523,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     cancelSimulation: {
@@ -2522,6 +2603,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     listOrders: {
@@ -2586,6 +2676,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2672,6 +2771,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     cancelOrder: {
@@ -2737,6 +2845,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2815,6 +2932,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     getResults: {
@@ -2879,6 +3005,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2963,6 +3098,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
