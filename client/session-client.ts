@@ -422,8 +422,9 @@ export class SessionClient {
         // "fetch failed" alone does not say which of several servers did not answer.
         message: serverCode === undefined ? `Cannot get a token from ${target.http}: ${describeFetchError(err)}` : err instanceof Error ? err.message : String(err),
         source: 'client',
-        // A refused key will be refused again; a server that did not answer may answer later.
-        retriable: serverCode === undefined || serverCode === 'RATE_LIMIT_EXCEEDED',
+        // A refused key will be refused again; a server that did not answer, or failed (5xx: e.g. its
+        // Redis is down), may answer later, and another instance may answer now.
+        retriable: serverCode === undefined || serverCode === 'RATE_LIMIT_EXCEEDED' || (typeof status === 'number' && status >= 500),
         cause: err
       }), typeof status === 'number' ? status : undefined)
     }

@@ -25,10 +25,15 @@ async function errorOf (p: Promise<unknown>): Promise<SessionError> {
   throw new Error('expected a SessionError, but the call succeeded')
 }
 
-/** A plain HTTP server that answers nothing useful and counts the requests it got. */
+/** An HTTP server that answers every request as an instance whose Redis is down would, counting them. */
 async function countingServer (t: Teardown): Promise<{ url: string, hits: () => number }> {
   let hits = 0
-  const srv = createServer((_req, res) => { hits++; res.statusCode = 503; res.end() })
+  const srv = createServer((_req, res) => {
+    hits++
+    res.statusCode = 503
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ error_code: 'BUS_UNAVAILABLE', message: 'The shared bus (Redis) is unavailable' }))
+  })
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => { srv.closeAllConnections(); srv.close(() => { resolve() }) }))
   return { url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, hits: () => hits }
@@ -92,7 +97,7 @@ t.test('a refusal every instance would repeat (a bad API key) ends the first con
   t.equal(next.hits(), 0, 'the second URL was not asked')
 })
 
-t.test('an instance answering 503 is skipped like a dead one', async (t) => {
+t.test('an instance answering 503 BUS_UNAVAILABLE is skipped like a dead one', async (t) => {
   const busy = await countingServer(t)
   const { baseUrl } = await listen(t)
   const c = client(t, { url: [busy.url, baseUrl], apiKey: KEYS.dev })
