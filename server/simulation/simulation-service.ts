@@ -12,9 +12,12 @@
 // the RunStore before the store shows the session finished (for a move the user asked for, before the
 // answer), so that …/results, …/account and …/orders answer the same after a restart.
 //
-// Memory: while running, a run's log is a ring of `eventLogMaxBytesPerRun`. When a run finishes, its
-// engine and bars are released (results, final account and orders stay); its log is kept only within
-// `eventLogUserBytes` per user (newest runs first) and for `eventLogRetentionHours`, then released.
+// Memory: while running, a run's log is a ring of `eventLogMaxBytesPerRun`. Its bars and their merged
+// timeline are shared, read only, with every other live run of the same symbols, timeframe and range
+// (reference counted: 50 runs of AAPL 1m 2023 hold one copy). When a run finishes, its engine and its
+// hold on the bars are released (results, final account and orders stay); the bars go with the last run
+// that held them. Its log is kept only within `eventLogUserBytes` per user (newest runs first) and for
+// `eventLogRetentionHours`, then released.
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import type { Plan, PlanLimits } from '../../schemas/common.js'
 import type { Timeframe } from '../../schemas/market-data.js'
@@ -23,6 +26,7 @@ import type { AccountSnapshot, BatchAck, MarketSession, Order, OrderBatchData, O
 import type { EventPage, SessionEvent, SimulationStateData, StateSyncData, SubscriptionData } from '../../schemas/simulation-control.js'
 import { AppError, isAppError } from '../app-error.js'
 import type { BarSeries } from '../market-data/bar-series.js'
+import { SharedCache, type Lease, type SharedCacheStats } from '../market-data/shared-cache.js'
 import { limitsFor as defaultLimitsFor } from '../plans.js'
 import { MemoryRunStore } from '../adapters/memory/memory-run-store.js'
 import type { RunStore, StoredRun } from '../ports/run-store.js'
@@ -30,11 +34,16 @@ import type { EventStore, InputKind, InputLog, LoggedInput, StoredFrame } from '
 import type { SessionManager, SessionUser } from '../sessions/session-manager.js'
 import { DEFAULT_LOG_MAX_BYTES } from './event-log.js'
 import { SimulationRunner, type EventSink, type RunOptions, type RunState } from './runner.js'
+import { buildTimeline, type Timeline } from './timeline.js'
 
 export type { EventSink } from './runner.js'
 
 export interface SeriesLoader {
-  loadSeries: (symbol: string, timeframe: Timeframe, start: string, end: string) => Promise<BarSeries>
+  /**
+   * A symbol's bars for a run, shared with the other runs of the same symbol, timeframe and range (read only);
+   * the lease's key names that series (source, symbol, timeframe, range), its release() lets go of it.
+   */
+  acquireSeries: (symbol: string, timeframe: Timeframe, start: string, end: string) => Promise<Lease<BarSeries>>
   /** The symbol's market session at an instant (pre, regular, after, closed), for intraday ticks. */
   marketSessionAt?: (symbol: string, epochMs: number) => MarketSession
 }
@@ -135,6 +144,13 @@ interface RebuildCheck {
 
 interface StartInput { options: RunOptions, request_id: string | null }
 
+/** What a run replays: shared, read-only series and timeline, and the one call that lets go of both. */
+interface RunBars {
+  readonly series: readonly BarSeries[]
+  readonly timeline: Timeline
+  readonly release: () => void
+}
+
 export class SimulationService {
   readonly #sessions: SessionManager
   readonly #runStore: RunStore
@@ -155,6 +171,8 @@ export class SimulationService {
   readonly #flushEvents: number
   readonly #flushMs: number
   readonly #rebuilds = new Map<string, Promise<Run>>()
+  /** Merged timelines, one per ordered list of series keys, shared like the series they are built from. */
+  readonly #timelines = new SharedCache<Timeline>()
   readonly #sweep: NodeJS.Timeout
   readonly #unsubscribe: () => void
 
@@ -197,6 +215,9 @@ export class SimulationService {
 
   get activeRuns (): number { return this.#runs.size }
 
+  /** Sharing of merged timelines across live runs (the series' own sharing is the SeriesLoader's). */
+  get timelineStats (): SharedCacheStats { return this.#timelines.stats() }
+
   async start (user: SessionUser, sessionId: string, start: Partial<Omit<StartSimulationData, 'session_id'>>, sink: EventSink | undefined, requestId?: string): Promise<SimulationStateData> {
     const key = keyOf(user.user_id, sessionId)
     const session = await this.#sessions.get(user, sessionId)
@@ -206,11 +227,17 @@ export class SimulationService {
     }
     this.#starting.add(key)
     try {
-      const series = await Promise.all(session.symbols.map((symbol) =>
-        this.#marketData.loadSeries(symbol, session.timeframe, session.start_date, session.end_date)))
+      const bars = await this.#acquireBars(session)
       const options: RunOptions = { ...DEFAULT_RUN_OPTIONS, ...stripUndefined(start) }
-      const run = this.#createRun(user, sessionId, session, series, options)
-      await this.#sessions.transition(user, sessionId, 'running')
+      let run: Run | undefined
+      try {
+        run = this.#createRun(user, sessionId, session, bars, options)
+        await this.#sessions.transition(user, sessionId, 'running')
+      } catch (err) {
+        run?.runner.dispose()
+        bars.release()
+        throw err
+      }
       this.#runs.set(key, run)
       const startInput: StartInput = { options, request_id: requestId ?? null }
       if (run.journal !== undefined) await this.#logInput(run, 'start', startInput)
@@ -221,8 +248,41 @@ export class SimulationService {
     }
   }
 
+  /**
+   * The session's series and their timeline, shared with every other live run of the same symbols,
+   * timeframe and range. The caller hands `release` to the runner (which calls it when it drops its
+   * engine) or calls it itself when the run does not come about.
+   */
+  async #acquireBars (session: Session): Promise<RunBars> {
+    const acquired = await Promise.allSettled(session.symbols.map(async (symbol) =>
+      await this.#marketData.acquireSeries(symbol, session.timeframe, session.start_date, session.end_date)))
+    const leases: Array<Lease<BarSeries>> = []
+    for (const a of acquired) if (a.status === 'fulfilled') leases.push(a.value)
+    const failed = acquired.find((a) => a.status === 'rejected')
+    let timeline: Lease<Timeline>
+    try {
+      if (failed !== undefined) throw failed.reason
+      const series = leases.map((l) => l.value)
+      timeline = await this.#timelines.acquire(leases.map((l) => l.key).join('\n'), () => Object.freeze(buildTimeline(series)))
+    } catch (err) {
+      for (const l of leases) l.release()
+      throw err
+    }
+    let held = true
+    return {
+      series: leases.map((l) => l.value),
+      timeline: timeline.value,
+      release: () => {
+        if (!held) return
+        held = false
+        timeline.release()
+        for (const l of leases) l.release()
+      }
+    }
+  }
+
   /** A run and its runner, with the hooks that commit what the run does by itself. */
-  #createRun (user: SessionUser, sessionId: string, session: Session, series: BarSeries[], options: RunOptions): Run {
+  #createRun (user: SessionUser, sessionId: string, session: Session, bars: RunBars, options: RunOptions): Run {
     // eslint-disable-next-line prefer-const -- the hooks close over the run, which needs the runner
     let run: Run
     const journal: JournalState | undefined = this.#journal === undefined
@@ -231,7 +291,9 @@ export class SimulationService {
     const runner = new SimulationRunner({
       sessionId,
       userId: user.user_id,
-      series,
+      series: bars.series,
+      timeline: bars.timeline,
+      releaseBars: bars.release,
       initialCapital: session.initial_capital,
       settings: {
         commission_per_share: Number(session.commission_per_share),
@@ -627,12 +689,19 @@ export class SimulationService {
     }
     const existing = this.#runs.get(keyOf(user.user_id, sessionId))
     if (existing !== undefined) return existing
-    const series = await Promise.all(session.symbols.map((symbol) =>
-      this.#marketData.loadSeries(symbol, session.timeframe, session.start_date, session.end_date)))
-    const run = this.#createRun(user, sessionId, session, series, start.options)
+    const bars = await this.#acquireBars(session)
+    let run: Run | undefined
+    let storedLast: number
+    try {
+      run = this.#createRun(user, sessionId, session, bars, start.options)
+      storedLast = await journal.events.lastSeq(user.user_id, sessionId)
+    } catch (err) {
+      run?.runner.dispose()
+      bars.release()
+      throw err
+    }
     const j = run.journal as JournalState
     const { runner } = run
-    const storedLast = await journal.events.lastSeq(user.user_id, sessionId)
     const check: RebuildCheck = { storedLast, page: [], pageFrom: 1, diverged: undefined }
     j.rebuild = check
     j.seq = inputs[inputs.length - 1].seq
