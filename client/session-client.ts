@@ -371,25 +371,24 @@ export class SessionClient {
    * answer, a 5xx, a limit) moves on; a refusal every instance would repeat (a bad API key) ends it there.
    */
   async #openFirst (): Promise<ConnectionReadyData> {
-    const failures: Array<{ url: string, error: SessionError }> = []
-    let last: ConnectFailure | undefined
+    const failures: Array<{ url: string, failure: ConnectFailure }> = []
     for (let i = 0; i < this.#urls.entries.length; i++) {
       const target = i === 0 ? this.#urls.reset() : this.#urls.advance()
       try {
         return await this.#openRenewing()
       } catch (err) {
         if (!(err instanceof ConnectFailure)) throw err
-        last = err
-        failures.push({ url: target.url, error: err.sessionError })
-        if (!err.sessionError.retriable || this.#state !== 'connecting') throw err
+        // close() during the walk ends it too.
+        if (!err.sessionError.retriable || this.#state !== 'connecting' || this.#urls.entries.length === 1) throw err
+        failures.push({ url: target.url, failure: err })
       }
     }
-    if (last === undefined || failures.length === 1) throw last ?? new Error('unreachable: no server URL')
-    const summary = failures.map((f) => `${f.url}: ${f.error.error_code}: ${f.error.message}`).join('; ')
+    const last = failures[failures.length - 1].failure
+    const summary = failures.map(({ url, failure: f }) => `${url}: ${f.sessionError.error_code}: ${f.sessionError.message}`).join('; ')
     throw new ConnectFailure(new SessionError({
       error_code: last.sessionError.error_code,
       message: `None of the ${failures.length} server URLs answered (${summary})`,
-      details: { ...last.sessionError.details, attempts: failures.map((f) => ({ url: f.url, error_code: f.error.error_code, message: f.error.message })) },
+      details: { ...last.sessionError.details, attempts: failures.map(({ url, failure: f }) => ({ url, error_code: f.sessionError.error_code, message: f.sessionError.message })) },
       source: 'client',
       retriable: last.sessionError.retriable,
       cause: last.sessionError

@@ -87,6 +87,16 @@ t.test('no URL answers: connect() rejects with a retriable CONNECTION_FAILED nam
   t.equal((await again.connect()).user_id, 'dev')
 })
 
+t.test('close() during a first connect ends the walk: the next URL is not tried', async (t) => {
+  const { baseUrl, app } = await listen(t)
+  const c = client(t, { url: [await deadUrl(), baseUrl], apiKey: KEYS.dev })
+  const connecting = errorOf(c.connect())
+  await c.close()
+  t.equal((await connecting).error_code, 'CONNECTION_FAILED', 'the failure at the first URL')
+  t.equal(c.state, 'closed')
+  t.equal(app.ws.connections.forUser('dev').size, 0, 'nothing connected to the second URL')
+})
+
 t.test('a refusal every instance would repeat (a bad API key) ends the first connect without trying the next URL', async (t) => {
   const { baseUrl } = await listen(t)
   const next = await countingServer(t)
