@@ -1,8 +1,10 @@
 // SessionClient: the SDK over the WebSocket `/ws/simulate`. It turns an API key into tokens (and refreshes
 // them), correlates replies by request_id with a per-request timeout, raises SessionError for failures,
 // keeps a cache of the user's sessions from what the server sends, keeps the connection alive with pings and
-// reconnects with exponential backoff and full jitter when it drops. Server messages are exposed as typed
-// listeners (`on`) and as an async iterator (`events`). Simulation operations build on `request()`.
+// reconnects with exponential backoff and full jitter when it drops. Given several URLs (instances of one
+// service), the first connect takes the first that answers and every reconnect moves on to the next, so a
+// client whose instance died lands on another one. Server messages are exposed as typed listeners (`on`)
+// and as an async iterator (`events`). Simulation operations build on `request()`.
 import { randomBytes, randomUUID } from 'node:crypto'
 import WebSocket from 'ws'
 import { createTokenCache, type TokenCache } from '../generated-client/index.js'
@@ -10,12 +12,12 @@ import type { ConnectionReadyData, ServerEnvelope } from '../schemas/ws-messages
 import type { CreateSessionBody, ListSessionsData, Session, SessionDeleted, SessionList, SessionState } from '../schemas/sessions.js'
 import { SESSION_PAYLOAD_TYPES, type ClientFrame, type ClientMessageMap, type ServerMessageMap } from './messages.js'
 import { SessionError } from './session-error.js'
+import { parseServerUrls, rebaseRequest, UrlRotation, type ServerUrl } from './server-urls.js'
 
 export { SessionError } from './session-error.js'
 export type { ClientErrorCode, SessionErrorCode } from './session-error.js'
 export type { ClientMessageMap, ServerMessageMap, ServerFrame } from './messages.js'
 
-const WS_PATH = '/ws/simulate'
 /** The server closes with these when the token expires (reconnect at once with a fresh token). */
 const CLOSE_TOKEN_EXPIRED = 4001
 const CLOSE_NORMAL = 1000
@@ -30,8 +32,12 @@ export interface ReconnectOptions {
 }
 
 export interface SessionClientOptions {
-  /** Server base URL, e.g. http://127.0.0.1:8003 (the WebSocket URL is derived from it). */
-  url: string
+  /**
+   * Server base URL, e.g. http://127.0.0.1:8003 (the WebSocket URL is derived from it; ws:// and wss:// work
+   * too). A list names instances of one service: the first connect uses the first that answers, and each
+   * reconnect attempt moves on to the next one (round robin), fetching its token there.
+   */
+  url: string | string[]
   /** API key: exchanged for tokens at connect and whenever the token is about to expire. */
   apiKey?: string
   /** A token to start with (e.g. the CLI's cached one); without `apiKey` it cannot be renewed. */
@@ -61,12 +67,18 @@ export interface RequestOptions {
 
 /** Events the client itself emits, next to the server's messages. */
 export interface LifecycleEventMap {
-  /** Authenticated and greeted (`connection_ready`); `reconnected` is false for the first connect(). */
-  connected: { reconnected: boolean, ready: ConnectionReadyData }
-  /** The socket closed; `will_reconnect` says whether the client tries again. */
-  disconnected: { code: number, reason: string, will_reconnect: boolean }
-  /** A reconnect attempt is scheduled after `delay_ms`; `last_error` is why the previous attempt failed. */
-  reconnecting: { attempt: number, delay_ms: number, last_error?: string }
+  /**
+   * Authenticated and greeted (`connection_ready`); `reconnected` is false for the first connect(). `url` is
+   * the server URL (as given in the options) this connection went to.
+   */
+  connected: { reconnected: boolean, ready: ConnectionReadyData, url: string }
+  /** The socket closed; `will_reconnect` says whether the client tries again. `url`: the server it was on. */
+  disconnected: { code: number, reason: string, will_reconnect: boolean, url: string }
+  /**
+   * A reconnect attempt to `url` is scheduled after `delay_ms`; `last_error` is why the previous attempt
+   * failed.
+   */
+  reconnecting: { attempt: number, delay_ms: number, last_error?: string, url: string }
 }
 
 /** Everything `on()` and `events()` deliver: every server message type plus the lifecycle events. */
@@ -108,7 +120,7 @@ class ConnectFailure extends Error {
 export class SessionClient {
   readonly #opts: SessionClientOptions
   readonly #tokens: TokenCache
-  readonly #wsUrl: string
+  readonly #urls: UrlRotation<ServerUrl>
   readonly #requestTimeoutMs: number
   readonly #reconnect: Required<ReconnectOptions> | false
   readonly #idPrefix = randomBytes(4).toString('hex')
@@ -128,16 +140,18 @@ export class SessionClient {
   constructor (opts: SessionClientOptions) {
     if (opts.apiKey === undefined && opts.accessToken === undefined) throw new TypeError('SessionClient needs an apiKey or an accessToken')
     this.#opts = opts
+    this.#urls = new UrlRotation(parseServerUrls(opts.url, 'SessionClient url'))
+    const doFetch = opts.fetch ?? ((req: Request) => fetch(req))
     this.#tokens = createTokenCache({
-      baseUrl: opts.url,
+      baseUrl: this.#urls.current.http,
       ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}),
       ...(opts.accessToken !== undefined ? { accessToken: opts.accessToken } : {}),
-      ...(opts.fetch !== undefined ? { fetch: opts.fetch } : {}),
+      // The token comes from the instance being tried: one that does not answer fails that attempt only.
+      ...(this.#urls.entries.length > 1
+        ? { fetch: async (req: Request) => await doFetch(await rebaseRequest(req, this.#urls.current.http)) }
+        : opts.fetch !== undefined ? { fetch: opts.fetch } : {}),
       refreshMarginSec: opts.tokenRefreshMarginSec ?? 30
     })
-    const ws = new URL(WS_PATH, opts.url)
-    ws.protocol = ws.protocol === 'https:' ? 'wss:' : 'ws:'
-    this.#wsUrl = ws.toString()
     this.#requestTimeoutMs = opts.requestTimeoutMs ?? 10_000
     this.#reconnect = opts.reconnect === false
       ? false
@@ -150,6 +164,8 @@ export class SessionClient {
   get connectionInfo (): ConnectionReadyData | undefined { return this.#ready }
   /** The user's sessions as last seen from the server (replies and pushes), by session_id. */
   get sessions (): ReadonlyMap<string, Session> { return this.#sessions }
+  /** The server URL (as given) of the current connection, or of the attempt in progress. */
+  get url (): string { return this.#urls.current.url }
 
   /** Open the connection (token exchange, upgrade, `connection_ready`). Idempotent while open. */
   async connect (): Promise<ConnectionReadyData> {
@@ -159,15 +175,7 @@ export class SessionClient {
     this.#state = 'connecting'
     this.#connecting = (async () => {
       try {
-        let ready: ConnectionReadyData
-        try {
-          ready = await this.#open()
-        } catch (err) {
-          // A token the server refuses (rotated secret, revoked) is replaced once from the API key.
-          if (!(err instanceof ConnectFailure) || err.status !== 401 || this.#opts.apiKey === undefined) throw err
-          this.#tokens.invalidate()
-          ready = await this.#open()
-        }
+        const ready = await this.#openFirst()
         if (this.#state !== 'connecting') {
           // close() ran while connecting.
           this.#ws?.close(CLOSE_NORMAL, 'client closed')
@@ -352,14 +360,55 @@ export class SessionClient {
         ws.close(CLOSE_NORMAL, 'client closed')
       })
     }
-    this.#emit('disconnected', { code: CLOSE_NORMAL, reason: 'client closed', will_reconnect: false })
+    this.#emit('disconnected', { code: CLOSE_NORMAL, reason: 'client closed', will_reconnect: false, url: this.#urls.current.url })
     for (const sink of [...this.#sinks]) sink.end()
   }
 
   // ── connection ──────────────────────────────────────────────────────────────────────────────────
 
-  /** One attempt: token, upgrade, `connection_ready`. Rejects with ConnectFailure. */
+  /**
+   * The first connect: each URL in order until one answers. A failure the next instance could avoid (no
+   * answer, a 5xx, a limit) moves on; a refusal every instance would repeat (a bad API key) ends it there.
+   */
+  async #openFirst (): Promise<ConnectionReadyData> {
+    const failures: Array<{ url: string, failure: ConnectFailure }> = []
+    for (let i = 0; i < this.#urls.entries.length; i++) {
+      const target = i === 0 ? this.#urls.reset() : this.#urls.advance()
+      try {
+        return await this.#openRenewing()
+      } catch (err) {
+        if (!(err instanceof ConnectFailure)) throw err
+        // close() during the walk ends it too.
+        if (!err.sessionError.retriable || this.#state !== 'connecting' || this.#urls.entries.length === 1) throw err
+        failures.push({ url: target.url, failure: err })
+      }
+    }
+    const last = failures[failures.length - 1].failure
+    const summary = failures.map(({ url, failure: f }) => `${url}: ${f.sessionError.error_code}: ${f.sessionError.message}`).join('; ')
+    throw new ConnectFailure(new SessionError({
+      error_code: last.sessionError.error_code,
+      message: `None of the ${failures.length} server URLs answered (${summary})`,
+      details: { ...last.sessionError.details, attempts: failures.map(({ url, failure: f }) => ({ url, error_code: f.sessionError.error_code, message: f.sessionError.message })) },
+      source: 'client',
+      retriable: last.sessionError.retriable,
+      cause: last.sessionError
+    }), last.status)
+  }
+
+  /** #open, and once more with a fresh token when the server refuses ours (rotated secret, revoked). */
+  async #openRenewing (): Promise<ConnectionReadyData> {
+    try {
+      return await this.#open()
+    } catch (err) {
+      if (!(err instanceof ConnectFailure) || err.status !== 401 || this.#opts.apiKey === undefined) throw err
+      this.#tokens.invalidate()
+      return await this.#open()
+    }
+  }
+
+  /** One attempt at the current URL: token, upgrade, `connection_ready`. Rejects with ConnectFailure. */
   async #open (): Promise<ConnectionReadyData> {
+    const target = this.#urls.current
     let token: string
     try {
       token = await this.#tokens.get()
@@ -369,14 +418,16 @@ export class SessionClient {
       const serverCode = typeof code === 'string' ? code : undefined
       throw new ConnectFailure(new SessionError({
         error_code: (serverCode as SessionError['error_code'] | undefined) ?? 'CONNECTION_FAILED',
-        message: err instanceof Error ? err.message : String(err),
+        // "fetch failed" alone does not say which of several servers did not answer.
+        message: serverCode === undefined ? `Cannot get a token from ${target.http}: ${describeFetchError(err)}` : err instanceof Error ? err.message : String(err),
         source: 'client',
-        // A refused key will be refused again; a server that did not answer may answer later.
-        retriable: serverCode === undefined || serverCode === 'RATE_LIMIT_EXCEEDED',
+        // A refused key will be refused again; a server that did not answer, or failed (5xx: e.g. its
+        // Redis is down), may answer later, and another instance may answer now.
+        retriable: serverCode === undefined || serverCode === 'RATE_LIMIT_EXCEEDED' || (typeof status === 'number' && status >= 500),
         cause: err
       }), typeof status === 'number' ? status : undefined)
     }
-    const url = `${this.#wsUrl}?token=${encodeURIComponent(token)}`
+    const url = `${target.ws}?token=${encodeURIComponent(token)}`
     const ws = new WebSocket(url, { handshakeTimeout: this.#requestTimeoutMs })
     return await new Promise<ConnectionReadyData>((resolve, reject) => {
       let settled = false
@@ -392,7 +443,7 @@ export class SessionClient {
         fail(new ConnectFailure(SessionError.client('CONNECTION_FAILED', `No connection_ready within ${this.#requestTimeoutMs} ms`), undefined))
       }, this.#requestTimeoutMs)
       ws.on('error', (err) => {
-        fail(new ConnectFailure(SessionError.client('CONNECTION_FAILED', `Cannot connect to ${this.#wsUrl}: ${err.message}`, { cause: err }), undefined))
+        fail(new ConnectFailure(SessionError.client('CONNECTION_FAILED', `Cannot connect to ${target.ws}: ${err.message}`, { cause: err }), undefined))
       })
       ws.once('unexpected-response', (_req, res) => {
         // The upgrade was refused with an HTTP error body ({error_code, message, details}).
@@ -442,7 +493,7 @@ export class SessionClient {
     this.#state = 'open'
     this.#startPing(ready)
     for (const p of this.#pending.values()) if (!p.sent) this.#sendPending(p)
-    this.#emit('connected', { reconnected, ready })
+    this.#emit('connected', { reconnected, ready, url: this.#urls.current.url })
   }
 
   #onClosed (ws: WebSocket, code: number, reason: string): void {
@@ -458,7 +509,7 @@ export class SessionClient {
     )
     for (const p of this.#pending.values()) p.sent = false
     if (code === CLOSE_TOKEN_EXPIRED) this.#tokens.invalidate()
-    this.#emit('disconnected', { code, reason, will_reconnect: willReconnect })
+    this.#emit('disconnected', { code, reason, will_reconnect: willReconnect, url: this.#urls.current.url })
     if (!willReconnect) {
       this.#state = 'closed'
       this.#failPending(() => true, (p) => SessionError.client('CONNECTION_LOST', `Connection lost (${code})`, { request_id: p.requestId }))
@@ -478,11 +529,13 @@ export class SessionClient {
         this.#giveUp(lastError ?? SessionError.client('CONNECTION_LOST', 'Reconnect attempts exhausted'))
         return
       }
-      // An expired token is an expected close: reconnect at once. Otherwise full jitter spreads the herd.
-      const delay = attempt === 1 && closeCode === CLOSE_TOKEN_EXPIRED
-        ? 0
-        : Math.round(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)))
-      this.#emit('reconnecting', { attempt, delay_ms: delay, ...(lastError !== undefined ? { last_error: `${lastError.error_code}: ${lastError.message}` } : {}) })
+      // An expired token is an expected close: reconnect at once, to the same instance, which is alive (a
+      // run it owns stays there instead of being handed over). Any other drop may mean the instance died:
+      // each attempt goes to the next URL. Full jitter spreads the herd.
+      const renewal = attempt === 1 && closeCode === CLOSE_TOKEN_EXPIRED
+      const target = renewal ? this.#urls.current : this.#urls.advance()
+      const delay = renewal ? 0 : Math.round(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)))
+      this.#emit('reconnecting', { attempt, delay_ms: delay, ...(lastError !== undefined ? { last_error: `${lastError.error_code}: ${lastError.message}` } : {}), url: target.url })
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => { this.#wakeReconnect = undefined; resolve() }, delay)
         this.#wakeReconnect = () => { clearTimeout(timer); this.#wakeReconnect = undefined; resolve() }
@@ -514,7 +567,7 @@ export class SessionClient {
   #giveUp (err: SessionError): void {
     this.#state = 'closed'
     this.#failPending(() => true, (p) => new SessionError({ error_code: err.error_code, message: `Could not reconnect: ${err.message}`, details: err.details, request_id: p.requestId, source: 'client', retriable: false }))
-    this.#emit('disconnected', { code: 0, reason: `gave up reconnecting: ${err.error_code}: ${err.message}`, will_reconnect: false })
+    this.#emit('disconnected', { code: 0, reason: `gave up reconnecting: ${err.error_code}: ${err.message}`, will_reconnect: false, url: this.#urls.current.url })
     for (const sink of [...this.#sinks]) sink.end()
   }
 
@@ -620,6 +673,13 @@ export class SessionClient {
     }
     for (const sink of this.#sinks) sink.push(event)
   }
+}
+
+/** `fetch failed (ECONNREFUSED)`: undici hides the reason in `cause`. */
+function describeFetchError (err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined
+  return typeof cause?.code === 'string' ? `${message} (${cause.code})` : message
 }
 
 function isRecord (value: unknown): value is Record<string, unknown> {

@@ -1,10 +1,11 @@
 // Runs a strategy object against a session over the SessionClient: starts the simulation, hands every
 // tick, fill and account update to the strategy in order, sends the orders it returns before acknowledging
-// the tick (so they are tried on the next bar), and resumes after a reconnect without losing or repeating
-// an event. The strategy never sees the protocol. When the strategy's own code throws, the server is told
-// (`strategy_error`, so the run ends in state `error` with the message instead of hanging paused) and the
-// strategy's original error is rethrown, stack included.
-import type { AccountSnapshot, ExecutionReport, OrderRequest, OrderUpdate, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
+// the tick (so they are tried on the next bar), and resumes after a reconnect (to another instance too,
+// when the client was given several URLs) without losing or repeating an event or an order. The strategy
+// never sees the protocol. When the strategy's own code throws, the server is told (`strategy_error`, so
+// the run ends in state `error` with the message instead of hanging paused) and the strategy's original
+// error is rethrown, stack included.
+import type { AccountSnapshot, ExecutionReport, OrderBatchData, OrderRequest, OrderUpdate, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
 import type { CreateSessionBody, Session } from '../schemas/sessions.js'
 import { StrategyErrorData } from '../schemas/simulation-control.js'
 import type { SessionClient, SessionClientEvent } from './session-client.js'
@@ -117,6 +118,19 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
     cancel: async (orderId) => { await client.request('cancel_order', { session_id: sessionId, order_id: orderId }, 'order_update') }
   }
 
+  // Connections seen so far: a tick handled across a reconnect must not send its orders on the new
+  // connection before the run was resumed there (another instance may not even own the run yet).
+  let connections = 0
+  const offConnected = client.on('connected', () => { connections++ })
+  /**
+   * A tick whose orders may not have reached the server: the connection dropped before their batch_ack
+   * (or before they were sent). The run resumes from just before that tick, and when the server sends it
+   * again the same batch (same batch and order ids) goes out instead of calling onTick twice. If the first
+   * copy had arrived, the server refuses the repeated ids, and its order events come in the replay.
+   */
+  let retake: { sequenceId: number, orders: OrderBatchData['orders'] } | undefined
+  /** Set after such a drop until the next resume: events already received are dropped; the resume resends them. */
+  let awaitingResume = false
   const events = client.events()
   try {
     await guarded(() => strategy.onStart?.(ctx))
@@ -126,6 +140,7 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
 
     // One handler for live events and for those replayed by state_sync: each event id is handled once.
     const handle = async (event: { type: string, data: unknown, sequence_id?: number }): Promise<SimulationCompleteData | undefined> => {
+      const before = lastSeq
       if (event.sequence_id !== undefined) {
         if (event.sequence_id <= lastSeq) return undefined
         lastSeq = event.sequence_id
@@ -135,11 +150,33 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
           const tick = event.data as TickData
           if (tick.session_id !== sessionId) return undefined
           ticks = tick.sequence_id
-          const orders: StrategyStep = await guarded(() => strategy.onTick(tick, ctx))
-          if (Array.isArray(orders) && orders.length > 0) {
-            const batch = orders.map((o) => ({ ...o, order_id: o.order_id ?? `${sessionId.slice(-6)}-${++orderSeq}` }))
-            ordersSent += batch.length
-            await client.request('order_batch', { session_id: sessionId, batch_id: `b${tick.sequence_id}`, orders: batch }, 'batch_ack')
+          const connection = connections
+          let batch: OrderBatchData['orders'] | undefined
+          if (retake !== undefined && retake.sequenceId === event.sequence_id) {
+            batch = retake.orders
+            retake = undefined
+          } else {
+            const orders: StrategyStep = await guarded(() => strategy.onTick(tick, ctx))
+            if (Array.isArray(orders) && orders.length > 0) {
+              batch = orders.map((o) => ({ ...o, order_id: o.order_id ?? `${sessionId.slice(-6)}-${++orderSeq}` }))
+              ordersSent += batch.length
+            }
+          }
+          if (batch !== undefined) {
+            const takeBack = (): undefined => {
+              retake = { sequenceId: event.sequence_id ?? 0, orders: batch }
+              lastSeq = before
+              awaitingResume = true
+              return undefined
+            }
+            // Dropped (and maybe reconnected) while onTick ran: send nothing before the resume.
+            if (event.sequence_id !== undefined && (connections !== connection || client.state !== 'open')) return takeBack()
+            try {
+              await client.request('order_batch', { session_id: sessionId, batch_id: `b${tick.sequence_id}`, orders: batch }, 'batch_ack')
+            } catch (err) {
+              if (!(err instanceof SessionError) || err.error_code !== 'CONNECTION_LOST' || event.sequence_id === undefined || client.state === 'closed') throw err
+              return takeBack()
+            }
           }
           if (flowControl) client.send('tick_ack', { session_id: sessionId, sequence_id: tick.sequence_id, processing_status: 'ready' })
           if (opts.onProgress !== undefined && (ticks % every === 0 || ticks === total)) opts.onProgress({ ticks, total, session_id: sessionId })
@@ -164,14 +201,24 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
     for await (const event of events as AsyncIterable<SessionClientEvent>) {
       if (event.type === 'connected' && event.data.reconnected) {
         // Take the stream back; the reply carries what was missed while away, each event once.
-        const sync = await client.request('resume_session', { session_id: sessionId, last_processed_sequence_id: lastSeq }, 'state_sync', { timeoutMs: 60_000 })
+        awaitingResume = false
+        let sync
+        try {
+          sync = await client.request('resume_session', { session_id: sessionId, last_processed_sequence_id: lastSeq }, 'state_sync', { timeoutMs: 60_000 })
+        } catch (err) {
+          // This connection dropped too: the next one resumes.
+          if (err instanceof SessionError && err.error_code === 'CONNECTION_LOST' && client.state !== 'closed') { awaitingResume = true; continue }
+          throw err
+        }
         account = sync.account
         for (const missed of sync.missed_events) {
           const done = await handle(missed)
           if (done !== undefined) return await finish(done)
+          if (awaitingResume) break
         }
         continue
       }
+      if (awaitingResume) continue
       // Errors answering a request reject that request; one without a request_id ends the run.
       if (event.type === 'session_error' && event.request_id === undefined) throw SessionError.fromSessionError(event.data)
       if (event.type === 'error' && event.request_id === undefined) throw SessionError.fromError(event.data)
@@ -185,6 +232,7 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
     strategyErrors.add(err.error)
     throw err.error
   } finally {
+    offConnected()
     await events.return?.()
   }
 

@@ -2,7 +2,7 @@
 // the generated REST client. Exit codes: 0 ok, 1 the operation failed (server error, network), 2 usage.
 import { createRequire } from 'node:module'
 import { Command, CommanderError } from 'commander'
-import { asOperationError, DEFAULT_SERVER } from './api.js'
+import { asOperationError, collect, DEFAULT_SERVER, describeServers, type GlobalOptions } from './api.js'
 import { registerAuthCommands } from './commands/auth.js'
 import { registerMarketCommands } from './commands/market.js'
 import { registerSessionCommands } from './commands/session.js'
@@ -18,7 +18,8 @@ export function buildProgram (): Command {
     .name('simutrador')
     .description('Command-line client of the SimuTrador trading-simulation server')
     .version(version)
-    .option('--server <url>', `server base URL (env SIMUTRADOR_URL, default ${DEFAULT_SERVER})`)
+    .option('--url <url>', `server base URL; repeat it to name several instances of one service, tried in order (env SIMUTRADOR_URL, comma-separated; default ${DEFAULT_SERVER})`, collect)
+    .option('--server <url>', 'the older name of --url (repeatable too)', collect)
     .option('--api-key <key>', 'API key for this command (env SIMUTRADOR_API_KEY; default: the stored login)')
     .option('--json', 'machine-readable output (errors too, as {error_code, message, details})')
     // Settings below are copied to every subcommand created afterwards.
@@ -31,6 +32,11 @@ Getting started:
   simutrador session create --symbols AAPL,MSFT --start 2023-01-03 --end 2023-06-30
   simutrador session list
   simutrador simulate run examples/sma-crossover.ts --symbols AAPL --start 2023-01-03 --end 2023-12-29
+
+Several instances of one service (requests go to the first that answers; a run moves on when its
+instance drops):
+  simutrador session list --url http://10.0.0.1:8003 --url http://10.0.0.2:8003
+  SIMUTRADOR_URL=http://10.0.0.1:8003,http://10.0.0.2:8003 simutrador simulate run …
 
 Exit codes: 0 ok, 1 the operation failed, 2 usage error.
 Config dir: $SIMUTRADOR_CONFIG_DIR, else $XDG_CONFIG_HOME/simutrador, else ~/.config/simutrador.`)
@@ -62,7 +68,7 @@ export async function run (argv: string[]): Promise<number> {
       printStrategyError(err, json)
       return EXIT_FAILURE
     }
-    const op = err instanceof OperationError ? err : asOperationError(err, program.opts<{ server?: string }>().server ?? process.env.SIMUTRADOR_URL ?? DEFAULT_SERVER)
+    const op = err instanceof OperationError ? err : asOperationError(err, describeServers(program.opts<GlobalOptions>()))
     if (op !== undefined) {
       printOperationError(op, json)
       return EXIT_FAILURE

@@ -3,12 +3,12 @@
 // that goes silent without closing, close() racing connect() and a reconnect, and the session cache's rules
 // (what a filtered listing may forget, what SESSION_NOT_FOUND removes). Each test pins what a user relies on.
 import t from 'tap'
-import { createServer, type Server } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../server/app.js'
 import { SessionClient, SessionError, type LifecycleEventMap } from '../../client/session-client.js'
 import { listen, KEYS, testConfig, tokenFor } from '../fixtures/app.js'
 import { connectedClient } from '../fixtures/sdk.js'
+import { deadPort } from '../fixtures/dead-port.js'
 
 const VALID = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-03-31' }
 
@@ -27,14 +27,6 @@ async function ownServer (env: Record<string, string> = {}, port = 0): Promise<{
   return { app, url, port: Number(new URL(url).port) }
 }
 
-/** A port with nothing listening: bound and released, so connecting there is refused at once. */
-async function deadPort (): Promise<number> {
-  const srv: Server = createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address() as { port: number }
-  await new Promise<void>((resolve) => srv.close(() => { resolve() }))
-  return port
-}
 
 t.test('a client needs an API key or a token', async (t) => {
   t.throws(() => new SessionClient({ url: 'http://127.0.0.1:1' }), { name: 'TypeError', message: /apiKey or an accessToken/ })

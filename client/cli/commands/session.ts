@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml'
 import type { Schemas } from '../../../generated-client/index.js'
 import { CreateSessionBody, SESSION_DEFAULTS } from '../../../schemas/sessions.js'
 import { Timeframe } from '../../../schemas/market-data.js'
-import { authedClient, contextFrom, unwrap, type CliContext, type GlobalOptions } from '../api.js'
+import { authedClient, contextFrom, serverList, unwrap, type CliContext, type GlobalOptions } from '../api.js'
 import { OperationError, UsageError } from '../errors.js'
 import { formatFields, formatTable, isRecord, printJson, printLine, progressBar } from '../output.js'
 import { sessionWizard } from '../prompts.js'
@@ -230,7 +230,7 @@ async function createWithRetry (ctx: CliContext, client: Awaited<ReturnType<type
     try {
       return await attempt()
     } catch (again) {
-      if (again instanceof TypeError) throw new OperationError({ error_code: 'CONNECTION_FAILED', message: `Cannot reach ${ctx.server}`, details: { idempotency_key: key } })
+      if (again instanceof TypeError) throw new OperationError({ error_code: 'CONNECTION_FAILED', message: `Cannot reach ${serverList(ctx.servers)}`, details: { idempotency_key: key } })
       throw again
     }
   }

@@ -1,7 +1,8 @@
 // `simutrador simulate run STRATEGY_FILE …`: loads a strategy module (it exports `createStrategy()`),
 // creates a session from the flags (or uses --session), runs it over the WebSocket SDK with a progress bar,
-// and prints the results table (metrics from GET /sessions/{id}/results). A strategy that throws ends the run
-// in state error; its stack is printed and the command exits 1.
+// and prints the results table (metrics from GET /sessions/{id}/results). A strategy that throws ends the
+// run in state error; its stack is printed and the command exits 1. With several --url the run reconnects
+// to the next instance when its connection drops, and resumes there.
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Option, type Command } from 'commander'
@@ -63,7 +64,8 @@ Example:
       }
       const strategy = await loadStrategy(file)
       const { apiKey } = await resolveApiKey(ctx)
-      const client = new SessionClient({ url: ctx.server, apiKey })
+      // The whole list: the SDK connects to the first that answers and moves on to the next after a drop.
+      const client = new SessionClient({ url: ctx.servers, apiKey })
       const tty = process.stderr.isTTY && !ctx.json
       let lastDecile = -1
       try {
