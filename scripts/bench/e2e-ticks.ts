@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import type { EventSink } from '../../server/simulation/runner.js'
 import {
-  benchStorages, benchUsers, cpuSince, gcFunction, int, isWorker, listenApp, machineLine, mb, memoryAfterGc, ms, openCountedStorage,
+  benchStorages, benchUsers, cpuSince, gcFunction, int, isWorker, listenApp, machineLine, mb, memoryAfterGc, ms, openCountedStorage, percentiles,
   printProfileSummary, serveWorker, sleep, statementLines, storageArg, tokenFor, WorkerProcess, type BenchApp, type BenchStorage, type CpuSpent,
   type StatementCounter, type StorageKey
 } from './lib.js'
@@ -50,6 +50,8 @@ interface RunResult {
   /** Rejections by `error_code: reason` (non-lockstep modes: a sell can arrive before its buy has filled). */
   rejectReasons: Record<string, number>
   fills: number
+  /** order_batch sent → its batch_ack received, per batch (durable runs store the batch first). */
+  batchAckMs: number[]
   /** Median size of a tick frame in bytes. */
   tickFrameBytes: number
   errors: string[]
@@ -101,9 +103,10 @@ async function runStrategy (args: RunArgs): Promise<RunResult> {
   let wasAbove = 0
   let long = false
   const pendingSide = new Map<string, 'buy' | 'sell'>()
+  const batchSentAt = new Map<string, number>()
 
   const out: RunResult = {
-    mode: args.mode, totalTicks: 0, ticks: 0, orders: 0, rejected: 0, rejectReasons: {}, fills: 0, tickFrameBytes: 0, errors: [], wallMs: 0, streamMs: 0,
+    mode: args.mode, totalTicks: 0, ticks: 0, orders: 0, rejected: 0, rejectReasons: {}, fills: 0, batchAckMs: [], tickFrameBytes: 0, errors: [], wallMs: 0, streamMs: 0,
     clientCpu: { userMs: 0, systemMs: 0, totalMs: 0 }, completed: false, finalEquity: undefined
   }
   const cpu0 = process.cpuUsage()
@@ -134,6 +137,7 @@ async function runStrategy (args: RunArgs): Promise<RunResult> {
                 const side = above === 1 ? 'buy' : 'sell'
                 const orderId = `o${++out.orders}`
                 pendingSide.set(orderId, side)
+                batchSentAt.set(`b${out.orders}`, performance.now())
                 long = side === 'buy'
                 ws.send(JSON.stringify({
                   type: 'order_batch',
@@ -149,6 +153,8 @@ async function runStrategy (args: RunArgs): Promise<RunResult> {
         }
         case 'execution_report': out.fills++; break
         case 'batch_ack': {
+          const sentAt = m.request_id !== undefined ? batchSentAt.get(m.request_id) : undefined
+          if (sentAt !== undefined) { out.batchAckMs.push(performance.now() - sentAt); batchSentAt.delete(m.request_id as string) }
           // A rejected order leaves the position as it was; keep the strategy's view in sync.
           for (const r of (m.data.rejected_orders as Array<{ order_id: string, error_code: string, reason: string }>)) {
             out.rejected++
@@ -245,6 +251,8 @@ function printRun (label: string, r: RunResult, serverCpu: CpuSpent | undefined)
   console.log(`  ticks ${int(r.ticks)} of ${int(r.totalTicks)}${r.completed ? '' : ' (INCOMPLETE)'}; wall ${ms(r.wallMs, 0)} (stream ${ms(r.streamMs, 0)}); ` +
     `${int(rate)} ticks/s (${int(r.ticks / (r.streamMs / 1000))} over the stream alone)`)
   console.log(`  orders ${int(r.orders)}, rejected ${int(r.rejected)}, fills ${int(r.fills)}, final equity ${r.finalEquity ?? '?'}; tick frame ${r.tickFrameBytes} bytes`)
+  const acks = percentiles(r.batchAckMs)
+  if (acks.n > 0) console.log(`  order_batch → batch_ack: p50 ${ms(acks.p50)}, p90 ${ms(acks.p90)}, p99 ${ms(acks.p99)}, mean ${ms(acks.mean)} (n=${int(acks.n)}; the run waits meanwhile)`)
   for (const [why, n] of Object.entries(r.rejectReasons)) console.log(`  rejected ×${n}: ${why}`)
   if (serverCpu === undefined) {
     console.log(`  CPU (server and client together, one process): ${ms(r.clientCpu.totalMs, 0)} (${(100 * r.clientCpu.totalMs / r.wallMs).toFixed(0)} %, ${(1000 * r.clientCpu.totalMs / Math.max(1, r.ticks)).toFixed(1)} µs/tick)`)
