@@ -7,9 +7,14 @@
 // year of minute bars (heap/RSS delta and the event log's size). Figures only; nothing asserts timing.
 //
 // Run:      npx tsx scripts/bench/e2e-ticks.ts                  (all modes + memory, ~30-60 s)
-// Profile:  npx tsx scripts/bench/e2e-ticks.ts --profile        (server side of (a) only → /tmp/*.cpuprofile + top frames)
+// Profile:  npx tsx scripts/bench/e2e-ticks.ts --profile        (server side of (a) only → /tmp/*.cpuprofile + top frames;
+//           with --storage, of every run)
 // Summary:  npx tsx scripts/bench/e2e-ticks.ts --summarise=/tmp/x.cpuprofile   (any --cpu-prof output)
 // Options:  --only=floor,lockstep,inprocess,window,stream,memory (floor: raw TCP ping-pong, the ceiling for lockstep here)
+// Storage:  npx tsx scripts/bench/e2e-ticks.ts --storage=memory,pglite,postgres --rounds=3
+//           (issue 9: one app per storage mode, all listening at once; lockstep and window 16 by default, each
+//           round runs every mode on every storage back to back, the storage order rotating per round; SQL
+//           statements are counted by kind, to show what the durable run costs the database per tick)
 import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { Session as InspectorSession } from 'node:inspector/promises'
@@ -17,9 +22,11 @@ import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import type { EventSink } from '../../server/simulation/runner.js'
 import {
-  benchUsers, cpuSince, gcFunction, int, isWorker, listenApp, machineLine, mb, memoryAfterGc, ms, printProfileSummary,
-  serveWorker, sleep, tokenFor, WorkerProcess, type CpuSpent
+  benchStorages, benchUsers, cpuSince, gcFunction, int, isWorker, listenApp, machineLine, mb, memoryAfterGc, ms, openCountedStorage, percentiles,
+  printProfileSummary, serveWorker, sleep, statementLines, storageArg, tokenFor, WorkerProcess, type BenchApp, type BenchStorage, type CpuSpent,
+  type StatementCounter, type StorageKey
 } from './lib.js'
+import type { Storage } from '../../server/ports/storage.js'
 
 const SYMBOL = 'AAPL'
 const START = '2023-01-03'
@@ -27,7 +34,8 @@ const END = '2023-07-14'
 const FAST = 10
 const SLOW = 30
 const QUANTITY = 100
-const RUN_TIMEOUT_MS = 60_000
+// Generous: a durable run under a load average of 10+ on this shared machine took 30 s and more.
+const RUN_TIMEOUT_MS = 180_000
 
 type Mode = 'lockstep' | 'window' | 'stream'
 
@@ -42,6 +50,8 @@ interface RunResult {
   /** Rejections by `error_code: reason` (non-lockstep modes: a sell can arrive before its buy has filled). */
   rejectReasons: Record<string, number>
   fills: number
+  /** order_batch sent → its batch_ack received, per batch (durable runs store the batch first). */
+  batchAckMs: number[]
   /** Median size of a tick frame in bytes. */
   tickFrameBytes: number
   errors: string[]
@@ -93,9 +103,10 @@ async function runStrategy (args: RunArgs): Promise<RunResult> {
   let wasAbove = 0
   let long = false
   const pendingSide = new Map<string, 'buy' | 'sell'>()
+  const batchSentAt = new Map<string, number>()
 
   const out: RunResult = {
-    mode: args.mode, totalTicks: 0, ticks: 0, orders: 0, rejected: 0, rejectReasons: {}, fills: 0, tickFrameBytes: 0, errors: [], wallMs: 0, streamMs: 0,
+    mode: args.mode, totalTicks: 0, ticks: 0, orders: 0, rejected: 0, rejectReasons: {}, fills: 0, batchAckMs: [], tickFrameBytes: 0, errors: [], wallMs: 0, streamMs: 0,
     clientCpu: { userMs: 0, systemMs: 0, totalMs: 0 }, completed: false, finalEquity: undefined
   }
   const cpu0 = process.cpuUsage()
@@ -126,6 +137,7 @@ async function runStrategy (args: RunArgs): Promise<RunResult> {
                 const side = above === 1 ? 'buy' : 'sell'
                 const orderId = `o${++out.orders}`
                 pendingSide.set(orderId, side)
+                batchSentAt.set(`b${out.orders}`, performance.now())
                 long = side === 'buy'
                 ws.send(JSON.stringify({
                   type: 'order_batch',
@@ -141,6 +153,8 @@ async function runStrategy (args: RunArgs): Promise<RunResult> {
         }
         case 'execution_report': out.fills++; break
         case 'batch_ack': {
+          const sentAt = m.request_id !== undefined ? batchSentAt.get(m.request_id) : undefined
+          if (sentAt !== undefined) { out.batchAckMs.push(performance.now() - sentAt); batchSentAt.delete(m.request_id as string) }
           // A rejected order leaves the position as it was; keep the strategy's view in sync.
           for (const r of (m.data.rejected_orders as Array<{ order_id: string, error_code: string, reason: string }>)) {
             out.rejected++
@@ -237,6 +251,8 @@ function printRun (label: string, r: RunResult, serverCpu: CpuSpent | undefined)
   console.log(`  ticks ${int(r.ticks)} of ${int(r.totalTicks)}${r.completed ? '' : ' (INCOMPLETE)'}; wall ${ms(r.wallMs, 0)} (stream ${ms(r.streamMs, 0)}); ` +
     `${int(rate)} ticks/s (${int(r.ticks / (r.streamMs / 1000))} over the stream alone)`)
   console.log(`  orders ${int(r.orders)}, rejected ${int(r.rejected)}, fills ${int(r.fills)}, final equity ${r.finalEquity ?? '?'}; tick frame ${r.tickFrameBytes} bytes`)
+  const acks = percentiles(r.batchAckMs)
+  if (acks.n > 0) console.log(`  order_batch → batch_ack: p50 ${ms(acks.p50)}, p90 ${ms(acks.p90)}, p99 ${ms(acks.p99)}, mean ${ms(acks.mean)} (n=${int(acks.n)}; the run waits meanwhile)`)
   for (const [why, n] of Object.entries(r.rejectReasons)) console.log(`  rejected ×${n}: ${why}`)
   if (serverCpu === undefined) {
     console.log(`  CPU (server and client together, one process): ${ms(r.clientCpu.totalMs, 0)} (${(100 * r.clientCpu.totalMs / r.wallMs).toFixed(0)} %, ${(1000 * r.clientCpu.totalMs / Math.max(1, r.ticks)).toFixed(1)} µs/tick)`)
@@ -306,15 +322,130 @@ async function memoryOfRunningSession (): Promise<void> {
   }
 }
 
+/** The server process's CPU profile (sampled every 250 µs) through the inspector. */
+async function startProfiler (): Promise<InspectorSession> {
+  const inspector = new InspectorSession()
+  inspector.connect()
+  await inspector.post('Profiler.enable')
+  await inspector.post('Profiler.setSamplingInterval', { interval: 250 })
+  await inspector.post('Profiler.start')
+  return inspector
+}
+
+/** Stops the profile and writes it to /tmp/simutrador-e2e-<label>-<time>.cpuprofile; resolves the path. */
+async function stopProfiler (inspector: InspectorSession, label: string): Promise<string> {
+  const { profile } = await inspector.post('Profiler.stop')
+  inspector.disconnect()
+  const path = `/tmp/simutrador-e2e-${label}-${Date.now()}.cpuprofile`
+  writeFileSync(path, JSON.stringify(profile))
+  return path
+}
+
+interface StorageApp extends BenchApp {
+  readonly mode: BenchStorage
+  /** SQL modes: the storage the app was given, with its statements counted. */
+  readonly storage?: Storage
+  readonly counter?: StatementCounter
+}
+
+/**
+ * Issue 9: the same e2e runs against one app per storage mode (memory = `:memory:`, PGlite in a temporary
+ * state folder, PostgreSQL in a fresh schema), interleaved: in each round every mode runs on every storage
+ * back to back, the storage order rotating from round to round. Prints each run, the SQL statements it
+ * caused (by kind, per tick), and a summary with durable ÷ memory per round.
+ */
+async function storageComparison (keys: readonly StorageKey[], only: ReadonlySet<string>, rounds: number, profile: boolean): Promise<void> {
+  const modes = await benchStorages(keys)
+  const users = benchUsers(5, 'e2e')
+  const apps: StorageApp[] = []
+  const worker = new WorkerProcess(fileURLToPath(import.meta.url))
+  const runModes = (['lockstep', 'window', 'stream'] as const).filter((m) => only.has(m))
+  const results = new Map<string, number[]>()
+  try {
+    for (const mode of modes) {
+      const t0 = performance.now()
+      if (mode.key === 'memory') {
+        apps.push({ mode, ...await listenApp(users, mode.env) })
+      } else {
+        const { storage, counter } = await openCountedStorage(mode)
+        apps.push({ mode, storage, counter, ...await listenApp(users, mode.env, undefined, storage) })
+      }
+      console.log(`${mode.label}: app ready in ${ms(performance.now() - t0, 0)}`)
+    }
+    let run = 0
+    const nextKey = (): string => users[run++ % users.length].key
+    for (const app of apps) {
+      // Warm-up per app (JIT, the demo walk, PGlite's first statements): one month in lockstep, not reported.
+      await worker.call<RunResult>('run', { baseUrl: app.baseUrl, wsUrl: app.wsUrl, key: nextKey(), mode: 'lockstep', start: START, end: '2023-01-31' } satisfies RunArgs)
+    }
+    if (only.has('floor')) await transportFloor(worker, 350, 50_000)
+    for (let round = 0; round < rounds; round++) {
+      const order = apps.map((_, i) => apps[(i + round) % apps.length])
+      for (const mode of runModes) {
+        for (const app of order) {
+          const before = app.counter?.snapshot()
+          const inspector = profile ? await startProfiler() : undefined
+          const cpu0 = process.cpuUsage()
+          const r = await worker.call<RunResult>('run', { baseUrl: app.baseUrl, wsUrl: app.wsUrl, key: nextKey(), mode, start: START, end: END } satisfies RunArgs, RUN_TIMEOUT_MS + 30_000)
+          const serverCpu = cpuSince(cpu0)
+          const profilePath = inspector !== undefined ? await stopProfiler(inspector, `${mode}-${app.mode.key}`) : undefined
+          // Let the last event batch reach the store before counting (flushed within 20 ms of the last event).
+          await sleep(100)
+          console.log(`[round ${round + 1}] ${app.mode.label}: ${machineLine().replace(/^.*load average/, 'load average')}`)
+          printRun(`[round ${round + 1}] ${app.mode.label} ${MODES[mode].label}`, r, serverCpu)
+          const rate = r.ticks / (r.wallMs / 1000)
+          const key = `${mode}\u0000${app.mode.label}`
+          results.set(key, [...(results.get(key) ?? []), r.completed ? rate : NaN])
+          if (app.counter !== undefined && before !== undefined) {
+            const counts = app.counter.since(before)
+            let total = 0
+            for (const c of counts.values()) total += c.n
+            console.log(`  SQL statements during the run (incl. the session's create and token): ${int(total)} = ${(total / r.ticks).toFixed(4)} per tick; ` +
+              `order batches sent ${int(r.orders)}`)
+            for (const line of statementLines(counts, r.ticks)) console.log(`    ${line}`)
+          }
+          if (profilePath !== undefined) printProfileSummary(profilePath, 30)
+        }
+      }
+    }
+    console.log(`\nsummary: ticks/s per round (rounds interleave the storage modes); durable ÷ memory of the same round`)
+    for (const mode of runModes) {
+      const memory = results.get(`${mode}\u0000memory`)
+      for (const app of apps) {
+        const rates = results.get(`${mode}\u0000${app.mode.label}`) ?? []
+        const ratios = memory === undefined || app.mode.key === 'memory' ? '' : `  (${rates.map((v, i) => `${(100 * v / memory[i]).toFixed(0)} %`).join(', ')} of memory)`
+        console.log(`  ${MODES[mode].label.padEnd(34)} ${app.mode.label.padEnd(12)} ${rates.map((v) => int(v)).join(', ')}${ratios}`)
+      }
+    }
+  } finally {
+    await worker.close()
+    for (const app of apps) {
+      await app.app.close()
+      await app.storage?.close()
+      await app.mode.drop()
+    }
+  }
+}
+
 async function main (): Promise<void> {
   const argv = process.argv.slice(2)
   const summarise = argv.find((a) => a.startsWith('--summarise='))
   if (summarise !== undefined) { printProfileSummary(summarise.slice('--summarise='.length), 30); return }
   const profile = argv.includes('--profile')
   const onlyArg = argv.find((a) => a.startsWith('--only='))
-  const only = new Set(onlyArg !== undefined ? onlyArg.slice('--only='.length).split(',') : profile ? ['lockstep'] : ['floor', 'lockstep', 'inprocess', 'window', 'stream', 'memory'])
+  const storages = storageArg(argv)
+  const only = new Set(onlyArg !== undefined
+    ? onlyArg.slice('--only='.length).split(',')
+    : profile ? ['lockstep'] : storages !== undefined ? ['floor', 'lockstep', 'window'] : ['floor', 'lockstep', 'inprocess', 'window', 'stream', 'memory'])
 
   console.log(machineLine())
+  if (storages !== undefined) {
+    const roundsArg = argv.find((a) => a.startsWith('--rounds='))
+    const rounds = roundsArg !== undefined ? Number(roundsArg.slice('--rounds='.length)) : 1
+    console.log(`server (one app per storage mode) in pid ${process.pid}, strategy in a child process; ${SYMBOL} 1m ${START}..${END}; ${rounds} round(s)`)
+    await storageComparison(storages, only, rounds, profile)
+    return
+  }
   console.log(`server in pid ${process.pid}, strategy in a child process; ${SYMBOL} 1m ${START}..${END}`)
   const users = benchUsers(5, 'e2e')
   const { app, baseUrl, wsUrl } = await listenApp(users)
@@ -326,25 +457,12 @@ async function main (): Promise<void> {
     let u = 1
     for (const mode of ['lockstep', 'window', 'stream'] as const) {
       if (!only.has(mode)) continue
-      let inspector: InspectorSession | undefined
-      if (profile) {
-        inspector = new InspectorSession()
-        inspector.connect()
-        await inspector.post('Profiler.enable')
-        await inspector.post('Profiler.setSamplingInterval', { interval: 250 })
-        await inspector.post('Profiler.start')
-      }
+      const inspector = profile ? await startProfiler() : undefined
       const cpu0 = process.cpuUsage()
       const r = await worker.call<RunResult>('run', { baseUrl, wsUrl, key: users[u++].key, mode, start: START, end: END } satisfies RunArgs, RUN_TIMEOUT_MS + 30_000)
       const serverCpu = cpuSince(cpu0)
       printRun(MODES[mode].label, r, serverCpu)
-      if (inspector !== undefined) {
-        const { profile: p } = await inspector.post('Profiler.stop')
-        inspector.disconnect()
-        const path = `/tmp/simutrador-e2e-${mode}-${Date.now()}.cpuprofile`
-        writeFileSync(path, JSON.stringify(p))
-        printProfileSummary(path, 30)
-      }
+      if (inspector !== undefined) printProfileSummary(await stopProfiler(inspector, mode), 30)
     }
     if (only.has('inprocess')) {
       // The same strategy code in the server's own process: no cross-process wake-ups, one core for both.

@@ -5,15 +5,21 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../server/app.js'
+import { buildApp, type BuildOptions } from '../../server/app.js'
 import { loadConfig, type Config } from '../../server/config.js'
+import { memoryStorage, sqlStorage } from '../../server/adapters/open-storage.js'
+import { migrate } from '../../server/adapters/sql/migrate.js'
+import { openPostgres } from '../../server/adapters/sql/pg-client.js'
+import { openPglite } from '../../server/adapters/sql/pglite-client.js'
+import type { SqlClient, SqlQueryable } from '../../server/adapters/sql/sql-client.js'
+import type { Storage } from '../../server/ports/storage.js'
 
 // ── statistics and formatting ─────────────────────────────────────────────────────────────────────────
 
@@ -102,9 +108,13 @@ export function benchConfig (users: readonly BenchUser[], env: Record<string, st
 
 export interface BenchApp { app: FastifyInstance, baseUrl: string, wsUrl: string }
 
-/** The real app (logger off) listening on 127.0.0.1 and an ephemeral port; `prepare` may add hooks first. */
-export async function listenApp (users: readonly BenchUser[], env: Record<string, string> = {}, prepare?: (app: FastifyInstance) => void): Promise<BenchApp> {
-  const app = await buildApp(benchConfig(users, env), { logger: false })
+/**
+ * The real app (logger off) listening on 127.0.0.1 and an ephemeral port; `prepare` may add hooks first;
+ * `storage`: already open storage (the caller closes it) instead of the one `env` configures.
+ */
+export async function listenApp (users: readonly BenchUser[], env: Record<string, string> = {}, prepare?: (app: FastifyInstance) => void, storage?: Storage): Promise<BenchApp> {
+  const opts: BuildOptions = { logger: false, ...(storage !== undefined ? { storage } : {}) }
+  const app = await buildApp(benchConfig(users, env), opts)
   prepare?.(app)
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, baseUrl, wsUrl: `${baseUrl.replace(/^http/, 'ws')}/ws/simulate` }
@@ -121,7 +131,11 @@ export async function tokenFor (baseUrl: string, key: string): Promise<string> {
 /** The machine's PostgreSQL for benchmarks (override with SIMUTRADOR_BENCH_PG_URL). */
 export const BENCH_PG_URL = process.env.SIMUTRADOR_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
+export type StorageKey = 'memory' | 'pglite' | 'postgres' | 'postgres-async'
+export const STORAGE_KEYS: readonly StorageKey[] = ['memory', 'pglite', 'postgres', 'postgres-async']
+
 export interface BenchStorage {
+  readonly key: StorageKey
   readonly label: string
   /** Environment selecting the mode (SIMUTRADOR_STATE_DIR or DATABASE_URL). */
   readonly env: Record<string, string>
@@ -136,26 +150,153 @@ async function adminQuery (text: string): Promise<void> {
   try { await client.query(text) } finally { await client.end() }
 }
 
-/** Memory, PGlite in a temporary folder, and PostgreSQL in fresh schemas (left out, with a note, if unreachable). */
-export async function benchStorages (): Promise<BenchStorage[]> {
-  const dir = await mkdtemp(join(os.tmpdir(), 'st-bench-'))
-  const modes: BenchStorage[] = [
-    { label: 'memory', env: { SIMUTRADOR_STATE_DIR: ':memory:' }, drop: async () => {} },
-    { label: 'PGlite', env: { SIMUTRADOR_STATE_DIR: dir }, drop: async () => { await rm(dir, { recursive: true, force: true }) } }
-  ]
-  try {
-    // The second: commits that do not wait for the WAL flush (lost only if PostgreSQL itself crashes).
-    for (const [label, extra] of [['PostgreSQL', ''], ['PostgreSQL, synchronous_commit=off', ' -c synchronous_commit=off']]) {
-      const schema = `st_bench_${randomBytes(4).toString('hex')}`
-      await adminQuery(`CREATE SCHEMA ${schema}`)
-      const url = new URL(BENCH_PG_URL)
-      url.searchParams.set('options', `-c search_path=${schema}${extra}`)
-      modes.push({ label, env: { DATABASE_URL: url.toString() }, drop: async () => { await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) } })
+/**
+ * Memory, PGlite in a temporary folder, and PostgreSQL in fresh schemas (left out, with a note, if
+ * unreachable); `only`: just these modes, in this order.
+ */
+export async function benchStorages (only: readonly StorageKey[] = STORAGE_KEYS): Promise<BenchStorage[]> {
+  const modes: BenchStorage[] = []
+  for (const key of only) {
+    if (key === 'memory') {
+      modes.push({ key, label: 'memory', env: { SIMUTRADOR_STATE_DIR: ':memory:' }, drop: async () => {} })
+    } else if (key === 'pglite') {
+      const dir = await mkdtemp(join(os.tmpdir(), 'st-bench-'))
+      modes.push({ key, label: 'PGlite', env: { SIMUTRADOR_STATE_DIR: dir }, drop: async () => { await rm(dir, { recursive: true, force: true }) } })
+    } else {
+      // postgres-async: commits that do not wait for the WAL flush (lost only if PostgreSQL itself crashes).
+      const [label, extra] = key === 'postgres' ? ['PostgreSQL', ''] : ['PostgreSQL, synchronous_commit=off', ' -c synchronous_commit=off']
+      try {
+        const schema = `st_bench_${randomBytes(4).toString('hex')}`
+        await adminQuery(`CREATE SCHEMA ${schema}`)
+        const url = new URL(BENCH_PG_URL)
+        url.searchParams.set('options', `-c search_path=${schema}${extra}`)
+        modes.push({ key, label, env: { DATABASE_URL: url.toString() }, drop: async () => { await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) } })
+      } catch (err) {
+        console.log(`(PostgreSQL at ${new URL(BENCH_PG_URL).host} not reachable: ${err instanceof Error ? err.message : String(err)}; ${label} is left out)`)
+      }
     }
-  } catch (err) {
-    console.log(`(PostgreSQL at ${new URL(BENCH_PG_URL).host} not reachable: ${err instanceof Error ? err.message : String(err)}; its figures are left out)`)
   }
   return modes
+}
+
+/** `--storage=memory,pglite,postgres` (or `all`) from argv; undefined when absent. */
+export function storageArg (argv: readonly string[], all: readonly StorageKey[] = ['memory', 'pglite', 'postgres']): StorageKey[] | undefined {
+  const arg = argv.find((a) => a.startsWith('--storage'))
+  if (arg === undefined) return undefined
+  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : 'all'
+  if (value === 'all') return [...all]
+  const keys = value.split(',')
+  for (const k of keys) if (!(STORAGE_KEYS as readonly string[]).includes(k)) throw new Error(`--storage: unknown mode ${k} (${STORAGE_KEYS.join(', ')})`)
+  return keys as StorageKey[]
+}
+
+// ── counting SQL statements ──────────────────────────────────────────────────────────────────────────
+
+export interface StatementCount {
+  /** Statements sent. */
+  n: number
+  /** Milliseconds from send to answer, summed (each statement is a round trip to the database). */
+  ms: number
+  /** INSERT INTO run_events: frames inserted (the batch sizes). */
+  rows: number
+}
+
+/** Statements by kind (`insert run_events`, `update sessions`, `select sessions`, `begin`, …). */
+export class StatementCounter {
+  readonly byKind = new Map<string, StatementCount>()
+
+  record (text: string, params: readonly unknown[] | undefined, ms: number): void {
+    const kind = statementKind(text)
+    const c = this.byKind.get(kind) ?? { n: 0, ms: 0, rows: 0 }
+    c.n++
+    c.ms += ms
+    if (kind === 'insert run_events' && Array.isArray(params?.[2])) c.rows += (params[2] as unknown[]).length
+    this.byKind.set(kind, c)
+  }
+
+  /** A copy, to subtract later (`since`). */
+  snapshot (): Map<string, StatementCount> {
+    return new Map([...this.byKind].map(([k, v]) => [k, { ...v }]))
+  }
+
+  /** What was counted since `before` (a snapshot). */
+  since (before: Map<string, StatementCount>): Map<string, StatementCount> {
+    const out = new Map<string, StatementCount>()
+    for (const [k, v] of this.byKind) {
+      const b = before.get(k) ?? { n: 0, ms: 0, rows: 0 }
+      if (v.n > b.n) out.set(k, { n: v.n - b.n, ms: v.ms - b.ms, rows: v.rows - b.rows })
+    }
+    return out
+  }
+}
+
+/** `insert run_events`, `update sessions`, `select run_events`, `begin` … from the statement's text. */
+export function statementKind (text: string): string {
+  const t = text.trimStart()
+  const write = /^(insert\s+into|update|delete\s+from)\s+([a-z_]+)/i.exec(t)
+  if (write !== null) return `${write[1].split(/\s+/)[0].toLowerCase()} ${write[2]}`
+  const verb = /^[a-z]+/i.exec(t)?.[0].toLowerCase() ?? '?'
+  if (verb === 'select' || verb === 'with') {
+    const fn = /^select\s+\*?\s*from\s+([a-z_]+)\s*\(/i.exec(t)
+    if (fn !== null) return `call ${fn[1]}`
+    const from = /\bfrom\s+([a-z_]+)/i.exec(t)
+    return `${verb} ${from?.[1] ?? ''}`.trim()
+  }
+  return verb
+}
+
+function countedQueryable (q: SqlQueryable, counter: StatementCounter): SqlQueryable {
+  return {
+    query: async <R extends object>(text: string, params?: readonly unknown[]) => {
+      const t0 = performance.now()
+      try { return await q.query<R>(text, params) } finally { counter.record(text, params, performance.now() - t0) }
+    },
+    exec: async (script: string) => { await q.exec(script) }
+  }
+}
+
+/** `db` with every statement counted (and timed) by kind; transactions count as `begin` (+ their statements). */
+export function countedSqlClient (db: SqlClient, counter: StatementCounter): SqlClient {
+  return {
+    ...countedQueryable(db, counter),
+    transaction: async <T>(work: (tx: SqlQueryable) => Promise<T>) => {
+      const t0 = performance.now()
+      try {
+        return await db.transaction(async (tx) => await work(countedQueryable(tx, counter)))
+      } finally { counter.record('begin', undefined, performance.now() - t0) }
+    },
+    close: async () => { await db.close() }
+  }
+}
+
+export interface CountedStorage { storage: Storage, counter: StatementCounter }
+
+/**
+ * The storage of `mode`, opened as the server opens it (same clients, migrations and stores; without the
+ * state folder lock), with every SQL statement counted. Memory mode counts nothing.
+ */
+export async function openCountedStorage (mode: BenchStorage): Promise<CountedStorage> {
+  const counter = new StatementCounter()
+  let db: SqlClient
+  if (mode.env.DATABASE_URL !== undefined) {
+    db = openPostgres(mode.env.DATABASE_URL, { onConnectionError: (err) => { console.log(`PostgreSQL connection error: ${err.message}`) } })
+  } else if (mode.env.SIMUTRADOR_STATE_DIR !== undefined && mode.env.SIMUTRADOR_STATE_DIR !== ':memory:') {
+    await mkdir(mode.env.SIMUTRADOR_STATE_DIR, { recursive: true })
+    db = await openPglite(join(mode.env.SIMUTRADOR_STATE_DIR, 'pgdata'))
+  } else {
+    return { storage: memoryStorage(), counter }
+  }
+  await migrate(db)
+  return { storage: sqlStorage(countedSqlClient(db, counter)), counter }
+}
+
+/** One line per statement kind: count, per tick (when `ticks`), mean ms, frames per insert. */
+export function statementLines (counts: Map<string, StatementCount>, ticks?: number): string[] {
+  return [...counts].sort((a, b) => b[1].n - a[1].n).map(([kind, c]) =>
+    `${kind.padEnd(24)} ${int(c.n).padStart(7)}` +
+    (ticks !== undefined ? `  (${(c.n / ticks).toFixed(4)} per tick)` : '') +
+    `  mean ${ms(c.ms / c.n, 2)}` +
+    (c.rows > 0 ? `, ${(c.rows / c.n).toFixed(0)} frames per insert (${int(c.rows)} frames)` : ''))
 }
 
 // ── load drivers ──────────────────────────────────────────────────────────────────────────────────────
@@ -364,6 +505,43 @@ export function serveWorker (handlers: Record<string, WorkerHandler>): void {
 
 export const isWorker = (): boolean => process.argv.includes('--worker')
 
+// ── a strategy ────────────────────────────────────────────────────────────────────────────────────────
+
+const SMA_FAST = 10
+const SMA_SLOW = 30
+
+/**
+ * SMA 10/30 crossover on closes, long-only (buy when the fast average crosses above the slow one, sell when
+ * it crosses below): running sums over a ring of the last 30 closes. The strategy of e2e-ticks.ts.
+ */
+export class Sma {
+  readonly #ring = new Float64Array(SMA_SLOW)
+  #seen = 0
+  #sumFast = 0
+  #sumSlow = 0
+  #wasAbove = 0
+  long = false
+
+  /** The side to trade on this close, if the averages crossed. */
+  onClose (c: number): 'buy' | 'sell' | undefined {
+    const i = this.#seen++
+    const dropSlow = i >= SMA_SLOW ? this.#ring[i % SMA_SLOW] : 0
+    const dropFast = i >= SMA_FAST ? this.#ring[(i - SMA_FAST) % SMA_SLOW] : 0
+    this.#ring[i % SMA_SLOW] = c
+    this.#sumFast += c - dropFast
+    this.#sumSlow += c - dropSlow
+    if (this.#seen < SMA_SLOW) return undefined
+    const above = this.#sumFast / SMA_FAST > this.#sumSlow / SMA_SLOW ? 1 : -1
+    let side: 'buy' | 'sell' | undefined
+    if (this.#wasAbove !== 0 && above !== this.#wasAbove && (above === 1) !== this.long) {
+      side = above === 1 ? 'buy' : 'sell'
+      this.long = side === 'buy'
+    }
+    this.#wasAbove = above
+    return side
+  }
+}
+
 // ── CPU profiles ──────────────────────────────────────────────────────────────────────────────────────
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
@@ -374,8 +552,9 @@ export interface ProfileRow { selfMs: number, selfPct: number, totalMs: number, 
 /**
  * Top functions of a .cpuprofile (from `--cpu-prof` or the inspector) by self time, with inclusive time too
  * (a frame counted once per sample even when recursive). Frames are `name file:line`, paths shortened.
+ * `window`: only samples taken that many ms after the profile started (e.g. one request of a long process).
  */
-export function summariseCpuProfile (path: string, top = 25): { rows: ProfileRow[], totalMs: number, idleMs: number } {
+export function summariseCpuProfile (path: string, top = 25, window?: { fromMs: number, toMs: number }): { rows: ProfileRow[], totalMs: number, idleMs: number } {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
@@ -389,8 +568,11 @@ export function summariseCpuProfile (path: string, top = 25): { rows: ProfileRow
   const total = new Map<string, number>()
   let totalUs = 0
   let idleUs = 0
+  let atUs = 0
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0
+    atUs += dt
+    if (window !== undefined && (atUs < window.fromMs * 1000 || atUs > window.toMs * 1000)) continue
     const node = byId.get(profile.samples[i])
     if (node === undefined) continue
     totalUs += dt
@@ -418,9 +600,10 @@ export function summariseCpuProfile (path: string, top = 25): { rows: ProfileRow
   return { rows, totalMs: totalUs / 1000, idleMs: idleUs / 1000 }
 }
 
-export function printProfileSummary (path: string, top = 25): void {
-  const { rows, totalMs, idleMs } = summariseCpuProfile(path, top)
-  console.log(`profile ${path}: ${ms(totalMs, 0)} sampled, ${ms(idleMs, 0)} idle, ${ms(totalMs - idleMs, 0)} busy (percentages of busy time)`)
+export function printProfileSummary (path: string, top = 25, window?: { fromMs: number, toMs: number }): void {
+  const { rows, totalMs, idleMs } = summariseCpuProfile(path, top, window)
+  const span = window !== undefined ? ` (${ms(window.fromMs, 0)}..${ms(window.toMs, 0)} after it started)` : ''
+  console.log(`profile ${path}${span}: ${ms(totalMs, 0)} sampled, ${ms(idleMs, 0)} idle, ${ms(totalMs - idleMs, 0)} busy (percentages of busy time)`)
   console.log(`${'self ms'.padStart(9)} ${'self %'.padStart(7)} ${'total %'.padStart(8)}  function`)
   for (const r of rows) console.log(`${r.selfMs.toFixed(1).padStart(9)} ${r.selfPct.toFixed(1).padStart(7)} ${r.totalPct.toFixed(1).padStart(8)}  ${r.frame}`)
 }

@@ -461,7 +461,12 @@ export class SimulationRunner {
     primary?.cork?.()
     try {
       for (let n = 0; n < this.#sliceSteps; n++) {
-        if (flowControl && this.#ticksSent - this.#ackedThrough >= window) return // an ack reschedules
+        if (flowControl && this.#ticksSent - this.#ackedThrough >= window) {
+          // A flow-controlled run always leaves its turn here, so progress is reported here too (at most
+          // every PROGRESS_EVERY_MS); an ack reschedules.
+          this.#reportProgress()
+          return
+        }
         if (this.#primary !== undefined && this.#primary.backlogBytes() > this.#highWater) {
           this.#schedule(2)
           return

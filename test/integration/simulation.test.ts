@@ -103,6 +103,31 @@ t.test('simulation', async (t) => {
     t.equal((await ws.next('simulation_complete')).data.reason, 'finished')
   })
 
+  t.test("a lockstep run's stored progress moves while it runs, not only when it stops", async (t) => {
+    const ws = await open(t)
+    const id = await newSession()
+    const started = await ws.request('start_simulation', { session_id: id })
+    const total = started.data.total_ticks as number
+    const ackThrough = async (last: number): Promise<void> => {
+      for (;;) {
+        const tick = await ws.next('tick')
+        ws.send({ type: 'tick_ack', data: { session_id: id, sequence_id: tick.data.sequence_id, processing_status: 'ready' } })
+        if (tick.data.sequence_id >= last) return
+      }
+    }
+    await ackThrough(20)
+    // Progress is written at most every 250 ms: past that, the next step reports it.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await ackThrough(22)
+    let progress = 0
+    for (let i = 0; i < 100 && progress === 0; i++) {
+      progress = (await rest('GET', `/sessions/${id}`)).body.progress as number
+      if (progress === 0) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.ok(progress >= 20 / total && progress < 1, `GET /sessions/{id} shows the running run's progress (${progress}, step 22 of ${total})`)
+    t.equal((await rest('GET', `/sessions/${id}`)).body.state, 'running')
+  })
+
   t.test('without flow control the run streams to the end with no acks', async (t) => {
     const ws = await open(t)
     const id = await newSession()
