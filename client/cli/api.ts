@@ -105,7 +105,7 @@ export async function resolveApiKey (ctx: CliContext): Promise<{ apiKey: string,
   const stored = login?.stored
   const apiKey = ctx.apiKey ?? stored?.api_key
   if (apiKey === undefined) {
-    throw new OperationError({ error_code: 'UNAUTHORIZED', message: `Not logged in to ${ctx.server}`, details: { hint: 'run `simutrador auth login` or set SIMUTRADOR_API_KEY' } })
+    throw new OperationError({ error_code: 'UNAUTHORIZED', message: `Not logged in to ${serverList(ctx.servers)}`, details: { hint: 'run `simutrador auth login` or set SIMUTRADOR_API_KEY' } })
   }
   return { apiKey, stored, storedUnder: login?.server ?? ctx.server }
 }
