@@ -43,6 +43,11 @@ export interface RunnerHooks {
   onFinished?: () => void
   /** Every event, as logged (durable mode: the event store's batches; a rebuild: the check against it). */
   onFrame?: (seq: number, frame: string) => void
+  /**
+   * Several instances: whether this instance still owns the run (its lease's local deadline is ahead). When
+   * it does not, the run neither steps nor moves by itself: a stalled or cut-off owner never sends or writes.
+   */
+  owned?: () => boolean
 }
 
 export interface RunnerInit {
@@ -223,6 +228,28 @@ export class SimulationRunner {
     return results
   }
 
+  /** Step again if the run can (its ownership was confirmed after a stall at the lease deadline). */
+  poke (): void { this.#schedule() }
+
+  /**
+   * This instance gives the run up (it moved to another instance): the strategy connection (and one taking
+   * the stream over) hear STREAM_TAKEN_OVER, and nothing more is sent to anyone. Returns the ids of the
+   * connections displaced and the watchers, which the caller may keep feeding from elsewhere.
+   */
+  relinquish (message: string): { displaced: number[], watchers: EventSink[] } {
+    const displaced: number[] = []
+    for (const sink of [this.#primary, this.#syncing]) {
+      if (sink === undefined) continue
+      displaced.push(sink.id)
+      if (sink.open) sink.send(`{"type":"session_error","data":${JSON.stringify({ error_code: 'STREAM_TAKEN_OVER', message, details: { session_id: this.sessionId } })},"timestamp":"${this.#stamp()}"}`)
+    }
+    const watchers = [...this.#watchers.values()]
+    this.#primary = undefined
+    this.#syncing = undefined
+    this.#watchers.clear()
+    return { displaced, watchers }
+  }
+
   /** Hold stepping (a transition is being committed, a replay is being sent); release() lets it go on. */
   hold (): void { this.#holds++ }
   release (): void {
@@ -340,7 +367,7 @@ export class SimulationRunner {
     if (this.#syncing?.id !== sink.id) return
     this.#syncing = undefined
     this.release()
-    if (this.#primary === undefined && this.#state === 'running' && this.options.flow_control) this.#pauseByDisconnect()
+    if (this.#primary === undefined && this.#state === 'running' && this.options.flow_control && this.#owned()) this.#pauseByDisconnect()
   }
 
   isSyncing (sinkId: number): boolean { return this.#syncing?.id === sinkId }
@@ -355,7 +382,7 @@ export class SimulationRunner {
     if (this.#syncing?.id === sink.id) { this.abortAttach(sink); return }
     if (this.#primary?.id !== sink.id) return
     this.#primary = undefined
-    if (this.#state === 'running') this.#pauseByDisconnect()
+    if (this.#state === 'running' && this.#owned()) this.#pauseByDisconnect()
   }
 
   watch (sink: EventSink): number {
@@ -442,10 +469,14 @@ export class SimulationRunner {
     }
   }
 
+  #owned (): boolean { return this.#hooks.owned?.() ?? true }
+
   #pump (): void {
     if (this.#state !== 'running' || this.#holds > 0) return
     const engine = this.#engine
     if (engine === undefined) return
+    // Past the lease's local deadline: stop here; a confirmed renewal pokes the run again.
+    if (!this.#owned()) return
     const deadline = performance.now() + this.#sliceMs
     const { flow_control: flowControl, max_pending_ticks: window } = this.options
     // One turn's frames (fills and ticks) leave in one write instead of one syscall each.
@@ -462,7 +493,7 @@ export class SimulationRunner {
         if (events === null) { this.#finish('completed', true); return }
         this.#emitAll(events, undefined)
         if (engine.done) { this.#finish('completed', true); return }
-        if ((n & 63) === 63 && performance.now() > deadline) break
+        if ((n & 63) === 63 && (performance.now() > deadline || !this.#owned())) break
       }
     } catch (err) {
       this.#fail(err)
