@@ -1622,6 +1622,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     listSymbols: {
@@ -1923,6 +1932,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     createSession: {
@@ -2037,6 +2055,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     getSession: {
@@ -2099,6 +2126,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     deleteSession: {
@@ -2152,6 +2188,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2223,6 +2268,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2313,6 +2367,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     pauseSimulation: {
@@ -2377,6 +2440,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2455,6 +2527,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     cancelSimulation: {
@@ -2526,6 +2607,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     listOrders: {
@@ -2590,6 +2680,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2676,6 +2775,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     cancelOrder: {
@@ -2741,6 +2849,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2819,6 +2936,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     getResults: {
@@ -2883,6 +3009,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2967,6 +3102,15 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,6 +7,7 @@ import type { Config } from './config.js'
 import type { Storage } from './ports/storage.js'
 import { buildValidator } from './validation.js'
 import errorsPlugin from './plugins/errors.js'
+import instancePlugin from './plugins/instance.js'
 import jsonBodyPlugin from './plugins/json-body.js'
 import authPlugin from './plugins/auth.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -74,6 +75,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   for (const schema of allSchemas) app.addSchema(schema)
 
   await app.register(errorsPlugin)
+  await app.register(instancePlugin, { instanceId: config.instanceId, shared: config.redis !== undefined })
   await app.register(jsonBodyPlugin, { maxDepth: config.maxJsonDepth })
   await app.register(metricsPlugin, { enabled: config.metricsEnabled, ...(config.metricsToken !== undefined ? { token: config.metricsToken } : {}) })
   await app.register(authPlugin, { config })

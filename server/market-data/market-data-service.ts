@@ -13,6 +13,7 @@ import { formatDate, parseDate } from './dates.js'
 import type { BarSource, LoadOptions } from './sources/bar-source.js'
 import { createBarSources } from './sources/index.js'
 import { MarketDataValidator } from './validator.js'
+import { SharedCache, type Lease } from './shared-cache.js'
 
 export interface MarketDataServiceOptions {
   /** Folder of CSV files or of the Parquet `candles/` layout (SIMUTRADOR_DATA_DIR). */
@@ -42,6 +43,14 @@ const STEP_MS: Record<Timeframe, number> = { '1d': 86_400_000, '1h': 3_600_000, 
 export class MarketDataService {
   readonly catalog: Catalog
   readonly validator: MarketDataValidator
+  /**
+   * Bar series of the runs in progress, one per source, symbol, timeframe and range (and catalogue version,
+   * so a reload never hands a new run stale bars): 50 runs of AAPL 1m 2023 hold its bars once, and they are
+   * dropped when the last of those runs releases them. A different range, even an overlapping one, is
+   * another entry (1d ranges are views on the source's cached daily arrays anyway; intraday bars are
+   * generated or read per range, and slicing a wider loaded range would keep all of it alive).
+   */
+  readonly sharedSeries = new SharedCache<BarSeries>()
   private initialised: Promise<void> | null = null
 
   /** The demo catalogue is usable at once; call `init()` before use when `dataDir` is set (it scans the files). */
@@ -139,6 +148,21 @@ export class MarketDataService {
       throw new AppError('INVALID_DATE_RANGE', `Invalid dates ${start}..${end}: expected real YYYY-MM-DD dates`, { start_date: start, end_date: end })
     }
     return this.catalog.sourceOf(info.symbol).loadSeries(info.symbol, timeframe, start, end, options)
+  }
+
+  /**
+   * Bars of a symbol for a simulation run, shared with every other run of the same source, symbol,
+   * timeframe and range (concurrent first acquires share one load). The series is frozen and must not be
+   * written to; call `release()` once the run no longer needs it.
+   */
+  async acquireSeries (symbol: string, timeframe: Timeframe, start: string, end: string): Promise<Lease<BarSeries>> {
+    const info = this.catalog.get(symbol)
+    if (parseDate(start) === null || parseDate(end) === null) {
+      throw new AppError('INVALID_DATE_RANGE', `Invalid dates ${start}..${end}: expected real YYYY-MM-DD dates`, { start_date: start, end_date: end })
+    }
+    const source = this.catalog.sourceOf(info.symbol)
+    const key = `${source.kind}|${info.symbol}|${timeframe}|${start}|${end}|v${this.catalog.version}`
+    return await this.sharedSeries.acquire(key, async () => Object.freeze(await source.loadSeries(info.symbol, timeframe, start, end)))
   }
 
   marketOf (symbol: string): Market {

@@ -96,7 +96,7 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     now: opts.now,
     runs: storage.runs,
     marketData: {
-      loadSeries: async (symbol, timeframe, start, end) => await marketData.loadSeries(symbol, timeframe, start, end),
+      acquireSeries: async (symbol, timeframe, start, end) => await marketData.acquireSeries(symbol, timeframe, start, end),
       marketSessionAt: (symbol, ms) => WIRE_SESSION[marketData.marketSessionAt(symbol, ms)]
     },
     onError: (err) => { app.log.error({ err }, 'simulation state update failed') },

@@ -28,8 +28,12 @@ export interface InputLog {
   /** The highest logged seq (0 when none). */
   lastSeq (userId: string, sessionId: string): Promise<number>
   delete (userId: string, sessionId: string): Promise<void>
-  /** Deletes the logs of runs stored as finished (RunStore) before `before`; resolves how many runs had one. */
-  deleteFinishedBefore (before: number): Promise<number>
+  /**
+   * Deletes the logs of runs stored as finished (RunStore) before `before`, and at or after `since` when
+   * given (the sweep's previous cutoff, so that a sweep reads only the runs that became old since); resolves
+   * how many runs had one.
+   */
+  deleteFinishedBefore (before: number, since?: number): Promise<number>
 }
 
 /** One event of a run: its sequence id and the exact frame that was sent. */
@@ -53,6 +57,10 @@ export interface EventStore {
   /** The highest stored seq (0 when none). */
   lastSeq (userId: string, sessionId: string): Promise<number>
   delete (userId: string, sessionId: string): Promise<void>
-  /** Deletes the logs of runs stored as finished (RunStore) before `before`; resolves how many runs had one. */
-  deleteFinishedBefore (before: number): Promise<number>
+  /**
+   * Deletes the logs of runs stored as finished (RunStore) before `before`, and at or after `since` when
+   * given (the sweep's previous cutoff, so that a sweep reads only the runs that became old since); resolves
+   * how many runs had one.
+   */
+  deleteFinishedBefore (before: number, since?: number): Promise<number>
 }

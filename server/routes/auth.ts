@@ -5,8 +5,7 @@ import { ApiKeyRegistry } from '../auth/api-keys.js'
 import { limitsFor } from '../plans.js'
 import { clientAddress } from '../plugins/rate-limit.js'
 import type { Me, TokenResponse } from '../../schemas/auth.js'
-
-const ErrorRef = Type.Ref('ErrorResponse')
+import { errorResponses } from './route-options.js'
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/auth/token', {
@@ -16,7 +15,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Exchange an API key for an access token',
       security: [{ apiKey: [] }],
       headers: Type.Object({ 'x-api-key': Type.Optional(Type.String({ maxLength: 256 })) }),
-      response: { 200: Type.Ref('TokenResponse'), 401: ErrorRef, 429: ErrorRef }
+      response: { 200: Type.Ref('TokenResponse'), ...errorResponses(401, 429) }
     },
     config: {
       // Successful exchanges are limited per key (fingerprint), never per address; failures are throttled per
@@ -42,7 +41,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['auth'],
       summary: 'The caller, its plan limits and current usage',
       security: [{ bearerAuth: [] }],
-      response: { 200: Type.Ref('Me'), 401: ErrorRef, 429: ErrorRef }
+      response: { 200: Type.Ref('Me'), ...errorResponses(401, 429, 503) }
     },
     preValidation: app.authenticate,
     config: { rateLimit: {} }

@@ -5,9 +5,18 @@ import type { FastifyInstance } from 'fastify'
 
 const ErrorRef = Type.Ref('ErrorResponse')
 
-/** `response` entries for the given error statuses, all `ErrorResponse`. */
+/** 503 of every route that reads or writes stored state: declared here once, with what it means. */
+const StoreUnavailableRef = Type.Ref('ErrorResponse', {
+  description: 'STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL ' +
+    'restarts); retry shortly. The error body of every 4xx/5xx response.'
+})
+
+/**
+ * `response` entries for the given error statuses, all `ErrorResponse`. Routes that touch storage list 503
+ * (STORE_UNAVAILABLE).
+ */
 export function errorResponses (...statuses: number[]): Record<number, typeof ErrorRef> {
-  return Object.fromEntries(statuses.map((s) => [s, ErrorRef]))
+  return Object.fromEntries(statuses.map((s) => [s, s === 503 ? StoreUnavailableRef : ErrorRef]))
 }
 
 export function authenticated (app: FastifyInstance) {

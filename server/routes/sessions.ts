@@ -21,7 +21,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: bearer,
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }),
       body: CreateSessionBody,
-      response: { 201: SessionRef, ...errorResponses(400, 401, 409, 422, 429) }
+      response: { 201: SessionRef, ...errorResponses(400, 401, 409, 422, 429, 503) }
     }
   }, async (request, reply) => {
     const { session, replayed } = await app.sessionOps.create(request.user, request.body, request.headers['idempotency-key'])
@@ -37,7 +37,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: "List the caller's sessions, newest first",
       security: bearer,
       querystring: ListSessionsQuery,
-      response: { 200: Type.Ref('SessionList'), ...errorResponses(400, 401, 429) }
+      response: { 200: Type.Ref('SessionList'), ...errorResponses(400, 401, 429, 503) }
     }
   }, async (request) => await app.sessions.list(request.user, request.query))
 
@@ -49,7 +49,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'One session (404 for ids of other users)',
       security: bearer,
       params: SessionIdParams,
-      response: { 200: SessionRef, ...errorResponses(400, 401, 404, 429) }
+      response: { 200: SessionRef, ...errorResponses(400, 401, 404, 429, 503) }
     }
   }, async (request) => await app.sessions.get(request.user, request.params.id))
 
@@ -62,7 +62,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: bearer,
       params: SessionIdParams,
       body: UpdateSessionBody,
-      response: { 200: SessionRef, ...errorResponses(400, 401, 404, 429) }
+      response: { 200: SessionRef, ...errorResponses(400, 401, 404, 429, 503) }
     }
   }, async (request) => await app.sessions.update(request.user, request.params.id, request.body))
 
@@ -74,7 +74,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete a session (stops it if running)',
       security: bearer,
       params: SessionIdParams,
-      response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400, 401, 404, 429) }
+      response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400, 401, 404, 429, 503) }
     }
   }, async (request, reply) => {
     await app.sessions.delete(request.user, request.params.id)

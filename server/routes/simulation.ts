@@ -10,8 +10,8 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const auth = authenticated(app)
   const sim = app.simulation
   const StateRef = Type.Ref('SimulationStateData')
-  const errors = errorResponses(400, 401, 404, 409, 429)
-  const eventErrors = errorResponses(400, 401, 404, 409, 410, 429)
+  const errors = errorResponses(400, 401, 404, 409, 429, 503)
+  const eventErrors = errorResponses(400, 401, 404, 409, 410, 429, 503)
   const common = { tags: ['simulation'], security: bearer, params: SessionIdParams }
 
   app.post('/sessions/:id/start', {

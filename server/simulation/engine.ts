@@ -60,7 +60,10 @@ export const DEFAULT_SIMULATION_SETTINGS: SimulationSettings = Object.freeze({
 
 export interface SimulationEngineOptions {
   readonly sessionId: string
+  /** Read only: runs of the same symbols, timeframe and range share these arrays (nothing here writes to them). */
   readonly series: readonly BarSeries[]
+  /** `buildTimeline(series)` built once and shared by runs of the same series (built here when absent). */
+  readonly timeline?: Timeline
   readonly initialCapital: Fixed | string | number
   readonly settings?: Partial<SimulationSettings>
   readonly accountUpdateFrequency?: AccountUpdateFrequency
@@ -144,7 +147,7 @@ export class SimulationEngine {
     this.sessionId = options.sessionId
     this.settings = resolveSettings(options.settings)
     this.series = options.series
-    this.tl = buildTimeline(options.series)
+    this.tl = options.timeline ?? buildTimeline(options.series)
     this.stepMs = TIMEFRAME_MS[this.tl.timeframe]
     options.series.forEach((s, i) => this.symbolIndex.set(s.symbol, i))
     const capital = typeof options.initialCapital === 'bigint'

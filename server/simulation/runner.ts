@@ -13,6 +13,7 @@ import { AppError } from '../app-error.js'
 import type { BarSeries } from '../market-data/bar-series.js'
 import { assertTransition } from '../sessions/lifecycle.js'
 import type { EngineEvent } from './engine.js'
+import type { Timeline } from './timeline.js'
 import { SimulationEngine } from './engine.js'
 import { EventLog } from './event-log.js'
 import { IsoFormatter } from '../iso-time.js'
@@ -54,6 +55,10 @@ export interface RunnerInit {
   sessionId: string
   userId: string
   series: readonly BarSeries[]
+  /** The series' merged timeline, shared with other runs of the same series (built by the engine when absent). */
+  timeline?: Timeline
+  /** Called once when the runner lets go of its engine and so of the series (finished or disposed). */
+  releaseBars?: () => void
   initialCapital: string
   settings: Partial<SimulationSettings>
   options: RunOptions
@@ -90,6 +95,7 @@ export class SimulationRunner {
   #final: FinalState | undefined
   readonly #symbols: string[]
   readonly #initialCapital: string
+  #releaseBars: (() => void) | undefined
   readonly #hooks: RunnerHooks
   readonly #sliceSteps: number
   readonly #sliceMs: number
@@ -131,6 +137,7 @@ export class SimulationRunner {
     this.#engine = new SimulationEngine({
       sessionId: init.sessionId,
       series: init.series,
+      ...(init.timeline !== undefined ? { timeline: init.timeline } : {}),
       initialCapital: init.initialCapital,
       settings: init.settings,
       accountUpdateFrequency: init.options.account_update_frequency,
@@ -138,6 +145,7 @@ export class SimulationRunner {
       ...(init.marketSessionAt !== undefined ? { marketSessionAt: sessionOfSymbol(init.series, init.marketSessionAt) } : {})
     })
     this.#totalTicks = this.#engine.totalSteps
+    this.#releaseBars = init.releaseBars
   }
 
   get state (): RunState { return this.#state }
@@ -400,7 +408,7 @@ export class SimulationRunner {
     this.#primary = undefined
     this.#syncing = undefined
     this.#watchers.clear()
-    this.#engine = undefined
+    this.#dropEngine()
     this.log.release()
   }
 
@@ -556,10 +564,18 @@ export class SimulationRunner {
     const engine = this.#engine
     if (engine !== undefined) {
       this.#final = { account: engine.account(), orders: engine.orders(), results: to === 'completed' ? engine.results() : undefined, simTime: engine.simTime }
-      this.#engine = undefined
+      this.#dropEngine()
     }
     if (notify) this.#hooks.onState(to, { progress: to === 'completed' ? 1 : this.progress, ...(errorMessage !== undefined ? { error_message: errorMessage } : {}) })
     this.#hooks.onFinished?.()
+  }
+
+  /** The engine goes, and with it this run's hold on the (shared) bars. */
+  #dropEngine (): void {
+    this.#engine = undefined
+    const release = this.#releaseBars
+    this.#releaseBars = undefined
+    release?.()
   }
 
   #fail (err: unknown): void {

@@ -3,18 +3,24 @@
 // private here; every public method answers with a wire (schema) type. Ownership is checked through the
 // SessionManager, so another user's session is SESSION_NOT_FOUND here too.
 //
-// State: the store is the commit point. A move a user asks for (pause, resume, cancel, strategy_error) is
-// checked against the lifecycle table, written through SessionManager.transition, and only then applied
-// to the runner (which holds stepping meanwhile). Moves the run makes itself (completion, failure, a
-// dropped connection) and progress are committed in the order they happened, on the run's one chain.
+// State: a move a user asks for (pause, resume, cancel, strategy_error) is checked against the lifecycle
+// table and, in `:memory:` mode, written through SessionManager.transition and only then applied to the
+// runner (which holds stepping meanwhile). A durable run's commit point is its input log instead: the input
+// is logged first, then applied, then the store is told (#userMove says why, and what a crash at each
+// point leaves). Moves the run makes itself (completion, failure, a dropped connection) and progress are
+// committed in the order they happened, on the run's one chain. The store follows the run: a state it
+// failed to take is owed, and written before the run's next store write (#commitMoved).
 //
 // Finished runs: when a run completes, is cancelled or fails, its results, final account and orders go to
-// the RunStore before the store shows the session finished (for a move the user asked for, before the
-// answer), so that …/results, …/account and …/orders answer the same after a restart.
+// the RunStore before the store shows the session finished, so that …/results, …/account and …/orders
+// answer the same after a restart.
 //
-// Memory: while running, a run's log is a ring of `eventLogMaxBytesPerRun`. When a run finishes, its
-// engine and bars are released (results, final account and orders stay); its log is kept only within
-// `eventLogUserBytes` per user (newest runs first) and for `eventLogRetentionHours`, then released.
+// Memory: while running, a run's log is a ring of `eventLogMaxBytesPerRun`. Its bars and their merged
+// timeline are shared, read only, with every other live run of the same symbols, timeframe and range
+// (reference counted: 50 runs of AAPL 1m 2023 hold one copy). When a run finishes, its engine and its
+// hold on the bars are released (results, final account and orders stay); the bars go with the last run
+// that held them. Its log is kept only within `eventLogUserBytes` per user (newest runs first) and for
+// `eventLogRetentionHours`, then released.
 //
 // Several instances (a `cluster`: REDIS_URL with a SQL journal): a live run is owned by the one instance
 // that holds its lease (run-ownership.ts); its events go to a fenced, shared event stream. A call for a run
@@ -26,25 +32,31 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import type { Plan, PlanLimits } from '../../schemas/common.js'
 import type { ErrorCode } from '../../schemas/errors.js'
 import type { Timeframe } from '../../schemas/market-data.js'
-import type { Session } from '../../schemas/sessions.js'
+import type { Session, SessionState } from '../../schemas/sessions.js'
 import type { AccountSnapshot, BatchAck, MarketSession, Order, OrderBatchData, OrderUpdate, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
 import type { EventPage, SessionEvent, SimulationStateData, StateSyncData, SubscriptionData } from '../../schemas/simulation-control.js'
 import { AppError, isAppError } from '../app-error.js'
 import type { BarSeries } from '../market-data/bar-series.js'
+import { SharedCache, type Lease, type SharedCacheStats } from '../market-data/shared-cache.js'
 import { limitsFor as defaultLimitsFor } from '../plans.js'
 import { MemoryRunStore } from '../adapters/memory/memory-run-store.js'
 import type { RunStore, StoredRun } from '../ports/run-store.js'
 import type { EventStore, InputKind, InputLog, LoggedInput, StoredFrame } from '../ports/run-journal.js'
 import { FencedAppendError, NoAnswerError, tokenInstance, type EventFollower, type RunCommand, type RunCommands, type RunLeases, type RunRef, type RunReply } from '../ports/run-registry.js'
 import { RunOwnership } from './run-ownership.js'
-import type { SessionManager, SessionUser } from '../sessions/session-manager.js'
+import type { SessionManager, SessionUser, TransitionOptions } from '../sessions/session-manager.js'
 import { DEFAULT_LOG_MAX_BYTES } from './event-log.js'
 import { SimulationRunner, type EventSink, type RunOptions, type RunState } from './runner.js'
+import { buildTimeline, type Timeline } from './timeline.js'
 
 export type { EventSink } from './runner.js'
 
 export interface SeriesLoader {
-  loadSeries: (symbol: string, timeframe: Timeframe, start: string, end: string) => Promise<BarSeries>
+  /**
+   * A symbol's bars for a run, shared with the other runs of the same symbol, timeframe and range (read only);
+   * the lease's key names that series (source, symbol, timeframe, range), its release() lets go of it.
+   */
+  acquireSeries: (symbol: string, timeframe: Timeframe, start: string, end: string) => Promise<Lease<BarSeries>>
   /** The symbol's market session at an instant (pre, regular, after, closed), for intraday ticks. */
   marketSessionAt?: (symbol: string, epochMs: number) => MarketSession
 }
@@ -140,6 +152,11 @@ const COMMAND_REROUTES = 5
 const PICKUP_BATCH = 50
 /** The internal reply of an instance asked about a run it does not hold (the caller routes again). */
 const NOT_HERE = 'NOT_HERE'
+/** A sweep of stored logs also rereads the runs that finished this long before the previous cutoff. */
+const LOG_SWEEP_OVERLAP_MS = 3_600_000
+/** A state the store failed to take is written again after this long, then twice as long… up to the max. */
+const OWED_RETRY_FIRST_MS = 250
+const OWED_RETRY_MAX_MS = 30_000
 
 const DEFAULT_RUN_OPTIONS: RunOptions = { flow_control: true, max_pending_ticks: 1, account_update_frequency: 'every_fill', include_bars: true }
 
@@ -153,6 +170,10 @@ interface Run {
   readonly runner: SimulationRunner
   /** Store writes of this run, in order (user moves await theirs; the run's own are logged on failure). */
   commits: Promise<unknown>
+  /** A state the store failed to take after the run had moved to it: written before the next store write. */
+  owed: OwedState | undefined
+  /** Operations that log and apply an input (user moves, orders, cancels), one at a time. */
+  inputs: Promise<unknown>
   /** resume_session requests of this run, one at a time (each until its replay has been sent). */
   resumes: Promise<unknown>
   /** When the run finished (for log retention). */
@@ -192,6 +213,21 @@ interface RebuildCheck {
 /** The start input; `plan` (the starter's) fixes the run's order limit for a rebuild by any instance. */
 interface StartInput { options: RunOptions, request_id: string | null, plan?: Plan }
 
+/** What a run replays: shared, read-only series and timeline, and the one call that lets go of both. */
+interface RunBars {
+  readonly series: readonly BarSeries[]
+  readonly timeline: Timeline
+  readonly release: () => void
+}
+
+interface OwedState {
+  readonly to: SessionState
+  readonly options: TransitionOptions
+  /** Retry of the write while nothing else writes (backing off). */
+  timer: NodeJS.Timeout | undefined
+  delayMs: number
+}
+
 export class SimulationService {
   readonly #sessions: SessionManager
   readonly #runStore: RunStore
@@ -212,6 +248,10 @@ export class SimulationService {
   readonly #flushEvents: number
   readonly #flushMs: number
   readonly #rebuilds = new Map<string, Promise<Run>>()
+  /** Merged timelines, one per ordered list of series keys, shared like the series they are built from. */
+  readonly #timelines = new SharedCache<Timeline>()
+  /** The cutoff of the last completed sweep of stored logs (none yet: the next one sweeps everything). */
+  #logsSweptBefore: number | undefined
   readonly #sweep: NodeJS.Timeout
   readonly #unsubscribe: () => void
   readonly #cluster: ClusterState | undefined
@@ -274,6 +314,9 @@ export class SimulationService {
 
   get activeRuns (): number { return this.#runs.size }
 
+  /** Sharing of merged timelines across live runs (the series' own sharing is the SeriesLoader's). */
+  get timelineStats (): SharedCacheStats { return this.#timelines.stats() }
+
   async start (user: SessionUser, sessionId: string, start: Partial<Omit<StartSimulationData, 'session_id'>>, sink: EventSink | undefined, requestId?: string): Promise<SimulationStateData> {
     const key = keyOf(user.user_id, sessionId)
     const session = await this.#sessions.get(user, sessionId)
@@ -285,19 +328,30 @@ export class SimulationService {
     const cluster = this.#cluster
     let leased = false
     try {
-      const series = await Promise.all(session.symbols.map((symbol) =>
-        this.#marketData.loadSeries(symbol, session.timeframe, session.start_date, session.end_date)))
+      const bars = await this.#acquireBars(session)
       const options: RunOptions = { ...DEFAULT_RUN_OPTIONS, ...stripUndefined(start) }
-      const run = this.#createRun(user, sessionId, session, series, options)
-      // Several instances: the lease first, so a session stored as running always has an owner.
-      if (cluster !== undefined) {
-        leased = await onBus(async () => await cluster.ownership.acquire(key, refOf(run)))
-        if (!leased) throw new AppError('INVALID_STATE', `Session ${sessionId} is being started elsewhere`, { from: session.state, to: 'running' })
+      let run: Run | undefined
+      try {
+        run = this.#createRun(user, sessionId, session, bars, options)
+        // Several instances: the lease first, so a session stored as running always has an owner.
+        if (cluster !== undefined) {
+          const ref = refOf(run)
+          leased = await onBus(async () => await cluster.ownership.acquire(key, ref))
+          if (!leased) throw new AppError('INVALID_STATE', `Session ${sessionId} is being started elsewhere`, { from: session.state, to: 'running' })
+        }
+        if (run.journal !== undefined && this.#journal !== undefined) {
+          // Logged before the session shows running, so that a running session always has its start. A start
+          // logged by an attempt that then failed (or crashed) left the session ready: that log is void.
+          await this.#journal.inputs.delete(user.user_id, sessionId)
+          await this.#logInput(run, 'start', { options, request_id: requestId ?? null, plan: user.plan } satisfies StartInput)
+        }
+        await this.#sessions.transition(user, sessionId, 'running')
+      } catch (err) {
+        run?.runner.dispose()
+        bars.release()
+        throw err
       }
-      await this.#sessions.transition(user, sessionId, 'running')
       this.#runs.set(key, run)
-      const startInput: StartInput = { options, request_id: requestId ?? null, plan: user.plan }
-      if (run.journal !== undefined) await this.#logInput(run, 'start', startInput)
       run.runner.start(sink, requestId)
       leased = false
       return run.runner.stateData()
@@ -307,8 +361,41 @@ export class SimulationService {
     }
   }
 
+  /**
+   * The session's series and their timeline, shared with every other live run of the same symbols,
+   * timeframe and range. The caller hands `release` to the runner (which calls it when it drops its
+   * engine) or calls it itself when the run does not come about.
+   */
+  async #acquireBars (session: Session): Promise<RunBars> {
+    const acquired = await Promise.allSettled(session.symbols.map(async (symbol) =>
+      await this.#marketData.acquireSeries(symbol, session.timeframe, session.start_date, session.end_date)))
+    const leases: Array<Lease<BarSeries>> = []
+    for (const a of acquired) if (a.status === 'fulfilled') leases.push(a.value)
+    const failed = acquired.find((a) => a.status === 'rejected')
+    let timeline: Lease<Timeline>
+    try {
+      if (failed !== undefined) throw failed.reason
+      const series = leases.map((l) => l.value)
+      timeline = await this.#timelines.acquire(leases.map((l) => l.key).join('\n'), () => Object.freeze(buildTimeline(series)))
+    } catch (err) {
+      for (const l of leases) l.release()
+      throw err
+    }
+    let held = true
+    return {
+      series: leases.map((l) => l.value),
+      timeline: timeline.value,
+      release: () => {
+        if (!held) return
+        held = false
+        timeline.release()
+        for (const l of leases) l.release()
+      }
+    }
+  }
+
   /** A run and its runner, with the hooks that commit what the run does by itself. */
-  #createRun (user: SessionUser, sessionId: string, session: Session, series: BarSeries[], options: RunOptions, plan?: Plan): Run {
+  #createRun (user: SessionUser, sessionId: string, session: Session, bars: RunBars, options: RunOptions, plan?: Plan): Run {
     // eslint-disable-next-line prefer-const -- the hooks close over the run, which needs the runner
     let run: Run
     const journal: JournalState | undefined = this.#journal === undefined
@@ -319,7 +406,9 @@ export class SimulationService {
     const runner = new SimulationRunner({
       sessionId,
       userId: user.user_id,
-      series,
+      series: bars.series,
+      timeline: bars.timeline,
+      releaseBars: bars.release,
       initialCapital: session.initial_capital,
       settings: {
         commission_per_share: Number(session.commission_per_share),
@@ -337,15 +426,18 @@ export class SimulationService {
         // Moves the run made itself: committed in the order made, failures logged. A rebuild only replays.
         onState: (to, detail) => {
           if (journal?.rebuild !== undefined) return
-          // A dropped connection paused the run: an input like any other, logged before its event is stored.
-          if (to === 'paused' && journal !== undefined) this.#logInput(run, 'pause', { reason: 'disconnect', request_id: null }).catch(this.#onError)
+          // A dropped connection paused the run: an input like any other, logged before its event is stored,
+          // and before the store is told (the commit chain waits for it).
+          if (to === 'paused' && journal !== undefined) {
+            const logged = this.#logInput(run, 'pause', { reason: 'disconnect', request_id: null })
+            logged.catch(this.#onError)
+            this.#enqueue(run, async () => { await logged }).catch(() => undefined)
+          }
           if (to === 'completed' || to === 'error') this.#enqueue(run, async () => { await this.#saveFinished(run) }).catch(this.#onError)
-          this.#enqueue(run, async () => {
-            await this.#sessions.transition(user, sessionId, to, {
-              progress: detail.progress,
-              ...(detail.error_message !== undefined ? { error_message: detail.error_message } : {}),
-              ...(to === 'paused' ? { pause_reason: 'disconnect' as const } : {})
-            })
+          this.#commitMoved(run, to, {
+            progress: detail.progress,
+            ...(detail.error_message !== undefined ? { error_message: detail.error_message } : {}),
+            ...(to === 'paused' ? { pause_reason: 'disconnect' as const } : {})
           }).catch(this.#onError)
         },
         onProgress: (progress) => {
@@ -367,7 +459,7 @@ export class SimulationService {
         ...(ownership !== undefined ? { owned: () => ownership.valid(key) } : {})
       }
     })
-    run = { key, user, sessionId, runner, commits: Promise.resolve(), resumes: Promise.resolve(), finishedAt: undefined, ...(journal !== undefined ? { journal } : {}) }
+    run = { key, user, sessionId, runner, commits: Promise.resolve(), owed: undefined, inputs: Promise.resolve(), resumes: Promise.resolve(), finishedAt: undefined, ...(journal !== undefined ? { journal } : {}) }
     return run
   }
 
@@ -572,6 +664,7 @@ export class SimulationService {
     }
     for (const run of this.#runs.values()) {
       clearTimeout(run.journal?.timer)
+      clearTimeout(run.owed?.timer)
       run.runner.dispose()
     }
     this.#runs.clear()
@@ -1096,14 +1189,16 @@ export class SimulationService {
    */
   async #input<T> (run: Run, kind: InputKind, payload: unknown, apply: () => T): Promise<T> {
     if (run.journal === undefined) return apply()
-    this.#assertOwned(run)
-    run.runner.hold()
-    try {
-      await this.#logInput(run, kind, payload)
-      return apply()
-    } finally {
-      run.runner.release()
-    }
+    return await this.#inOrder(run, async () => {
+      this.#assertOwned(run)
+      run.runner.hold()
+      try {
+        await this.#logInput(run, kind, payload)
+        return apply()
+      } finally {
+        run.runner.release()
+      }
+    })
   }
 
   /** Each event of a durable run: batched for the event store, or (rebuilding) checked against it. */
@@ -1221,14 +1316,21 @@ export class SimulationService {
     }
     const existing = this.#runs.get(keyOf(user.user_id, sessionId))
     if (existing !== undefined) return existing
-    const series = await Promise.all(session.symbols.map((symbol) =>
-      this.#marketData.loadSeries(symbol, session.timeframe, session.start_date, session.end_date)))
-    const run = this.#createRun(user, sessionId, session, series, start.options, start.plan)
+    const bars = await this.#acquireBars(session)
+    let run: Run | undefined
+    let storedLast: number
+    try {
+      run = this.#createRun(user, sessionId, session, bars, start.options, start.plan)
+      storedLast = await journal.events.lastSeq(user.user_id, sessionId)
+    } catch (err) {
+      run?.runner.dispose()
+      bars.release()
+      throw err
+    }
     run.storeRunning = session.state === 'running' && this.#cluster !== undefined
     const j = run.journal as JournalState
-    const { runner } = run
-    const storedLast = await journal.events.lastSeq(user.user_id, sessionId)
     j.appended = storedLast
+    const { runner } = run
     const check: RebuildCheck = { storedLast, page: [], pageFrom: 1, diverged: undefined }
     j.rebuild = check
     j.seq = inputs[inputs.length - 1].seq
@@ -1298,37 +1400,124 @@ export class SimulationService {
     run.runner.log.release()
   }
 
+  /** A store write of the run, after its earlier ones (and after the state it owes the store, if any). */
   #enqueue<T> (run: Run, write: () => Promise<T>): Promise<T> {
-    const p = run.commits.then(write)
+    const p = run.commits.then(async () => {
+      await this.#payOwed(run)
+      return await write()
+    })
     run.commits = p.catch(() => undefined)
     return p
   }
 
   /**
-   * A move a user asked for: checked against the lifecycle table now, committed to the store (after any
-   * earlier writes of the run), then applied by `apply`. Stepping holds meanwhile, so the run cannot
-   * finish between the commit and the apply (a resumed run steps once the hold is released).
+   * Tells the store the state the run has already moved to. If that fails, the run owes the store that
+   * state: it is written before the run's next store write (so later writes never overtake it), and
+   * retried meanwhile with a backoff, so the session catches up as soon as the store answers again. (Until
+   * then GET /sessions/{id} shows the state before; after a restart, the rebuild from the input log has the
+   * final word.)
+   */
+  async #commitMoved (run: Run, to: SessionState, options: TransitionOptions): Promise<Session> {
+    try {
+      return await this.#enqueue(run, async () => await this.#sessions.transition(run.user, run.sessionId, to, options))
+    } catch (err) {
+      if (isAppError(err) && (err.error_code === 'SESSION_NOT_FOUND' || err.error_code === 'INVALID_STATE')) throw err
+      clearTimeout(run.owed?.timer)
+      run.owed = { to, options, timer: undefined, delayMs: OWED_RETRY_FIRST_MS }
+      this.#retryOwed(run)
+      throw err
+    }
+  }
+
+  #retryOwed (run: Run): void {
+    const owed = run.owed
+    if (owed === undefined) return
+    owed.timer = setTimeout(() => {
+      owed.timer = undefined
+      if (run.owed !== owed || this.#runs.get(run.key) !== run) return
+      this.#enqueue(run, async () => {}).catch(() => {
+        if (run.owed !== owed) return
+        owed.delayMs = Math.min(owed.delayMs * 2, OWED_RETRY_MAX_MS)
+        this.#retryOwed(run)
+      })
+    }, owed.delayMs)
+    owed.timer.unref()
+  }
+
+  /** Writes the state the run owes the store (unless the store already shows it). */
+  async #payOwed (run: Run): Promise<void> {
+    const owed = run.owed
+    if (owed === undefined) return
+    try {
+      const now = await this.#sessions.get(run.user, run.sessionId)
+      if (now.state !== owed.to) await this.#sessions.transition(run.user, run.sessionId, owed.to, owed.options)
+    } catch (err) {
+      // Deleted meanwhile, or a state the store cannot take from where it is: nothing more to owe.
+      if (!isAppError(err) || (err.error_code !== 'SESSION_NOT_FOUND' && err.error_code !== 'INVALID_STATE')) throw err
+      this.#onError(err)
+    }
+    if (run.owed === owed) {
+      clearTimeout(owed.timer)
+      run.owed = undefined
+    }
+  }
+
+  /** Runs `op` after the run's earlier input operations: inputs apply in the order they are logged. */
+  #inOrder<T> (run: Run, op: () => Promise<T>): Promise<T> {
+    const p = run.inputs.then(op)
+    run.inputs = p.catch(() => undefined)
+    return p
+  }
+
+  /**
+   * A move a user asked for (pause, resume, stop, strategy_error; or going on after a restart), after the
+   * run's earlier input operations, checked against the lifecycle table first. Stepping holds throughout,
+   * so the move applies at the step it was checked (and logged) at.
+   *
+   * `:memory:` mode (nothing logged): committed to the store, then applied, so a failed commit changes
+   * nothing. A durable run logs the input first (the issue's "log every input before it takes effect"):
+   * once logged, the input is part of the run, because a rebuild will apply it. So it is then applied, and
+   * only then is the store told. What a crash (kill -9) at each point leaves, after a restart and a rebuild:
+   *  - before the input is stored: nothing happened (the client had no answer); the rebuilt run goes on
+   *    without it;
+   *  - after it is stored, before the store is told: the session shows its state before (a running one
+   *    comes back paused, server_restart); the rebuild applies the input at its step, so the rebuilt run is
+   *    paused, going on, or finished, as if the answer had gone out (a finished one is saved and committed
+   *    by the rebuild);
+   *  - after the store is told: log and store agree.
+   * A commit that fails after the input was logged (the database dropped between the two writes) does not
+   * undo the move: skipping a logged input would make the run in memory differ from what its log rebuilds
+   * (REPLAY_DIVERGED after the next restart). The caller gets the commit's error (the session record did
+   * not change), and the run owes the store the state (#commitMoved). A run that ends (stop,
+   * strategy_error) saves its results before the store shows it finished, in every mode.
    */
   async #userMove (run: Run, to: RunState, apply?: () => void, errorMessage?: string, input?: { kind: InputKind, payload: unknown }): Promise<Session> {
-    const runner = run.runner
-    runner.assertCan(to)
-    this.#assertOwned(run)
-    runner.hold()
-    let session: Session
-    try {
-      session = await this.#enqueue(run, async () => await this.#sessions.transition(run.user, run.sessionId, to, {
-        progress: to === 'completed' ? 1 : runner.progress,
-        ...(errorMessage !== undefined ? { error_message: errorMessage } : {}),
-        ...(to === 'paused' ? { pause_reason: 'user' as const } : {})
-      }))
-      if (input !== undefined && run.journal !== undefined) await this.#logInput(run, input.kind, input.payload)
-      apply?.()
-      // Ended by the user (cancel, strategy_error): kept before the answer goes out.
-      if (to === 'completed' || to === 'error') await this.#enqueue(run, async () => { await this.#saveFinished(run) }).catch(this.#onError)
-    } finally {
-      runner.release()
-    }
-    return session
+    return await this.#inOrder(run, async () => {
+      const { runner } = run
+      runner.assertCan(to)
+      this.#assertOwned(run)
+      runner.hold()
+      try {
+        const options: TransitionOptions = {
+          progress: to === 'completed' ? 1 : runner.progress,
+          ...(errorMessage !== undefined ? { error_message: errorMessage } : {}),
+          ...(to === 'paused' ? { pause_reason: 'user' as const } : {})
+        }
+        const logged = input !== undefined && run.journal !== undefined
+        if (logged) await this.#logInput(run, input.kind, input.payload)
+        const finishing = to === 'completed' || to === 'error'
+        if (!logged && !finishing) {
+          const session = await this.#enqueue(run, async () => await this.#sessions.transition(run.user, run.sessionId, to, options))
+          apply?.()
+          return session
+        }
+        apply?.()
+        if (finishing) await this.#enqueue(run, async () => { await this.#saveFinished(run) }).catch(this.#onError)
+        return await this.#commitMoved(run, to, options)
+      } finally {
+        runner.release()
+      }
+    })
   }
 
   async #beginAttach (run: Run, sink: EventSink, lastProcessed: number): Promise<{ sync: StateSyncData, cursor: number }> {
@@ -1428,10 +1617,14 @@ export class SimulationService {
   async pruneStoredLogs (): Promise<number> {
     if (this.#journal === undefined) return 0
     const before = this.#now() - this.#retentionMs
+    // After this process's first sweep, only runs that finished since the previous cutoff (less a margin
+    // for a clock step, or a save still in flight then): every older one was swept already.
+    const since = this.#logsSweptBefore === undefined ? undefined : this.#logsSweptBefore - LOG_SWEEP_OVERLAP_MS
     const [, events] = await Promise.all([
-      this.#journal.inputs.deleteFinishedBefore(before),
-      this.#journal.events.deleteFinishedBefore(before)
+      this.#journal.inputs.deleteFinishedBefore(before, since),
+      this.#journal.events.deleteFinishedBefore(before, since)
     ])
+    this.#logsSweptBefore = Math.max(before, this.#logsSweptBefore ?? before)
     return events
   }
 

@@ -8,54 +8,21 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openPglite } from '../../server/adapters/sql/pglite-client.js'
 import { KEYS, TestSocket, tokenFor } from '../fixtures/app.js'
-import { DURABLE_RUN, comparable, comparableResults, runDurable } from '../fixtures/durable-run.js'
-import { startServer, type ServerProcess } from '../fixtures/server-process.js'
+import { DURABLE_RUN, interruptedRuns, killPoints } from '../fixtures/durable-run.js'
+import { startServer } from '../fixtures/server-process.js'
+
+// Several child-process restarts and three full runs: longer than .taprc's per-file timeout on a loaded host.
+t.setTimeout(600_000)
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
-
-/** Three kill points in 20..230 from a fixed seed (mulberry32), in order. */
-function killPoints (seed: number, n: number): number[] {
-  let a = seed
-  const next = (): number => {
-    a = (a + 0x6D2B79F5) | 0
-    let r = Math.imul(a ^ (a >>> 15), 1 | a)
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296
-  }
-  return Array.from({ length: n }, () => 20 + Math.floor(next() * 210)).sort((x, y) => x - y)
-}
 
 t.test('embedded mode: a lockstep run killed mid-way ends as the uninterrupted run does', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'st-durable-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const env = { SIMUTRADOR_STATE_DIR: dir }
-  let server: ServerProcess = await startServer(t, env)
+  const current = await interruptedRuns(t, env, { kills: killPoints(9, 3), term: 150 })
+  let server = current()
   const port = new URL(server.baseUrl).port
-  const url = (): string => server.baseUrl
-  const baseline = await runDurable(url, KEYS.ent)
-
-  const restartAt = async (signal: NodeJS.Signals, points: number[]): Promise<ReturnType<typeof runDurable>> => {
-    let restarting: Promise<void> = Promise.resolve()
-    const outcome = await runDurable(url, KEYS.ent, async (step) => {
-      if (points.length === 0 || step < points[0]) return
-      points.shift()
-      await server.stop(signal)
-      await sleep(30)
-      restarting = (async () => { server = await startServer(t, { ...env, PORT: port }) })()
-    })
-    await restarting
-    t.equal(points.length, 0, `every ${signal} happened`)
-    return await outcome
-  }
-
-  const points = killPoints(9, 3)
-  const killed = await restartAt('SIGKILL', points)
-  t.same(comparableResults(killed), comparableResults(baseline), `kill -9 at ${killPoints(9, 3).join(', ')}: results (equity, fills, trades) equal`)
-  t.same(comparable(killed), comparable(baseline), 'and so do the events, type and data')
-
-  const stopped = await restartAt('SIGTERM', [150])
-  t.same(comparableResults(stopped), comparableResults(baseline), 'SIGTERM mid-run: results equal')
-  t.same(comparable(stopped), comparable(baseline), 'and so do the events')
 
   await t.test('a tampered event store: resume answers REPLAY_DIVERGED and the session is error', async (t) => {
     const token = await tokenFor(server.baseUrl, KEYS.ent)

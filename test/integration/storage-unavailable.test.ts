@@ -29,11 +29,21 @@ if (await requirePostgres(t)) {
     t.teardown(() => { ws.close() })
     await ws.next('connection_ready')
 
+    const spec = await (await fetch(`${baseUrl}/openapi.json`)).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }
+    const documented503 = (method: string, path: string): unknown => spec.paths[path.replace(id, '{id}')]?.[method.toLowerCase()]?.responses['503']
+    const undocumented = Object.entries(spec.paths)
+      .filter(([path]) => path.startsWith('/sessions') || path === '/me')
+      .flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => op.responses['503'] === undefined).map(([method]) => `${method} ${path}`))
+    t.same(undocumented, [], 'every operation that touches stored state declares 503')
+
     await proxy.cut()
-    for (const [method, path, body] of [['GET', '/sessions'], ['GET', `/sessions/${id}`], ['POST', '/sessions', SESSION], ['GET', `/sessions/${id}/results`], ['DELETE', `/sessions/${id}`]] as const) {
+    for (const [method, path, body] of [['GET', '/sessions'], ['GET', `/sessions/${id}`], ['POST', '/sessions', SESSION], ['PATCH', `/sessions/${id}`, {}],
+      ['POST', `/sessions/${id}/start`, {}], ['GET', `/sessions/${id}/results`], ['GET', `/sessions/${id}/events`], ['GET', '/me'], ['DELETE', `/sessions/${id}`]] as const) {
       const res = await api(method, path, body)
       t.equal(res.status, 503, `${method} ${path} while the database is unreachable`)
       t.match(res.body, { error_code: 'STORE_UNAVAILABLE', message: 'The database is unavailable; retry shortly' })
+      t.match(documented503(method, path), { description: /^STORE_UNAVAILABLE: /, content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } } },
+        `and the OpenAPI document declares that 503 for ${method} ${path}`)
     }
     const wsCreate = await ws.request('create_session', SESSION)
     t.match(wsCreate, { type: 'error', data: { error_code: 'STORE_UNAVAILABLE' } }, 'the WebSocket answers the same error')

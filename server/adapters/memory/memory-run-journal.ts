@@ -13,9 +13,9 @@ abstract class PerRunLists<T> {
   /** `finished`: the run store whose finished runs deleteFinishedBefore goes by (none: it deletes nothing). */
   constructor (finished?: MemoryRunStore) { this.#finished = finished }
 
-  async deleteFinishedBefore (before: number): Promise<number> {
+  async deleteFinishedBefore (before: number, since?: number): Promise<number> {
     let n = 0
-    for (const key of this.#finished?.finishedKeysBefore(before) ?? []) if (this.runs.delete(key)) n++
+    for (const key of this.#finished?.finishedKeysBefore(before, since) ?? []) if (this.runs.delete(key)) n++
     return n
   }
 

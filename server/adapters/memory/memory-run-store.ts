@@ -20,10 +20,10 @@ export class MemoryRunStore implements RunStore {
     this.#runs.delete(scoped(userId, sessionId))
   }
 
-  /** Keys (as the memory journal scopes them) of runs that finished before `before`. */
-  finishedKeysBefore (before: number): string[] {
+  /** Keys (as the memory journal scopes them) of runs that finished before `before` (and at or after `since`). */
+  finishedKeysBefore (before: number, since = Number.NEGATIVE_INFINITY): string[] {
     const keys: string[] = []
-    for (const [key, run] of this.#runs) if (run.finished_at < before) keys.push(key)
+    for (const [key, run] of this.#runs) if (run.finished_at < before && run.finished_at >= since) keys.push(key)
     return keys
   }
 }

@@ -31,14 +31,8 @@ export class SqlInputLog implements InputLog {
     await this.#db.query('DELETE FROM run_inputs WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
   }
 
-  async deleteFinishedBefore (before: number): Promise<number> {
-    const [row] = await this.#db.query<{ n: number }>(
-      `WITH gone AS (
-        DELETE FROM run_inputs t USING run_results r
-        WHERE t.user_id = r.user_id AND t.session_id = r.session_id AND r.finished_at < $1
-        RETURNING t.user_id, t.session_id)
-      SELECT count(DISTINCT (user_id, session_id))::int AS n FROM gone`, [new Date(before).toISOString()])
-    return row.n
+  async deleteFinishedBefore (before: number, since?: number): Promise<number> {
+    return await deleteFinished(this.#db, 'run_inputs', before, since)
   }
 }
 
@@ -71,13 +65,23 @@ export class SqlEventStore implements EventStore {
     await this.#db.query('DELETE FROM run_events WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
   }
 
-  async deleteFinishedBefore (before: number): Promise<number> {
-    const [row] = await this.#db.query<{ n: number }>(
-      `WITH gone AS (
-        DELETE FROM run_events t USING run_results r
-        WHERE t.user_id = r.user_id AND t.session_id = r.session_id AND r.finished_at < $1
-        RETURNING t.user_id, t.session_id)
-      SELECT count(DISTINCT (user_id, session_id))::int AS n FROM gone`, [new Date(before).toISOString()])
-    return row.n
+  async deleteFinishedBefore (before: number, since?: number): Promise<number> {
+    return await deleteFinished(this.#db, 'run_events', before, since)
   }
+}
+
+/**
+ * The retention sweep of one log table: the logs of runs stored as finished in [since, before). With `since`
+ * (every sweep but a process's first) it reads only those runs, through run_results_by_finished
+ * (migration 003), and their rows through the log's primary key.
+ */
+async function deleteFinished (db: SqlClient, table: 'run_inputs' | 'run_events', before: number, since: number | undefined): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `WITH gone AS (
+      DELETE FROM ${table} t USING run_results r
+      WHERE t.user_id = r.user_id AND t.session_id = r.session_id AND r.finished_at < $1${since !== undefined ? ' AND r.finished_at >= $2' : ''}
+      RETURNING t.user_id, t.session_id)
+    SELECT count(DISTINCT (user_id, session_id))::int AS n FROM gone`,
+    [new Date(before).toISOString(), ...(since !== undefined ? [new Date(since).toISOString()] : [])])
+  return row.n
 }

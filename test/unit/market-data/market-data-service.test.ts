@@ -49,6 +49,36 @@ t.test('loadSeries resolves aliases to the canonical symbol', async (t) => {
   t.equal(s.length, 24)
 })
 
+t.test('acquireSeries: runs of one source, symbol, timeframe and range share one frozen series', async (t) => {
+  const md = new MarketDataService({ now })
+  const [a, b] = await Promise.all([
+    md.acquireSeries('AAPL', '1m', '2023-03-01', '2023-03-31'),
+    md.acquireSeries('aapl', '1m', '2023-03-01', '2023-03-31')
+  ])
+  t.equal(a.value, b.value, 'an alias names the same series')
+  t.equal(a.value.close.buffer, b.value.close.buffer, 'one storage')
+  t.equal(a.key, 'demo|AAPL|1m|2023-03-01|2023-03-31|v1')
+  t.same(md.sharedSeries.stats(), { entries: 1, references: 2, loads: 1, shared: 1 }, 'concurrent acquires loaded once')
+  t.ok(Object.isFrozen(a.value), 'the series object is frozen (its arrays cannot be swapped)')
+  t.same(a.value, await md.loadSeries('AAPL', '1m', '2023-03-01', '2023-03-31'), 'the same bars as a private load')
+
+  const overlapping = await md.acquireSeries('AAPL', '1m', '2023-03-15', '2023-04-14')
+  t.not(overlapping.value.close.buffer, a.value.close.buffer, 'an overlapping range is loaded on its own')
+  const hourly = await md.acquireSeries('AAPL', '1h', '2023-03-01', '2023-03-31')
+  t.equal(md.sharedSeries.stats().entries, 3)
+
+  await md.reload()
+  const afterReload = await md.acquireSeries('AAPL', '1m', '2023-03-01', '2023-03-31')
+  t.not(afterReload.value, a.value, 'a reloaded catalogue is a new key: no new run gets the old bars')
+  t.equal(afterReload.key, 'demo|AAPL|1m|2023-03-01|2023-03-31|v2')
+
+  for (const l of [a, b, overlapping, hourly, afterReload]) l.release()
+  t.same(md.sharedSeries.stats(), { entries: 0, references: 0, loads: 4, shared: 1 }, 'released with the last holder')
+  await t.rejects(md.acquireSeries('NOPE', '1m', '2023-03-01', '2023-03-31'), { name: 'AppError', error_code: 'INVALID_SYMBOL' })
+  await t.rejects(md.acquireSeries('AAPL', '1m', '2023-02-30', '2023-03-31'), { name: 'AppError', error_code: 'INVALID_DATE_RANGE' })
+  t.equal(md.sharedSeries.stats().entries, 0)
+})
+
 t.test('marketOf and calendarFor expose the symbol\'s market calendar', async (t) => {
   t.equal(svc.marketOf('spy'), 'NYSE')
   t.equal(svc.calendarFor('EURUSD').isTradingDay('2023-01-07'), false)
