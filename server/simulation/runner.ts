@@ -29,7 +29,16 @@ export interface EventSink {
   /** Optional batching: frames sent between cork() and uncork() leave in one write. */
   cork?: () => void
   uncork?: () => void
+  /** Closes the connection behind the sink (a client that reconnects resumes its run elsewhere). */
+  close?: (code: number, reason: string) => void
 }
+
+/**
+ * WebSocket close code for a strategy connection whose run this instance lost without another connection
+ * taking it over (its lease lapsed, Redis lost its stream): 1012 "service restart" tells the client to
+ * reconnect, and its resume_session rebuilds the run on whichever instance it reaches.
+ */
+export const CLOSE_RUN_MOVED = 1012
 
 export type RunOptions = Required<Omit<StartSimulationData, 'session_id'>>
 
@@ -240,16 +249,19 @@ export class SimulationRunner {
   poke (): void { this.#schedule() }
 
   /**
-   * This instance gives the run up (it moved to another instance): the strategy connection (and one taking
-   * the stream over) hear STREAM_TAKEN_OVER, and nothing more is sent to anyone. Returns the ids of the
-   * connections displaced and the watchers, which the caller may keep feeding from elsewhere.
+   * This instance gives the run up, and nothing more is sent to anyone. Taken over by another connection:
+   * the strategy connection (and one taking the stream over) hear STREAM_TAKEN_OVER. Lost (`lost`): their
+   * connection is closed with CLOSE_RUN_MOVED, so the client reconnects and resumes the run. Returns the ids
+   * of the connections displaced and the watchers, which the caller may keep feeding from elsewhere.
    */
-  relinquish (message: string): { displaced: number[], watchers: EventSink[] } {
+  relinquish (message: string, lost = false): { displaced: number[], watchers: EventSink[] } {
     const displaced: number[] = []
     for (const sink of [this.#primary, this.#syncing]) {
       if (sink === undefined) continue
+      if (!sink.open) continue
+      if (lost && sink.close !== undefined) { sink.close(CLOSE_RUN_MOVED, 'run moved; reconnect and resume it'); continue }
       displaced.push(sink.id)
-      if (sink.open) sink.send(`{"type":"session_error","data":${JSON.stringify({ error_code: 'STREAM_TAKEN_OVER', message, details: { session_id: this.sessionId } })},"timestamp":"${this.#stamp()}"}`)
+      sink.send(`{"type":"session_error","data":${JSON.stringify({ error_code: 'STREAM_TAKEN_OVER', message, details: { session_id: this.sessionId } })},"timestamp":"${this.#stamp()}"}`)
     }
     const watchers = [...this.#watchers.values()]
     this.#primary = undefined

@@ -305,6 +305,7 @@ export class SimulationService {
 
   #disposeRun (run: Run): void {
     run.runner.dispose()
+    clearTimeout(run.owed?.timer)
     if (run.journal !== undefined) clearTimeout(run.journal.timer)
     this.#runs.delete(run.key)
     this.#forgetRetained(run)
@@ -882,7 +883,8 @@ export class SimulationService {
         const sent = performance.now()
         let reply: RunReply | undefined
         try {
-          reply = await cluster.commands.call(owner, { op: 'handover', user: { user_id: user.user_id, plan: user.plan }, session_id: sessionId, args: { token } }, COMMAND_TIMEOUT_MS)
+          // A stopped owner answers nothing: past a lease its lease has lapsed anyway (below).
+          reply = await cluster.commands.call(owner, { op: 'handover', user: { user_id: user.user_id, plan: user.plan }, session_id: sessionId, args: { token } }, Math.min(COMMAND_TIMEOUT_MS, leaseMs))
         } catch (err) {
           if (!(err instanceof NoAnswerError)) throw err
           if (err.reason === 'bus') throw new AppError('BUS_UNAVAILABLE', BUS_DOWN)
@@ -949,13 +951,14 @@ export class SimulationService {
     run.dropped = true
     const cluster = this.#cluster as ClusterState
     cluster.ownership.forget(run.key)
+    clearTimeout(run.owed?.timer)
     if (run.journal !== undefined) {
       clearTimeout(run.journal.timer)
       run.journal.timer = undefined
       run.journal.pending = []
     }
     const last = run.runner.log.lastSequenceId
-    const { displaced, watchers } = run.runner.relinquish(lost ? `This instance lost the run (${why}); send resume_session to go on` : why)
+    const { displaced, watchers } = run.runner.relinquish(lost ? `This instance lost the run (${why}); send resume_session to go on` : why, lost)
     for (const id of displaced) {
       const set = this.#displaced.get(id) ?? new Set<string>()
       set.add(run.key)
