@@ -32,10 +32,11 @@ export interface RunLeases {
   /**
    * Takes back a lease that lapsed (its renewals failed while the bus was down, or the process stalled):
    * 'kept' when `token` still holds it, 'acquired' when nobody held it and the run's event stream still
-   * ends at `appendedThrough` (nobody else wrote since), 'held' when someone else holds it, 'moved' when
-   * the stream changed (someone else owned the run meanwhile, or the stream was lost).
+   * ends where the caller left it (between `appendedThrough`, what it knows it stored, and `triedThrough`,
+   * what it tried to: an append whose answer was lost may have gone through), 'held' when someone else
+   * holds it, 'moved' when the stream changed (someone else wrote, or the stream was lost).
    */
-  reacquire: (run: RunRef, token: string, ttlMs: number, appendedThrough: number) => Promise<ReacquireOutcome>
+  reacquire: (run: RunRef, token: string, ttlMs: number, appendedThrough: number, triedThrough?: number) => Promise<ReacquireOutcome>
 }
 
 /** Raised by a fenced append that may not write: the lease is not the caller's, or the stream moved on. */

@@ -16,8 +16,8 @@ export interface OwnershipHooks {
   lost: (key: string, why: string) => void
   /** The lease was renewed or taken back: a run held at its deadline may step again. */
   renewed: (key: string) => void
-  /** The last sequence id this instance appended to the run's stream (for a take-back). */
-  appendedThrough: (key: string) => number
+  /** What this instance stored of the run's stream, and the most it tried to store (for a take-back). */
+  appended: (key: string) => { through: number, tried: number }
   /** After a take-back: whether the run's inputs are still those this instance logged (nobody else's). */
   unchanged: (key: string) => Promise<boolean>
   onError: (err: unknown) => void
@@ -144,7 +144,8 @@ export class RunOwnership {
     const sent = performance.now()
     let outcome
     try {
-      outcome = await this.#leases.reacquire(h.ref, h.token, this.leaseMs, this.#hooks.appendedThrough(key))
+      const appended = this.#hooks.appended(key)
+      outcome = await this.#leases.reacquire(h.ref, h.token, this.leaseMs, appended.through, appended.tried)
     } catch {
       h.retaking = false
       return

@@ -195,8 +195,9 @@ interface JournalState {
   chain: Promise<unknown>
   pending: StoredFrame[]
   timer: NodeJS.Timeout | undefined
-  /** Seq of the last frame stored (several instances: a take-back of a lapsed lease checks the stream ends there). */
+  /** Seq of the last frame stored, and the highest handed to the store (several instances: a take-back checks the stream). */
   appended: number
+  tried: number
   /** Set while the run is being rebuilt: regenerated frames are checked, not stored. */
   rebuild: RebuildCheck | undefined
 }
@@ -401,7 +402,7 @@ export class SimulationService {
     let run: Run
     const journal: JournalState | undefined = this.#journal === undefined
       ? undefined
-      : { seq: 0, chain: Promise.resolve(), pending: [], timer: undefined, rebuild: undefined, appended: 0 }
+      : { seq: 0, chain: Promise.resolve(), pending: [], timer: undefined, rebuild: undefined, appended: 0, tried: 0 }
     const key = keyOf(user.user_id, sessionId)
     const ownership = this.#cluster?.ownership
     const runner = new SimulationRunner({
@@ -723,7 +724,7 @@ export class SimulationService {
   /** A rebuilt run paused by the restart (or the move) goes on; the store hears of it unless it still says running. */
   async #continueRebuilt (run: Run): Promise<void> {
     if (run.storeRunning === true) {
-      this.#assertOwned(run)
+      await this.#whenOwned(run)
       run.storeRunning = false
       run.runner.resumeAfterRestart()
       return
@@ -774,7 +775,16 @@ export class SimulationService {
     const cluster = this.#cluster
     for (let attempt = 0; ; attempt++) {
       const run = await this.#here(user, sessionId)
-      if (run !== undefined) return await here(run)
+      if (run !== undefined) {
+        try {
+          return await here(run)
+        } catch (err) {
+          // It left this instance while the call waited for it: ask again where it is.
+          if (!(err instanceof NotHereError)) throw err
+          if (attempt < COMMAND_REROUTES) continue
+          throw new AppError('BUS_UNAVAILABLE', 'The run is moving between instances; retry shortly')
+        }
+      }
       const owner = cluster !== undefined ? await this.#ownerElsewhere(user, sessionId) : undefined
       if (owner === undefined) return orphan !== undefined ? await orphan() : await this.#missing(user, sessionId)
       const reply = await this.#call(owner, { op, user: { user_id: user.user_id, plan: user.plan }, session_id: sessionId, args })
@@ -833,11 +843,21 @@ export class SimulationService {
     if (set.size === 0) this.#displaced.delete(sinkId)
   }
 
-  /** Several instances: an input or a move may be made only while this instance owns the run. */
-  #assertOwned (run: Run): void {
+  /**
+   * Several instances: an input or a move is made only while this instance owns the run. Past the lease's
+   * local deadline (the bus is down, or the process stalled) it waits for the ownership to be confirmed or
+   * taken back, for up to two leases; then BUS_UNAVAILABLE. A run that left meanwhile is NotHereError (the
+   * call is routed again).
+   */
+  async #whenOwned (run: Run): Promise<void> {
     const cluster = this.#cluster
-    if (cluster === undefined || run.runner.finished || cluster.ownership.valid(run.key)) return
-    throw new AppError('BUS_UNAVAILABLE', 'This instance cannot confirm it still owns the run (the shared bus is unavailable); retry shortly')
+    if (cluster === undefined || run.runner.finished) return
+    const giveUp = performance.now() + 2 * cluster.leaseMs
+    while (!cluster.ownership.valid(run.key)) {
+      if (run.dropped === true || !cluster.ownership.holds(run.key)) throw new NotHereError()
+      if (performance.now() > giveUp) throw new AppError('BUS_UNAVAILABLE', 'This instance cannot confirm it still owns the run (the shared bus is unavailable); retry shortly')
+      await sleep(25)
+    }
   }
 
   /**
@@ -984,7 +1004,10 @@ export class SimulationService {
           if (run !== undefined) this.#dropRun(run, why)
         },
         renewed: (key) => { this.#runs.get(key)?.runner.poke() },
-        appendedThrough: (key) => this.#runs.get(key)?.journal?.appended ?? 0,
+        appended: (key) => {
+          const j = this.#runs.get(key)?.journal
+          return { through: j?.appended ?? 0, tried: j?.tried ?? 0 }
+        },
         unchanged: async (key) => {
           const run = this.#runs.get(key)
           if (run?.journal === undefined || journal === undefined) return false
@@ -1193,7 +1216,7 @@ export class SimulationService {
   async #input<T> (run: Run, kind: InputKind, payload: unknown, apply: () => T): Promise<T> {
     if (run.journal === undefined) return apply()
     return await this.#inOrder(run, async () => {
-      this.#assertOwned(run)
+      await this.#whenOwned(run)
       run.runner.hold()
       try {
         await this.#logInput(run, kind, payload)
@@ -1252,6 +1275,7 @@ export class SimulationService {
       const token = cluster.ownership.token(run.key)
       // Not this instance's any more: the next owner regenerates these frames by replay.
       if (run.dropped === true || token === undefined) return
+      if (frames.length > 0) j.tried = Math.max(j.tried, frames[frames.length - 1].seq)
       try {
         await journal.events.append(run.user.user_id, run.sessionId, frames, { token, ...(final ? { finalTtlMs: Math.max(this.#retentionMs, RETENTION_SWEEP_MS) } : {}) })
         if (frames.length > 0) j.appended = frames[frames.length - 1].seq
@@ -1333,6 +1357,7 @@ export class SimulationService {
     run.storeRunning = session.state === 'running' && this.#cluster !== undefined
     const j = run.journal as JournalState
     j.appended = storedLast
+    j.tried = storedLast
     const { runner } = run
     const check: RebuildCheck = { storedLast, page: [], pageFrom: 1, diverged: undefined }
     j.rebuild = check
@@ -1498,7 +1523,8 @@ export class SimulationService {
     return await this.#inOrder(run, async () => {
       const { runner } = run
       runner.assertCan(to)
-      this.#assertOwned(run)
+      await this.#whenOwned(run)
+      runner.assertCan(to)
       runner.hold()
       try {
         const options: TransitionOptions = {

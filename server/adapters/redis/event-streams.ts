@@ -4,7 +4,8 @@
 //
 // Appends are FENCED: one Lua script checks that the caller's token holds the run's lease and that the batch
 // follows the stream's last entry, then adds the whole batch, atomically. An instance that lost its lease
-// (stopped past it, partitioned) therefore cannot write, and a stream never has a gap or a repeat. A
+// (stopped past it, partitioned) therefore cannot write, and a stream never has a gap or a repeat (a
+// holder's retry of a batch that went through is skipped where it overlaps). A
 // finished run's last batch sets the stream's expiry (EVENT_LOG_RETENTION_HOURS).
 //
 // Watchers on instances that do not own the run follow streams through one dedicated connection per
@@ -25,6 +26,8 @@ const FOLLOW_COUNT = 512
 const FOLLOW_BLOCK_MS = 1000
 
 // KEYS: lease, stream. ARGV: token, first seq, expiry ms (0: none), frames…
+// A batch that starts inside the stream is the holder's own retry of a batch whose answer it did not get
+// (a command timeout while the write went through): the frames already there are skipped.
 const APPEND = `${LUA_LAST_SEQ}
 local holder = redis.call('GET', KEYS[1])
 if holder ~= ARGV[1] then
@@ -32,14 +35,14 @@ if holder ~= ARGV[1] then
 end
 local first = tonumber(ARGV[2])
 local last = last_seq(KEYS[2])
-if first ~= last + 1 then
+if first > last + 1 then
   return redis.error_reply('GAP the stream ends at ' .. last .. '; this batch starts at ' .. first)
 end
-for i = 4, #ARGV do
+for i = 4 + last + 1 - first, #ARGV do
   redis.call('XADD', KEYS[2], '0-' .. (first + i - 4), 'f', ARGV[i])
 end
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-return last + #ARGV - 3`
+return math.max(last, first + #ARGV - 4)`
 
 interface StreamCommands {
   stAppend: (lease: string, stream: string, token: string, first: number, ttl: number, ...frames: string[]) => Promise<number>

@@ -28,12 +28,13 @@ return 0`
 const HOLDER = `local v = redis.call('GET', KEYS[1])
 if not v then return false end
 return {v, redis.call('PTTL', KEYS[1])}`
-// KEYS: lease, stream. ARGV: token, ttl, the seq the caller last appended.
+// KEYS: lease, stream. ARGV: token, ttl, the last seq the caller knows it appended, the last it tried to.
 const REACQUIRE = `${LUA_LAST_SEQ}
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 'kept' end
 if holder then return 'held' end
-if last_seq(KEYS[2]) ~= tonumber(ARGV[3]) then return 'moved' end
+local last = last_seq(KEYS[2])
+if last < tonumber(ARGV[3]) or last > tonumber(ARGV[4]) then return 'moved' end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 'acquired'`
 
@@ -42,7 +43,7 @@ interface LeaseCommands {
   stLeaseRelease: (key: string, token: string) => Promise<number>
   stLeaseTransfer: (key: string, token: string, next: string, ttl: number) => Promise<number>
   stLeaseHolder: (key: string) => Promise<[string, number] | null>
-  stLeaseReacquire: (lease: string, stream: string, token: string, ttl: number, appended: number) => Promise<ReacquireOutcome>
+  stLeaseReacquire: (lease: string, stream: string, token: string, ttl: number, appended: number, tried: number) => Promise<ReacquireOutcome>
 }
 
 export class RedisRunLeases implements RunLeases {
@@ -89,7 +90,7 @@ export class RedisRunLeases implements RunLeases {
     return got === null ? undefined : { token: got[0], ttlMs: Number(got[1]) }
   }
 
-  async reacquire (run: RunRef, token: string, ttlMs: number, appendedThrough: number): Promise<ReacquireOutcome> {
-    return await this.#cmd.stLeaseReacquire(runKey(run, 'lease'), runKey(run, 'events'), token, ttlMs, appendedThrough)
+  async reacquire (run: RunRef, token: string, ttlMs: number, appendedThrough: number, triedThrough = appendedThrough): Promise<ReacquireOutcome> {
+    return await this.#cmd.stLeaseReacquire(runKey(run, 'lease'), runKey(run, 'events'), token, ttlMs, appendedThrough, Math.max(appendedThrough, triedThrough))
   }
 }
