@@ -10,6 +10,8 @@
 // Profile:  npx tsx scripts/bench/e2e-ticks.ts --profile        (server side of (a) only → /tmp/*.cpuprofile + top frames)
 // Summary:  npx tsx scripts/bench/e2e-ticks.ts --summarise=/tmp/x.cpuprofile   (any --cpu-prof output)
 // Options:  --only=floor,lockstep,inprocess,window,stream,memory (floor: raw TCP ping-pong, the ceiling for lockstep here)
+//           --env=NAME=value (repeatable): the server's environment, e.g. --env=DATABASE_URL=postgres://… and
+//           --env=REDIS_URL=redis://127.0.0.1:6379 --env=REDIS_KEY_PREFIX=bench: for the cost of a shared bus
 import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { Session as InspectorSession } from 'node:inspector/promises'
@@ -317,7 +319,12 @@ async function main (): Promise<void> {
   console.log(machineLine())
   console.log(`server in pid ${process.pid}, strategy in a child process; ${SYMBOL} 1m ${START}..${END}`)
   const users = benchUsers(5, 'e2e')
-  const { app, baseUrl, wsUrl } = await listenApp(users)
+  const env = Object.fromEntries(argv.filter((a) => a.startsWith('--env=')).map((a) => {
+    const [name, ...value] = a.slice('--env='.length).split('=')
+    return [name, value.join('=')]
+  }))
+  if (Object.keys(env).length > 0) console.log(`server environment: ${Object.keys(env).join(', ')}`)
+  const { app, baseUrl, wsUrl } = await listenApp(users, env)
   const worker = new WorkerProcess(fileURLToPath(import.meta.url))
   try {
     // Warm-up (JIT on both sides, demo daily walk cached): one month in lockstep, not reported.
