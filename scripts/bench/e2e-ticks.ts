@@ -15,6 +15,8 @@
 //           (issue 9: one app per storage mode, all listening at once; lockstep and window 16 by default, each
 //           round runs every mode on every storage back to back, the storage order rotating per round; SQL
 //           statements are counted by kind, to show what the durable run costs the database per tick)
+//           --env=NAME=value (repeatable): the server's environment, e.g. --env=DATABASE_URL=postgres://… and
+//           --env=REDIS_URL=redis://127.0.0.1:6379 --env=REDIS_KEY_PREFIX=bench: for the cost of a shared bus
 import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { Session as InspectorSession } from 'node:inspector/promises'
@@ -448,7 +450,12 @@ async function main (): Promise<void> {
   }
   console.log(`server in pid ${process.pid}, strategy in a child process; ${SYMBOL} 1m ${START}..${END}`)
   const users = benchUsers(5, 'e2e')
-  const { app, baseUrl, wsUrl } = await listenApp(users)
+  const env = Object.fromEntries(argv.filter((a) => a.startsWith('--env=')).map((a) => {
+    const [name, ...value] = a.slice('--env='.length).split('=')
+    return [name, value.join('=')]
+  }))
+  if (Object.keys(env).length > 0) console.log(`server environment: ${Object.keys(env).join(', ')}`)
+  const { app, baseUrl, wsUrl } = await listenApp(users, env)
   const worker = new WorkerProcess(fileURLToPath(import.meta.url))
   try {
     // Warm-up (JIT on both sides, demo daily walk cached): one month in lockstep, not reported.

@@ -10,6 +10,7 @@ import type { Config } from '../config.js'
 import { MarketDataService } from '../market-data/market-data-service.js'
 import { SessionManager, type CreateResult, type SessionMarketData, type SessionUser } from '../sessions/session-manager.js'
 import { openStorage } from '../adapters/open-storage.js'
+import { openRunCluster } from '../adapters/redis/run-cluster.js'
 import type { Storage } from '../ports/storage.js'
 import type { SessionEvents } from '../ports/session-events.js'
 import { LocalSessionEvents } from '../adapters/memory/local-session-events.js'
@@ -86,8 +87,15 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
   await sessionEvents.ready()
   // The calendar's short names (pre/after) as the wire's MarketSession (pre_market/after_hours).
   const WIRE_SESSION = { pre: 'pre_market', regular: 'regular', after: 'after_hours', closed: 'closed' } as const
-  const interrupted = await sessions.pauseInterruptedRuns()
-  if (interrupted > 0) app.log.warn({ sessions: interrupted }, 'sessions that were running when the server stopped are now paused')
+  // Several instances (Redis and a SQL journal): runs are owned by leases, and a run stored as running may be
+  // another instance's live run; one whose owner stopped is found by the pickup once its lease lapsed.
+  const runCluster = redis !== undefined && storage.journal !== undefined
+    ? await openRunCluster(redis, config.instanceId, (err) => { app.log.error({ err }, 'run ownership') })
+    : undefined
+  if (runCluster === undefined) {
+    const interrupted = await sessions.pauseInterruptedRuns()
+    if (interrupted > 0) app.log.warn({ sessions: interrupted }, 'sessions that were running when the server stopped are now paused')
+  }
   const simulation = new SimulationService({
     sessions,
     sessionEvents,
@@ -105,7 +113,20 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
       userBytes: config.eventLogUserBytes,
       retentionHours: config.eventLogRetentionHours
     },
-    ...(storage.journal !== undefined ? { journal: storage.journal } : {})
+    ...(storage.journal !== undefined ? { journal: runCluster !== undefined ? { inputs: storage.journal.inputs, events: runCluster.events } : storage.journal } : {}),
+    ...(runCluster !== undefined
+      ? {
+          cluster: {
+            instanceId: config.instanceId,
+            leaseMs: config.runLeaseMs,
+            leases: runCluster.leases,
+            commands: runCluster.commands,
+            follower: runCluster.follower,
+            listRunning: async (before, limit, offset) => await sessions.listRunningBefore(before, limit, offset),
+            onInfo: (info, message) => { app.log.info(info, message) }
+          }
+        }
+      : {})
   })
 
   const byState = metrics.sessionsByState

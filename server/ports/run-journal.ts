@@ -5,6 +5,7 @@
 // run's event log as the record: frames appended in batches, read in pages; a rebuilt run's regenerated
 // events are checked against it (REPLAY_DIVERGED when they differ). Both belong to the session: deleting it
 // deletes them.
+import type { AppendFence } from './run-registry.js'
 
 /** What a logged input is (see SimulationService for each payload). */
 export type InputKind = 'start' | 'orders' | 'cancel' | 'pause' | 'resume' | 'stop' | 'strategy_error'
@@ -24,6 +25,8 @@ export interface InputLog {
   append (userId: string, sessionId: string, input: LoggedInput): Promise<void>
   /** Every input of the run, by seq. */
   list (userId: string, sessionId: string): Promise<LoggedInput[]>
+  /** The highest logged seq (0 when none). */
+  lastSeq (userId: string, sessionId: string): Promise<number>
   delete (userId: string, sessionId: string): Promise<void>
   /**
    * Deletes the logs of runs stored as finished (RunStore) before `before`, and at or after `since` when
@@ -40,8 +43,12 @@ export interface StoredFrame {
 }
 
 export interface EventStore {
-  /** Appends frames (consecutive seqs, after those stored); resolves once they are durable. */
-  append (userId: string, sessionId: string, frames: readonly StoredFrame[]): Promise<void>
+  /**
+   * Appends frames (consecutive seqs, after those stored); resolves once they are durable. A store shared by
+   * several instances needs `fence` (the run's lease token) and refuses a caller that lost the lease
+   * (FencedAppendError, ports/run-registry.ts).
+   */
+  append (userId: string, sessionId: string, frames: readonly StoredFrame[], fence?: AppendFence): Promise<void>
   /**
    * Frames with seq > `afterSeq`, in order: at most `limit`, and at most `maxChars` characters (but at least
    * one when any is left).

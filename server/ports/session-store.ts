@@ -96,6 +96,12 @@ export interface SessionStore {
   listExpired (now: number): Promise<SessionRecord[]>
   /** Finished sessions (completed or error) whose updated_at is before `before` (retention). */
   listFinishedBefore (before: number): Promise<SessionRecord[]>
+  /**
+   * Sessions stored as running, last changed before `before`, oldest change first (`offset` pages on): the
+   * candidates of the pickup of runs whose owner stopped (several instances; a live run's progress keeps
+   * its updated_at recent).
+   */
+  listRunningBefore (before: number, limit: number, offset: number): Promise<Array<{ user_id: string, session_id: string }>>
   /** Forgets creation-log entries older than `before` (they no longer count against any window). */
   pruneCreationLog (before: number): Promise<void>
   /**

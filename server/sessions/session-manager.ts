@@ -308,6 +308,14 @@ export class SessionManager {
     return await this.#store.pauseInterrupted(now, now + this.#ttlMs)
   }
 
+  /**
+   * Several instances: sessions stored as running and unchanged since `before` (their owner may be gone;
+   * the caller checks their leases). Oldest first, `limit` from `offset`.
+   */
+  async listRunningBefore (before: number, limit: number, offset = 0): Promise<Array<{ user_id: string, session_id: string }>> {
+    return await this.#store.listRunningBefore(before, limit, offset)
+  }
+
   /** Stored sessions per state (metrics start from it: the store may hold sessions of earlier processes). */
   async countByState (): Promise<Partial<Record<SessionState, number>>> {
     return await this.#store.countByState()

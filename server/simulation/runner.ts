@@ -29,7 +29,16 @@ export interface EventSink {
   /** Optional batching: frames sent between cork() and uncork() leave in one write. */
   cork?: () => void
   uncork?: () => void
+  /** Closes the connection behind the sink (a client that reconnects resumes its run elsewhere). */
+  close?: (code: number, reason: string) => void
 }
+
+/**
+ * WebSocket close code for a strategy connection whose run this instance lost without another connection
+ * taking it over (its lease lapsed, Redis lost its stream): 1012 "service restart" tells the client to
+ * reconnect, and its resume_session rebuilds the run on whichever instance it reaches.
+ */
+export const CLOSE_RUN_MOVED = 1012
 
 export type RunOptions = Required<Omit<StartSimulationData, 'session_id'>>
 
@@ -44,6 +53,11 @@ export interface RunnerHooks {
   onFinished?: () => void
   /** Every event, as logged (durable mode: the event store's batches; a rebuild: the check against it). */
   onFrame?: (seq: number, frame: string) => void
+  /**
+   * Several instances: whether this instance still owns the run (its lease's local deadline is ahead). When
+   * it does not, the run neither steps nor moves by itself: a stalled or cut-off owner never sends or writes.
+   */
+  owned?: () => boolean
 }
 
 export interface RunnerInit {
@@ -231,6 +245,31 @@ export class SimulationRunner {
     return results
   }
 
+  /** Step again if the run can (its ownership was confirmed after a stall at the lease deadline). */
+  poke (): void { this.#schedule() }
+
+  /**
+   * This instance gives the run up, and nothing more is sent to anyone. Taken over by another connection:
+   * the strategy connection (and one taking the stream over) hear STREAM_TAKEN_OVER. Lost (`lost`): their
+   * connection is closed with CLOSE_RUN_MOVED, so the client reconnects and resumes the run. Returns the ids
+   * of the connections displaced and the watchers, which the caller may keep feeding from elsewhere.
+   */
+  relinquish (message: string, lost = false): { displaced: number[], watchers: EventSink[] } {
+    const displaced: number[] = []
+    for (const sink of [this.#primary, this.#syncing]) {
+      if (sink === undefined) continue
+      if (!sink.open) continue
+      if (lost && sink.close !== undefined) { sink.close(CLOSE_RUN_MOVED, 'run moved; reconnect and resume it'); continue }
+      displaced.push(sink.id)
+      sink.send(`{"type":"session_error","data":${JSON.stringify({ error_code: 'STREAM_TAKEN_OVER', message, details: { session_id: this.sessionId } })},"timestamp":"${this.#stamp()}"}`)
+    }
+    const watchers = [...this.#watchers.values()]
+    this.#primary = undefined
+    this.#syncing = undefined
+    this.#watchers.clear()
+    return { displaced, watchers }
+  }
+
   /** Hold stepping (a transition is being committed, a replay is being sent); release() lets it go on. */
   hold (): void { this.#holds++ }
   release (): void {
@@ -348,7 +387,7 @@ export class SimulationRunner {
     if (this.#syncing?.id !== sink.id) return
     this.#syncing = undefined
     this.release()
-    if (this.#primary === undefined && this.#state === 'running' && this.options.flow_control) this.#pauseByDisconnect()
+    if (this.#primary === undefined && this.#state === 'running' && this.options.flow_control && this.#owned()) this.#pauseByDisconnect()
   }
 
   isSyncing (sinkId: number): boolean { return this.#syncing?.id === sinkId }
@@ -363,7 +402,7 @@ export class SimulationRunner {
     if (this.#syncing?.id === sink.id) { this.abortAttach(sink); return }
     if (this.#primary?.id !== sink.id) return
     this.#primary = undefined
-    if (this.#state === 'running') this.#pauseByDisconnect()
+    if (this.#state === 'running' && this.#owned()) this.#pauseByDisconnect()
   }
 
   watch (sink: EventSink): number {
@@ -450,10 +489,14 @@ export class SimulationRunner {
     }
   }
 
+  #owned (): boolean { return this.#hooks.owned?.() ?? true }
+
   #pump (): void {
     if (this.#state !== 'running' || this.#holds > 0) return
     const engine = this.#engine
     if (engine === undefined) return
+    // Past the lease's local deadline: stop here; a confirmed renewal pokes the run again.
+    if (!this.#owned()) return
     const deadline = performance.now() + this.#sliceMs
     const { flow_control: flowControl, max_pending_ticks: window } = this.options
     // One turn's frames (fills and ticks) leave in one write instead of one syscall each.
@@ -475,7 +518,7 @@ export class SimulationRunner {
         if (events === null) { this.#finish('completed', true); return }
         this.#emitAll(events, undefined)
         if (engine.done) { this.#finish('completed', true); return }
-        if ((n & 63) === 63 && performance.now() > deadline) break
+        if ((n & 63) === 63 && (performance.now() > deadline || !this.#owned())) break
       }
     } catch (err) {
       this.#fail(err)

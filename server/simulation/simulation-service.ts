@@ -21,8 +21,16 @@
 // hold on the bars are released (results, final account and orders stay); the bars go with the last run
 // that held them. Its log is kept only within `eventLogUserBytes` per user (newest runs first) and for
 // `eventLogRetentionHours`, then released.
+//
+// Several instances (a `cluster`: REDIS_URL with a SQL journal): a live run is owned by the one instance
+// that holds its lease (run-ownership.ts); its events go to a fenced, shared event stream. A call for a run
+// owned elsewhere is sent to the owner as a command and answered as the owner answers; resume_session takes
+// the run over (the owner hands it over at a step boundary, or its lease lapses) and rebuilds it here by
+// replay; watchers follow the shared stream; runs whose owner died are picked up (headless) or shown paused
+// (lockstep) once their lease has lapsed. See docs/deployment.md, "Run ownership and failover".
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import type { Plan, PlanLimits } from '../../schemas/common.js'
+import type { ErrorCode } from '../../schemas/errors.js'
 import type { Timeframe } from '../../schemas/market-data.js'
 import type { Session, SessionState } from '../../schemas/sessions.js'
 import type { AccountSnapshot, BatchAck, MarketSession, Order, OrderBatchData, OrderUpdate, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
@@ -34,6 +42,8 @@ import { limitsFor as defaultLimitsFor } from '../plans.js'
 import { MemoryRunStore } from '../adapters/memory/memory-run-store.js'
 import type { RunStore, StoredRun } from '../ports/run-store.js'
 import type { EventStore, InputKind, InputLog, LoggedInput, StoredFrame } from '../ports/run-journal.js'
+import { FencedAppendError, NoAnswerError, tokenInstance, type EventFollower, type RunCommand, type RunCommands, type RunLeases, type RunRef, type RunReply } from '../ports/run-registry.js'
+import { RunOwnership } from './run-ownership.js'
 import type { SessionManager, SessionUser, TransitionOptions } from '../sessions/session-manager.js'
 import type { SessionEvents } from '../ports/session-events.js'
 import { DEFAULT_LOG_MAX_BYTES } from './event-log.js'
@@ -89,7 +99,35 @@ export interface SimulationServiceOptions {
   eventLog?: EventLogRetention
   /** Runs survive a restart: inputs logged before they apply, events appended in batches. */
   journal?: RunJournal
+  /** Several instances as one service (needs a journal whose event store takes fenced appends). */
+  cluster?: RunClusterOptions
   now?: () => number
+}
+
+export interface RunClusterOptions {
+  instanceId: string
+  /** RUN_LEASE_MS. */
+  leaseMs: number
+  leases: RunLeases
+  commands: RunCommands
+  follower: EventFollower
+  /** Sessions stored as running whose run may have lost its owner (state running, updated before `before`). */
+  listRunning: (before: number, limit: number, offset: number) => Promise<Array<{ user_id: string, session_id: string }>>
+  /** How often (ms) to look for orphaned runs; default leaseMs / 2. 0: never (tests). */
+  pickupEveryMs?: number
+  /** Where ownership changes are told (picked up, handed over, lost). */
+  onInfo?: (info: Record<string, unknown>, message: string) => void
+}
+
+interface ClusterState {
+  readonly instanceId: string
+  readonly leaseMs: number
+  readonly ownership: RunOwnership
+  readonly commands: RunCommands
+  readonly follower: EventFollower
+  readonly listRunning: RunClusterOptions['listRunning']
+  readonly onInfo: NonNullable<RunClusterOptions['onInfo']>
+  readonly pickup: NodeJS.Timeout | undefined
 }
 
 /** Default in-memory window of a durable run's events. */
@@ -107,6 +145,16 @@ export const PAGE_MAX_CHARS = 1 << 20
 /** A replay waits while more than this is queued for the connection, so it never floods one socket. */
 const REPLAY_HIGH_WATER = 1 << 20
 const RETENTION_SWEEP_MS = 60_000
+/** A watcher more than this far behind is dropped (as the runner drops a local one). */
+const WATCHER_MAX_BACKLOG = 16 << 20
+/** How long a command to a run's owner may take before the caller answers BUS_UNAVAILABLE. */
+const COMMAND_TIMEOUT_MS = 5000
+/** A command that found the run gone from its owner (it was moving) is routed again this many times. */
+const COMMAND_REROUTES = 5
+/** Orphaned runs looked at per pickup round. */
+const PICKUP_BATCH = 50
+/** The internal reply of an instance asked about a run it does not hold (the caller routes again). */
+const NOT_HERE = 'NOT_HERE'
 /** A sweep of stored logs also rereads the runs that finished this long before the previous cutoff. */
 const LOG_SWEEP_OVERLAP_MS = 3_600_000
 /** A state the store failed to take is written again after this long, then twice as long… up to the max. */
@@ -135,6 +183,12 @@ interface Run {
   finishedAt: number | undefined
   /** Durable runs: input numbering, the ordered chain of store writes, and frames waiting for the store. */
   journal?: JournalState
+  /** Several instances: set while the run is being handed over (calls wait for it, then go to the new owner). */
+  leaving?: Promise<void>
+  /** Several instances: the run left this instance (handed over or lost); nothing more is written for it. */
+  dropped?: boolean
+  /** Rebuilt while the store still said running (its owner died or handed it over): resuming needs no store move. */
+  storeRunning?: boolean
 }
 
 interface JournalState {
@@ -144,6 +198,9 @@ interface JournalState {
   chain: Promise<unknown>
   pending: StoredFrame[]
   timer: NodeJS.Timeout | undefined
+  /** Seq of the last frame stored, and the highest handed to the store (several instances: a take-back checks the stream). */
+  appended: number
+  tried: number
   /** Set while the run is being rebuilt: regenerated frames are checked, not stored. */
   rebuild: RebuildCheck | undefined
 }
@@ -157,7 +214,8 @@ interface RebuildCheck {
   diverged: number | undefined
 }
 
-interface StartInput { options: RunOptions, request_id: string | null }
+/** The start input; `plan` (the starter's) fixes the run's order limit for a rebuild by any instance. */
+interface StartInput { options: RunOptions, request_id: string | null, plan?: Plan }
 
 /** What a run replays: shared, read-only series and timeline, and the one call that lets go of both. */
 interface RunBars {
@@ -200,6 +258,14 @@ export class SimulationService {
   #logsSweptBefore: number | undefined
   readonly #sweep: NodeJS.Timeout
   readonly #unsubscribe: () => void
+  readonly #cluster: ClusterState | undefined
+  /** Watchers of runs owned elsewhere: per connection, the stop function of each run it follows. */
+  readonly #remoteWatches = new Map<number, Map<string, () => void>>()
+  /** Strategy connections of runs that left this instance (their acks answer STREAM_TAKEN_OVER). */
+  readonly #displaced = new Map<number, Set<string>>()
+  #pickingUp = false
+  /** Where the next pickup round looks (rounds page through the candidates, so none is starved). */
+  #pickupOffset = 0
 
   constructor (opts: SimulationServiceOptions) {
     this.#sessions = opts.sessions
@@ -223,6 +289,7 @@ export class SimulationService {
       this.pruneStoredLogs().catch(this.#onError)
     }, RETENTION_SWEEP_MS)
     this.#sweep.unref()
+    this.#cluster = opts.cluster !== undefined ? this.#joinCluster(opts.cluster) : undefined
     // Deleting (or expiring) a session stops its run and frees everything it held.
     this.#unsubscribe = (opts.sessionEvents ?? this.#sessions).subscribe((event) => {
       if (event.kind !== 'deleted' && event.kind !== 'expired') return
@@ -231,12 +298,23 @@ export class SimulationService {
       this.#journal?.inputs.delete(event.user_id, event.session.session_id).catch(this.#onError)
       this.#journal?.events.delete(event.user_id, event.session.session_id).catch(this.#onError)
       const run = this.#runs.get(keyOf(event.user_id, event.session.session_id))
-      if (run === undefined) return
-      run.runner.dispose()
-      clearTimeout(run.owed?.timer)
-      this.#runs.delete(run.key)
-      this.#forgetRetained(run)
+      if (run === undefined) {
+        // Owned by another instance: it stops the run there (its next write would fail anyway).
+        if (this.#cluster !== undefined) this.#tellOwner(event.user_id, event.session.session_id, 'drop').catch(() => undefined)
+        return
+      }
+      this.#disposeRun(run)
     })
+  }
+
+  #disposeRun (run: Run): void {
+    run.runner.dispose()
+    clearTimeout(run.owed?.timer)
+    if (run.journal !== undefined) clearTimeout(run.journal.timer)
+    this.#runs.delete(run.key)
+    this.#forgetRetained(run)
+    const cluster = this.#cluster
+    if (cluster !== undefined && cluster.ownership.holds(run.key)) cluster.ownership.release(run.key).catch(() => undefined)
   }
 
   get activeRuns (): number { return this.#runs.size }
@@ -252,17 +330,25 @@ export class SimulationService {
       throw new AppError('INVALID_STATE', `Session ${sessionId} is ${state}; only a ready session can be started`, { from: state, to: 'running' })
     }
     this.#starting.add(key)
+    const cluster = this.#cluster
+    let leased = false
     try {
       const bars = await this.#acquireBars(session)
       const options: RunOptions = { ...DEFAULT_RUN_OPTIONS, ...stripUndefined(start) }
       let run: Run | undefined
       try {
         run = this.#createRun(user, sessionId, session, bars, options)
+        // Several instances: the lease first, so a session stored as running always has an owner.
+        if (cluster !== undefined) {
+          const ref = refOf(run)
+          leased = await onBus(async () => await cluster.ownership.acquire(key, ref))
+          if (!leased) throw new AppError('INVALID_STATE', `Session ${sessionId} is being started elsewhere`, { from: session.state, to: 'running' })
+        }
         if (run.journal !== undefined && this.#journal !== undefined) {
           // Logged before the session shows running, so that a running session always has its start. A start
           // logged by an attempt that then failed (or crashed) left the session ready: that log is void.
           await this.#journal.inputs.delete(user.user_id, sessionId)
-          await this.#logInput(run, 'start', { options, request_id: requestId ?? null } satisfies StartInput)
+          await this.#logInput(run, 'start', { options, request_id: requestId ?? null, plan: user.plan } satisfies StartInput)
         }
         await this.#sessions.transition(user, sessionId, 'running')
       } catch (err) {
@@ -272,9 +358,11 @@ export class SimulationService {
       }
       this.#runs.set(key, run)
       run.runner.start(sink, requestId)
+      leased = false
       return run.runner.stateData()
     } finally {
       this.#starting.delete(key)
+      if (leased) await cluster?.ownership.release(key).catch(() => undefined)
     }
   }
 
@@ -312,12 +400,14 @@ export class SimulationService {
   }
 
   /** A run and its runner, with the hooks that commit what the run does by itself. */
-  #createRun (user: SessionUser, sessionId: string, session: Session, bars: RunBars, options: RunOptions): Run {
+  #createRun (user: SessionUser, sessionId: string, session: Session, bars: RunBars, options: RunOptions, plan?: Plan): Run {
     // eslint-disable-next-line prefer-const -- the hooks close over the run, which needs the runner
     let run: Run
     const journal: JournalState | undefined = this.#journal === undefined
       ? undefined
-      : { seq: 0, chain: Promise.resolve(), pending: [], timer: undefined, rebuild: undefined }
+      : { seq: 0, chain: Promise.resolve(), pending: [], timer: undefined, rebuild: undefined, appended: 0, tried: 0 }
+    const key = keyOf(user.user_id, sessionId)
+    const ownership = this.#cluster?.ownership
     const runner = new SimulationRunner({
       sessionId,
       userId: user.user_id,
@@ -333,7 +423,7 @@ export class SimulationService {
         ...(session.volume_participation !== undefined ? { volume_participation: session.volume_participation } : {})
       },
       options,
-      ordersPerMinute: this.#limitsFor(user.plan).orders_per_minute,
+      ordersPerMinute: this.#limitsFor(plan ?? user.plan).orders_per_minute,
       ...(this.#marketData.marketSessionAt !== undefined ? { marketSessionAt: this.#marketData.marketSessionAt.bind(this.#marketData) } : {}),
       ...this.#runnerTuning,
       logMaxBytes: this.#logMaxBytes,
@@ -361,15 +451,20 @@ export class SimulationService {
         },
         onFinished: () => {
           if (journal !== undefined) {
-            if (journal.rebuild === undefined) { this.#flush(run); this.#retainDurable(run) }
+            if (journal.rebuild === undefined) {
+              this.#flush(run, true)
+              this.#retainDurable(run)
+              this.#releaseWhenStored(run)
+            }
             return
           }
           this.#retain(run)
         },
-        ...(journal !== undefined ? { onFrame: (seq: number, frame: string) => { this.#onFrame(run, seq, frame) } } : {})
+        ...(journal !== undefined ? { onFrame: (seq: number, frame: string) => { this.#onFrame(run, seq, frame) } } : {}),
+        ...(ownership !== undefined ? { owned: () => ownership.valid(key) } : {})
       }
     })
-    run = { key: keyOf(user.user_id, sessionId), user, sessionId, runner, commits: Promise.resolve(), owed: undefined, inputs: Promise.resolve(), resumes: Promise.resolve(), finishedAt: undefined, ...(journal !== undefined ? { journal } : {}) }
+    run = { key, user, sessionId, runner, commits: Promise.resolve(), owed: undefined, inputs: Promise.resolve(), resumes: Promise.resolve(), finishedAt: undefined, ...(journal !== undefined ? { journal } : {}) }
     return run
   }
 
@@ -381,7 +476,7 @@ export class SimulationService {
    */
   ack (user: SessionUser, sessionId: string, sinkId: number, step: number, status: 'ready' | 'processing' | 'need_time'): boolean | Promise<never> {
     const run = this.#runs.get(keyOf(user.user_id, sessionId))
-    if (run === undefined) return this.#missing(user, sessionId)
+    if (run === undefined) return this.#notDriving(user, sessionId, sinkId)
     return run.runner.ack(sinkId, step, status)
   }
 
@@ -390,8 +485,9 @@ export class SimulationService {
    * the run's stream).
    */
   async submitOrders (user: SessionUser, batch: OrderBatchData, requestId?: string, onAck?: (ack: BatchAck) => void): Promise<BatchAck> {
-    const run = await this.#run(user, batch.session_id)
-    return await this.#input(run, 'orders', { batch, request_id: requestId ?? null }, () => run.runner.submitBatch(batch, requestId, onAck))
+    return await this.#routed(user, batch.session_id, 'orders', { batch, request_id: requestId ?? null },
+      async (run) => await this.#ordersHere(run, batch, requestId, onAck),
+      async (ack: BatchAck) => { onAck?.(ack); return ack })
   }
 
   /**
@@ -404,87 +500,66 @@ export class SimulationService {
   }
 
   async cancelOrder (user: SessionUser, sessionId: string, orderId: string, requestId?: string): Promise<OrderUpdate> {
-    const run = await this.#run(user, sessionId)
-    return await this.#input(run, 'cancel', { order_id: orderId, request_id: requestId ?? null }, () => run.runner.cancelOrder(orderId, requestId))
+    return await this.#routed(user, sessionId, 'cancel_order', { order_id: orderId, request_id: requestId ?? null },
+      async (run) => await this.#cancelOrderHere(run, orderId, requestId))
   }
 
   /** A run's orders; a finished run's come from the RunStore when it is not in memory (after a restart). */
   async orders (user: SessionUser, sessionId: string): Promise<Order[]> {
-    const run = this.#runs.get(keyOf(user.user_id, sessionId))
-    return run !== undefined ? run.runner.orders() : (await this.#stored(user, sessionId)).orders
+    return await this.#routed(user, sessionId, 'list_orders', {}, async (run) => run.runner.orders(),
+      undefined, async () => (await this.#stored(user, sessionId)).orders)
   }
 
   async account (user: SessionUser, sessionId: string): Promise<AccountSnapshot> {
-    const run = this.#runs.get(keyOf(user.user_id, sessionId))
-    return run !== undefined ? run.runner.account() : (await this.#stored(user, sessionId)).account
+    return await this.#routed(user, sessionId, 'account', {}, async (run) => run.runner.account(),
+      undefined, async () => (await this.#stored(user, sessionId)).account)
   }
 
   async results (user: SessionUser, sessionId: string): Promise<SimulationResults> {
-    const run = this.#runs.get(keyOf(user.user_id, sessionId))
-    if (run !== undefined) return run.runner.results()
-    const stored = await this.#stored(user, sessionId)
-    if (stored.results === null) {
-      throw new AppError('INVALID_STATE', 'Results are available when the simulation has completed', { state: stored.state })
-    }
-    return stored.results
+    return await this.#routed(user, sessionId, 'results', {}, async (run) => run.runner.results(), undefined, async () => {
+      const stored = await this.#stored(user, sessionId)
+      if (stored.results === null) {
+        throw new AppError('INVALID_STATE', 'Results are available when the simulation has completed', { state: stored.state })
+      }
+      return stored.results
+    })
   }
 
   async state (user: SessionUser, sessionId: string): Promise<SimulationStateData> {
-    return (await this.#run(user, sessionId)).runner.stateData()
+    return await this.#routed(user, sessionId, 'state', {}, async (run) => run.runner.stateData())
   }
 
   /** Whether connection `sinkId` hears this run's events (so a control reply would duplicate one). */
   streamsTo (user: SessionUser, sessionId: string, sinkId: number): boolean {
-    return this.#runs.get(keyOf(user.user_id, sessionId))?.runner.streamsTo(sinkId) ?? false
+    const key = keyOf(user.user_id, sessionId)
+    return this.#runs.get(key)?.runner.streamsTo(sinkId) ?? this.#remoteWatches.get(sinkId)?.has(key) ?? false
   }
 
   async pause (user: SessionUser, sessionId: string, requestId?: string): Promise<SimulationStateData> {
-    const run = await this.#run(user, sessionId)
-    let data: SimulationStateData | undefined
-    await this.#userMove(run, 'paused', () => { data = run.runner.pause('user', requestId) }, undefined, { kind: 'pause', payload: { reason: 'user', request_id: requestId ?? null } })
-    return data ?? run.runner.stateData()
+    return await this.#routed(user, sessionId, 'pause', { request_id: requestId ?? null }, async (run) => await this.#pauseHere(run, requestId))
   }
 
-  /** Resumes a paused run; a headless run paused by a server restart is rebuilt first. */
+  /** Resumes a paused run; a headless run paused by a server restart (or whose owner died) is rebuilt first. */
   async resume (user: SessionUser, sessionId: string, requestId?: string): Promise<SimulationStateData> {
-    const run = this.#runs.get(keyOf(user.user_id, sessionId)) ?? await this.#rebuild(user, sessionId, 0, true)
-    if (run.runner.pausedBy === 'restart') {
-      await this.#userMove(run, 'running', () => { run.runner.resumeAfterRestart() })
-    } else {
-      await this.#userMove(run, 'running', () => { run.runner.resume(requestId) }, undefined, { kind: 'resume', payload: { request_id: requestId ?? null } })
-    }
-    return run.runner.stateData()
+    return await this.#routed(user, sessionId, 'resume', { request_id: requestId ?? null }, async (run) => await this.#resumeHere(run, requestId),
+      undefined, async () => await this.#resumeHere(await this.#takeOver(user, sessionId, 0, true), requestId))
   }
 
   async cancel (user: SessionUser, sessionId: string, requestId?: string): Promise<SimulationStateData> {
-    const run = await this.#run(user, sessionId)
-    await this.#userMove(run, 'completed', () => { run.runner.cancel(requestId) }, undefined, { kind: 'stop', payload: { request_id: requestId ?? null } })
-    return run.runner.stateData()
+    return await this.#routed(user, sessionId, 'cancel', { request_id: requestId ?? null }, async (run) => await this.#cancelHere(run, requestId))
   }
 
   /** strategy_error: the strategy threw; the run ends in state error with its message. */
   async strategyError (user: SessionUser, sessionId: string, message: string, stack: string | undefined): Promise<Session> {
-    const run = await this.#run(user, sessionId)
-    const session = await this.#userMove(run, 'error', () => { run.runner.failByStrategy(message) }, message, { kind: 'strategy_error', payload: { message } })
+    const session = await this.#routed(user, sessionId, 'strategy_error', { message }, async (run) => await this.#strategyErrorHere(run, message))
     this.#onStrategyError?.({ user_id: user.user_id, session_id: sessionId, message, ...(stack !== undefined ? { stack } : {}) })
     return session
   }
 
   /** GET …/events: at most `limit` (≤ 1,000) events and about 1 MiB after `afterSeq`. */
   async events (user: SessionUser, sessionId: string, afterSeq: number, limit: number): Promise<EventPage> {
-    const run = this.#runs.get(keyOf(user.user_id, sessionId))
-    if (run === undefined) return await this.#storedEvents(user, sessionId, afterSeq, limit)
-    this.#expireIfDue(run)
-    const log = run.runner.log
-    const frames = await this.#framesAfter(run, afterSeq, Math.min(limit, PAGE_MAX_EVENTS), PAGE_MAX_CHARS)
-    // A durable run reads from the event store, which the retention sweep empties once the run is old enough.
-    if (frames.length === 0 && afterSeq < log.lastSequenceId && run.journal !== undefined) throw eventsSwept(sessionId, afterSeq, log.lastSequenceId)
-    return {
-      session_id: sessionId,
-      events: frames.map((f) => JSON.parse(f) as SessionEvent),
-      last_sequence_id: log.lastSequenceId,
-      has_more: afterSeq + frames.length < log.lastSequenceId
-    }
+    return await this.#routed(user, sessionId, 'events', { after: afterSeq, limit }, async (run) => await this.#eventsHere(run, afterSeq, limit),
+      undefined, async () => await this.#storedEvents(user, sessionId, afterSeq, limit))
   }
 
   /**
@@ -492,10 +567,13 @@ export class SimulationService {
    * (state_sync) carries the first page of missed events; the rest follow on later event-loop turns as
    * the original frames, in order; then `sink` becomes the strategy connection, and only then does a run
    * paused by the disconnect continue. The connection that drove the run before hears STREAM_TAKEN_OVER.
+   * Several instances: a run owned elsewhere is taken over first (handed over by its owner, or taken once
+   * its lease lapsed) and rebuilt here.
    */
   async attach (user: SessionUser, sessionId: string, sink: EventSink, lastProcessed: number): Promise<StateSyncData> {
     // After a restart the run is rebuilt here first (a durable run), up to what the client has seen.
-    const run = this.#runs.get(keyOf(user.user_id, sessionId)) ?? await this.#rebuild(user, sessionId, lastProcessed, false)
+    const run = await this.#here(user, sessionId) ?? await this.#takeOver(user, sessionId, lastProcessed, false)
+    this.#undisplace(sink.id, run.key)
     let answered!: (sync: StateSyncData) => void
     let failed!: (err: unknown) => void
     const answer = new Promise<StateSyncData>((resolve, reject) => { answered = resolve; failed = reject })
@@ -513,11 +591,27 @@ export class SimulationService {
   }
 
   async watch (user: SessionUser, sessionId: string, sink: EventSink): Promise<SubscriptionData> {
-    const last = (await this.#run(user, sessionId)).runner.watch(sink)
+    const run = await this.#here(user, sessionId)
+    if (run !== undefined) return { session_id: sessionId, subscribed: true, last_sequence_id: run.runner.watch(sink) }
+    const cluster = this.#cluster
+    if (cluster === undefined) return await this.#missing(user, sessionId)
+    const session = await this.#sessions.get(user, sessionId)
+    if (session.state !== 'running' && session.state !== 'paused') throw notHere(sessionId, session.state, true)
+    // Owned elsewhere (or waiting for an owner): follow its shared stream from its end.
+    const ref = { userId: user.user_id, sessionId }
+    const last = await onBus(async () => await cluster.follower.lastSeq(ref))
+    this.#followRemote(ref, sink, last)
     return { session_id: sessionId, subscribed: true, last_sequence_id: last }
   }
 
   async unwatch (user: SessionUser, sessionId: string, sink: EventSink): Promise<SubscriptionData> {
+    const key = keyOf(user.user_id, sessionId)
+    const cluster = this.#cluster
+    if (cluster !== undefined && this.#remoteWatches.get(sink.id)?.has(key) === true) {
+      this.#unfollow(sink.id, key)
+      const last = await onBus(async () => await cluster.follower.lastSeq({ userId: user.user_id, sessionId }))
+      return { session_id: sessionId, subscribed: false, last_sequence_id: last }
+    }
     const runner = (await this.#run(user, sessionId)).runner
     runner.unwatch(sink)
     return { session_id: sessionId, subscribed: false, last_sequence_id: runner.log.lastSequenceId }
@@ -526,6 +620,8 @@ export class SimulationService {
   /** A connection closed: every run it drove pauses, every run it watched forgets it. */
   detach (sink: EventSink): void {
     for (const run of this.#runs.values()) run.runner.detach(sink)
+    for (const key of [...this.#remoteWatches.get(sink.id)?.keys() ?? []]) this.#unfollow(sink.id, key)
+    this.#displaced.delete(sink.id)
   }
 
   /** Bytes and events of a run's log (benchmarks, tests). */
@@ -534,17 +630,43 @@ export class SimulationService {
     return { last_sequence_id: log.lastSequenceId, first_available_sequence_id: log.firstAvailableSequenceId, approximate_bytes: log.approximateBytes }
   }
 
-  /** Stops every run, then waits for the store writes already queued (the app closes storage after this). */
+  /** Runs this instance owns now (several instances; tests and /metrics). */
+  get ownedRuns (): number { return this.#cluster?.ownership.size ?? 0 }
+
+  /**
+   * Stops every run, then waits for the store writes already queued (the app closes storage after this).
+   * Several instances: each live run's events are stored and its lease given up first, so another instance
+   * can take it at once (its strategy's resume_session, or the pickup of a headless run).
+   */
   async close (): Promise<void> {
+    const cluster = this.#cluster
+    if (cluster !== undefined) {
+      clearInterval(cluster.pickup)
+      const live = [...this.#runs.values()].filter((run) => cluster.ownership.holds(run.key))
+      for (const run of live) run.runner.hold()
+      for (const run of live) this.#flush(run)
+      await Promise.all(live.map(async (run) => {
+        await run.commits
+        await run.journal?.chain
+        run.dropped = true
+        await cluster.ownership.release(run.key).catch(() => undefined)
+      }))
+    }
     for (const run of this.#runs.values()) this.#flush(run)
     const pending = [...this.#runs.values()].map(async (run) => { await run.commits; await run.journal?.chain })
     this.stop()
     await Promise.all(pending)
+    if (cluster !== undefined) await Promise.all([cluster.commands.close(), cluster.follower.close()])
   }
 
   stop (): void {
     clearInterval(this.#sweep)
     this.#unsubscribe()
+    if (this.#cluster !== undefined) {
+      clearInterval(this.#cluster.pickup)
+      this.#cluster.ownership.stop()
+      for (const sinkId of [...this.#remoteWatches.keys()]) for (const key of [...this.#remoteWatches.get(sinkId)?.keys() ?? []]) this.#unfollow(sinkId, key)
+    }
     for (const run of this.#runs.values()) {
       clearTimeout(run.journal?.timer)
       clearTimeout(run.owed?.timer)
@@ -552,6 +674,65 @@ export class SimulationService {
     }
     this.#runs.clear()
     this.#retained.clear()
+  }
+
+  // ── the operations on a run held here (also what commands from other instances run) ─────────────
+
+  async #ordersHere (run: Run, batch: OrderBatchData, requestId: string | undefined, onAck?: (ack: BatchAck) => void): Promise<BatchAck> {
+    return await this.#input(run, 'orders', { batch, request_id: requestId ?? null }, () => run.runner.submitBatch(batch, requestId, onAck))
+  }
+
+  async #cancelOrderHere (run: Run, orderId: string, requestId: string | undefined): Promise<OrderUpdate> {
+    return await this.#input(run, 'cancel', { order_id: orderId, request_id: requestId ?? null }, () => run.runner.cancelOrder(orderId, requestId))
+  }
+
+  async #pauseHere (run: Run, requestId: string | undefined): Promise<SimulationStateData> {
+    let data: SimulationStateData | undefined
+    await this.#userMove(run, 'paused', () => { data = run.runner.pause('user', requestId) }, undefined, { kind: 'pause', payload: { reason: 'user', request_id: requestId ?? null } })
+    return data ?? run.runner.stateData()
+  }
+
+  async #resumeHere (run: Run, requestId: string | undefined): Promise<SimulationStateData> {
+    if (run.runner.pausedBy === 'restart') {
+      await this.#continueRebuilt(run)
+    } else {
+      await this.#userMove(run, 'running', () => { run.runner.resume(requestId) }, undefined, { kind: 'resume', payload: { request_id: requestId ?? null } })
+    }
+    return run.runner.stateData()
+  }
+
+  async #cancelHere (run: Run, requestId: string | undefined): Promise<SimulationStateData> {
+    await this.#userMove(run, 'completed', () => { run.runner.cancel(requestId) }, undefined, { kind: 'stop', payload: { request_id: requestId ?? null } })
+    return run.runner.stateData()
+  }
+
+  async #strategyErrorHere (run: Run, message: string): Promise<Session> {
+    return await this.#userMove(run, 'error', () => { run.runner.failByStrategy(message) }, message, { kind: 'strategy_error', payload: { message } })
+  }
+
+  async #eventsHere (run: Run, afterSeq: number, limit: number): Promise<EventPage> {
+    this.#expireIfDue(run)
+    const log = run.runner.log
+    const frames = await this.#framesAfter(run, afterSeq, Math.min(limit, PAGE_MAX_EVENTS), PAGE_MAX_CHARS)
+    // A durable run reads from the event store, which the retention sweep empties once the run is old enough.
+    if (frames.length === 0 && afterSeq < log.lastSequenceId && run.journal !== undefined) throw eventsSwept(run.sessionId, afterSeq, log.lastSequenceId)
+    return {
+      session_id: run.sessionId,
+      events: frames.map((f) => JSON.parse(f) as SessionEvent),
+      last_sequence_id: log.lastSequenceId,
+      has_more: afterSeq + frames.length < log.lastSequenceId
+    }
+  }
+
+  /** A rebuilt run paused by the restart (or the move) goes on; the store hears of it unless it still says running. */
+  async #continueRebuilt (run: Run): Promise<void> {
+    if (run.storeRunning === true) {
+      await this.#whenOwned(run)
+      run.storeRunning = false
+      run.runner.resumeAfterRestart()
+      return
+    }
+    await this.#userMove(run, 'running', () => { run.runner.resumeAfterRestart() })
   }
 
   // ── internals ───────────────────────────────────────────────────────────────────────────────────
@@ -565,6 +746,403 @@ export class SimulationService {
   /** SESSION_NOT_FOUND for other users' ids, INVALID_STATE for a session whose run is not here. */
   async #missing (user: SessionUser, sessionId: string): Promise<never> {
     throw notHere(sessionId, (await this.#sessions.get(user, sessionId)).state, this.#journal !== undefined)
+  }
+
+  // ── several instances: where a run is, commands to its owner, takeover, handover, pickup ──────────
+
+  /**
+   * The run if it is held here: waits for a handover under way (then it is not), and in cluster mode for a
+   * rebuild under way.
+   */
+  async #here (user: SessionUser, sessionId: string): Promise<Run | undefined> {
+    const key = keyOf(user.user_id, sessionId)
+    let run = this.#runs.get(key)
+    if (run?.leaving !== undefined) {
+      await run.leaving
+      run = this.#runs.get(key)
+    }
+    if (run === undefined && this.#cluster !== undefined) {
+      const rebuilding = this.#rebuilds.get(key)
+      if (rebuilding !== undefined) run = await rebuilding.catch(() => undefined)
+    }
+    return run
+  }
+
+  /**
+   * One operation on a run, wherever it is: `here` when this instance holds it; a command to the instance
+   * that owns it (its answer, as the owner gave it; `remote` adapts it); or `orphan` (default: the
+   * INVALID_STATE/SESSION_NOT_FOUND answer of a run nobody holds).
+   */
+  async #routed<T> (user: SessionUser, sessionId: string, op: string, args: Record<string, unknown>, here: (run: Run) => Promise<T>,
+    remote?: (value: T) => T | Promise<T>, orphan?: () => Promise<T>): Promise<T> {
+    const cluster = this.#cluster
+    for (let attempt = 0; ; attempt++) {
+      const run = await this.#here(user, sessionId)
+      if (run !== undefined) {
+        try {
+          return await here(run)
+        } catch (err) {
+          // It left this instance while the call waited for it: ask again where it is.
+          if (!(err instanceof NotHereError)) throw err
+          if (attempt < COMMAND_REROUTES) continue
+          throw new AppError('BUS_UNAVAILABLE', 'The run is moving between instances; retry shortly')
+        }
+      }
+      const owner = cluster !== undefined ? await this.#ownerElsewhere(user, sessionId) : undefined
+      if (owner === undefined) return orphan !== undefined ? await orphan() : await this.#missing(user, sessionId)
+      const reply = await this.#call(owner, { op, user: { user_id: user.user_id, plan: user.plan }, session_id: sessionId, args })
+      if (reply.ok) return remote !== undefined ? await remote(reply.value as T) : reply.value as T
+      // The run left that instance meanwhile (handed over, lost): ask again where it is.
+      if (reply.error.error_code === NOT_HERE && attempt < COMMAND_REROUTES) { await sleep(20 * (attempt + 1)); continue }
+      throw replyError(reply)
+    }
+  }
+
+  /** The instance (not this one) whose lease holds the run; undefined when nobody's does. */
+  async #ownerElsewhere (user: SessionUser, sessionId: string): Promise<string | undefined> {
+    const cluster = this.#cluster as ClusterState
+    const holder = await onBus(async () => await cluster.ownership.leases.holder({ userId: user.user_id, sessionId }))
+    if (holder === undefined) return undefined
+    const instance = tokenInstance(holder.token)
+    // A lease of this instance's earlier life (same INSTANCE_ID, restarted): nobody runs it; it lapses.
+    return instance === cluster.instanceId ? undefined : instance
+  }
+
+  async #call (instance: string, command: RunCommand, timeoutMs = COMMAND_TIMEOUT_MS): Promise<RunReply> {
+    const cluster = this.#cluster as ClusterState
+    try {
+      return await cluster.commands.call(instance, command, timeoutMs)
+    } catch (err) {
+      if (!(err instanceof NoAnswerError)) throw err
+      throw new AppError('BUS_UNAVAILABLE', err.reason === 'bus'
+        ? BUS_DOWN
+        : 'The instance that runs this session is not answering; retry shortly (a run whose instance stopped is taken over once its lease lapses)')
+    }
+  }
+
+  /** Sends `op` (no answer awaited) to the run's owner, if another instance owns it. */
+  async #tellOwner (userId: string, sessionId: string, op: string): Promise<void> {
+    const owner = await this.#ownerElsewhere({ user_id: userId, plan: 'free' }, sessionId)
+    if (owner !== undefined) await this.#call(owner, { op, user: { user_id: userId, plan: 'free' }, session_id: sessionId })
+  }
+
+  /** tick_ack for a run not held here: why this connection cannot drive it. */
+  async #notDriving (user: SessionUser, sessionId: string, sinkId: number): Promise<never> {
+    const key = keyOf(user.user_id, sessionId)
+    if (this.#displaced.get(sinkId)?.has(key) === true) {
+      throw new AppError('STREAM_TAKEN_OVER', 'Another connection took this run over with resume_session; this connection no longer drives it', { session_id: sessionId })
+    }
+    if (this.#cluster !== undefined && await this.#ownerElsewhere(user, sessionId) !== undefined) {
+      await this.#sessions.get(user, sessionId)
+      throw new AppError('INVALID_STATE', 'Only the connection driving the run may acknowledge its ticks (send resume_session to take it over)', { session_id: sessionId, state: 'running' })
+    }
+    return await this.#missing(user, sessionId)
+  }
+
+  #undisplace (sinkId: number, key: string): void {
+    const set = this.#displaced.get(sinkId)
+    if (set === undefined) return
+    set.delete(key)
+    if (set.size === 0) this.#displaced.delete(sinkId)
+  }
+
+  /**
+   * Several instances: an input or a move is made only while this instance owns the run. Past the lease's
+   * local deadline (the bus is down, or the process stalled) it waits for the ownership to be confirmed or
+   * taken back, for up to two leases; then BUS_UNAVAILABLE. A run that left meanwhile is NotHereError (the
+   * call is routed again).
+   */
+  async #whenOwned (run: Run): Promise<void> {
+    const cluster = this.#cluster
+    if (cluster === undefined || run.runner.finished) return
+    const giveUp = performance.now() + 2 * cluster.leaseMs
+    while (!cluster.ownership.valid(run.key)) {
+      if (run.dropped === true || !cluster.ownership.holds(run.key)) throw new NotHereError()
+      if (performance.now() > giveUp) throw new AppError('BUS_UNAVAILABLE', 'This instance cannot confirm it still owns the run (the shared bus is unavailable); retry shortly')
+      await sleep(25)
+    }
+  }
+
+  /**
+   * A run not held here, for resume_session (or a REST resume of a headless run): take its lease (handed
+   * over by a live owner, or once a dead owner's lease lapsed), then rebuild it here by replay, checked
+   * against its stream. Without a cluster, this is the rebuild after a restart.
+   */
+  async #takeOver (user: SessionUser, sessionId: string, lastProcessed: number, headless: boolean): Promise<Run> {
+    const cluster = this.#cluster
+    if (cluster === undefined) return await this.#rebuild(user, sessionId, lastProcessed, headless)
+    const key = keyOf(user.user_id, sessionId)
+    const running = this.#rebuilds.get(key)
+    if (running !== undefined) return await running
+    const session = await this.#sessions.get(user, sessionId)
+    if (session.state !== 'running' && session.state !== 'paused') throw notHere(sessionId, session.state, true)
+    await this.#takeLease(user, sessionId)
+    try {
+      return await this.#rebuild(user, sessionId, lastProcessed, headless)
+    } catch (err) {
+      if (this.#runs.get(key) === undefined) await cluster.ownership.release(key).catch(() => undefined)
+      throw err
+    }
+  }
+
+  /**
+   * Takes a run's lease: at once when nobody holds it; from a live owner by a handover (it stops at a step
+   * boundary, stores its events and hands the lease to this instance's token); from a dead owner once its
+   * lease lapses. Bounded: BUS_UNAVAILABLE when the owner neither answers nor lets its lease lapse.
+   */
+  async #takeLease (user: SessionUser, sessionId: string): Promise<void> {
+    const cluster = this.#cluster as ClusterState
+    const { ownership, leaseMs, instanceId } = cluster
+    const key = keyOf(user.user_id, sessionId)
+    const ref = { userId: user.user_id, sessionId }
+    const token = ownership.newToken()
+    const giveUp = performance.now() + 2 * leaseMs + COMMAND_TIMEOUT_MS
+    while (performance.now() < giveUp) {
+      if (await onBus(async () => await ownership.acquire(key, ref, token))) return
+      const holder = await onBus(async () => await ownership.leases.holder(ref))
+      if (holder === undefined) continue
+      const owner = tokenInstance(holder.token)
+      if (owner !== instanceId) {
+        const sent = performance.now()
+        let reply: RunReply | undefined
+        try {
+          // A stopped owner answers nothing: past a lease its lease has lapsed anyway (below).
+          reply = await cluster.commands.call(owner, { op: 'handover', user: { user_id: user.user_id, plan: user.plan }, session_id: sessionId, args: { token } }, Math.min(COMMAND_TIMEOUT_MS, leaseMs))
+        } catch (err) {
+          if (!(err instanceof NoAnswerError)) throw err
+          if (err.reason === 'bus') throw new AppError('BUS_UNAVAILABLE', BUS_DOWN)
+          // Gone, or not answering: its lease lapses by itself (below).
+        }
+        if (reply?.ok === true) {
+          ownership.adopt(key, ref, token, sent)
+          cluster.onInfo({ session_id: sessionId, from: owner }, 'run handed over to this instance')
+          return
+        }
+        if (reply !== undefined && reply.error.error_code !== NOT_HERE) throw replyError(reply)
+        if (reply !== undefined) { await sleep(50); continue }
+      }
+      // A dead owner's lease (or one of this instance's earlier life): wait for it to lapse.
+      await sleep(Math.max(10, Math.min(holder.ttlMs + 5, 250)))
+    }
+    throw new AppError('BUS_UNAVAILABLE', `The instance that runs session ${sessionId} neither handed it over nor let its lease lapse; retry shortly`)
+  }
+
+  /**
+   * This instance's run is taken over (a handover command from the resuming instance): stop at a step
+   * boundary, let inputs and store writes under way finish, store the events, hand the lease to `next`,
+   * then drop the run (its strategy connection hears STREAM_TAKEN_OVER).
+   */
+  async #handOver (run: Run, next: string): Promise<{ last_sequence_id: number }> {
+    const cluster = this.#cluster as ClusterState
+    if (run.leaving !== undefined) { await run.leaving; throw new NotHereError() }
+    let left!: () => void
+    run.leaving = new Promise<void>((resolve) => { left = resolve })
+    run.runner.hold()
+    try {
+      // Inputs already accepted apply (and are stored) before the run leaves.
+      for (let i = 0; i < 100; i++) {
+        const commits = run.commits
+        const chain = run.journal?.chain
+        await commits
+        await chain
+        await nextTurn()
+        if (commits === run.commits && chain === run.journal?.chain) break
+      }
+      this.#flush(run, run.runner.finished)
+      await run.journal?.chain
+      const last = run.runner.log.lastSequenceId
+      if (run.dropped === true || !await onBus(async () => await cluster.ownership.transfer(run.key, next))) {
+        this.#dropRun(run, 'its lease was no longer this instance\'s')
+        throw new NotHereError()
+      }
+      this.#dropRun(run, 'Another connection took this run over with resume_session (on another instance)', false)
+      cluster.onInfo({ session_id: run.sessionId }, 'run handed over to another instance')
+      return { last_sequence_id: last }
+    } finally {
+      run.runner.release()
+      run.leaving = undefined
+      left()
+    }
+  }
+
+  /**
+   * The run is not this instance's any more (handed over, or its lease lost): stop it here without writing
+   * anything; its strategy connection hears STREAM_TAKEN_OVER and its watchers go on from the shared stream.
+   */
+  #dropRun (run: Run, why: string, lost = true): void {
+    if (run.dropped === true) return
+    run.dropped = true
+    const cluster = this.#cluster as ClusterState
+    cluster.ownership.forget(run.key)
+    clearTimeout(run.owed?.timer)
+    if (run.journal !== undefined) {
+      clearTimeout(run.journal.timer)
+      run.journal.timer = undefined
+      run.journal.pending = []
+    }
+    const last = run.runner.log.lastSequenceId
+    const { displaced, watchers } = run.runner.relinquish(lost ? `This instance lost the run (${why}); send resume_session to go on` : why, lost)
+    for (const id of displaced) {
+      const set = this.#displaced.get(id) ?? new Set<string>()
+      set.add(run.key)
+      this.#displaced.set(id, set)
+    }
+    run.runner.dispose()
+    if (this.#runs.get(run.key) === run) this.#runs.delete(run.key)
+    this.#forgetRetained(run)
+    const ref = refOf(run)
+    for (const w of watchers) this.#followRemote(ref, w, last)
+    if (lost) cluster.onInfo({ session_id: run.sessionId, why }, 'run dropped: this instance no longer owns it')
+  }
+
+  #joinCluster (opts: RunClusterOptions): ClusterState {
+    const journal = this.#journal
+    const ownership = new RunOwnership({
+      leases: opts.leases,
+      instanceId: opts.instanceId,
+      leaseMs: opts.leaseMs,
+      hooks: {
+        lost: (key, why) => {
+          const run = this.#runs.get(key)
+          if (run !== undefined) this.#dropRun(run, why)
+        },
+        renewed: (key) => { this.#runs.get(key)?.runner.poke() },
+        appended: (key) => {
+          const j = this.#runs.get(key)?.journal
+          return { through: j?.appended ?? 0, tried: j?.tried ?? 0 }
+        },
+        unchanged: async (key) => {
+          const run = this.#runs.get(key)
+          if (run?.journal === undefined || journal === undefined) return false
+          return await journal.inputs.lastSeq(run.user.user_id, run.sessionId) === run.journal.seq
+        },
+        onError: this.#onError
+      }
+    })
+    const every = opts.pickupEveryMs ?? Math.floor(opts.leaseMs / 2)
+    const pickup = every > 0 ? setInterval(() => { this.pickUpOrphans().catch(this.#onError) }, every) : undefined
+    pickup?.unref()
+    opts.commands.serve(async (command) => await this.#serve(command))
+    return {
+      instanceId: opts.instanceId,
+      leaseMs: opts.leaseMs,
+      ownership,
+      commands: opts.commands,
+      follower: opts.follower,
+      listRunning: opts.listRunning,
+      onInfo: opts.onInfo ?? (() => {}),
+      pickup
+    }
+  }
+
+  /** A command from another instance, for a run this instance holds (NOT_HERE otherwise: the caller routes again). */
+  async #serve (command: RunCommand): Promise<RunReply> {
+    const user: SessionUser = { user_id: command.user.user_id, plan: command.user.plan as Plan }
+    const args = (command.args ?? {}) as { request_id?: string | null, batch?: OrderBatchData, order_id?: string, message?: string, after?: number, limit?: number, token?: string }
+    const rid = args.request_id ?? undefined
+    const run = await this.#here(user, command.session_id)
+    const cluster = this.#cluster as ClusterState
+    if (run === undefined || run.dropped === true || (!run.runner.finished && !cluster.ownership.holds(run.key))) {
+      return { ok: false, error: { error_code: NOT_HERE, message: 'not held here' } }
+    }
+    try {
+      let value: unknown
+      switch (command.op) {
+        case 'orders': value = await this.#ordersHere(run, args.batch as OrderBatchData, rid); break
+        case 'cancel_order': value = await this.#cancelOrderHere(run, args.order_id ?? '', rid); break
+        case 'list_orders': value = run.runner.orders(); break
+        case 'account': value = run.runner.account(); break
+        case 'results': value = run.runner.results(); break
+        case 'state': value = run.runner.stateData(); break
+        case 'pause': value = await this.#pauseHere(run, rid); break
+        case 'resume': value = await this.#resumeHere(run, rid); break
+        case 'cancel': value = await this.#cancelHere(run, rid); break
+        case 'strategy_error': value = await this.#strategyErrorHere(run, args.message ?? ''); break
+        case 'events': value = await this.#eventsHere(run, args.after ?? 0, args.limit ?? PAGE_MAX_EVENTS); break
+        case 'handover': value = await this.#handOver(run, args.token ?? ''); break
+        case 'drop': this.#disposeRun(run); value = null; break
+        default: throw new AppError('INVALID_MESSAGE', `unknown run command ${command.op}`)
+      }
+      return { ok: true, value }
+    } catch (err) {
+      if (err instanceof NotHereError) return { ok: false, error: { error_code: NOT_HERE, message: 'not held here' } }
+      if (isAppError(err)) return { ok: false, error: err.toBody() }
+      this.#onError(err)
+      return { ok: false, error: { error_code: 'INTERNAL_ERROR', message: 'The owner of the run failed to answer' } }
+    }
+  }
+
+  /** `sink` hears the frames of a run held elsewhere, from its shared stream after `after`, in order. */
+  #followRemote (ref: RunRef, sink: EventSink, after: number): void {
+    const cluster = this.#cluster
+    if (cluster === undefined || !sink.open) return
+    const key = keyOf(ref.userId, ref.sessionId)
+    const watches = this.#remoteWatches.get(sink.id) ?? new Map<string, () => void>()
+    if (watches.has(key)) return
+    this.#remoteWatches.set(sink.id, watches)
+    const stop = cluster.follower.follow(ref, after, (frames) => {
+      if (!sink.open || sink.backlogBytes() > WATCHER_MAX_BACKLOG) { this.#unfollow(sink.id, key); return }
+      sink.cork?.()
+      for (const f of frames) sink.send(f)
+      sink.uncork?.()
+      // The run ended: nothing more will come.
+      if (frames.some(isFinalFrame)) this.#unfollow(sink.id, key)
+    })
+    watches.set(key, stop)
+  }
+
+  #unfollow (sinkId: number, key: string): void {
+    const watches = this.#remoteWatches.get(sinkId)
+    const stop = watches?.get(key)
+    if (watches === undefined || stop === undefined) return
+    watches.delete(key)
+    if (watches.size === 0) this.#remoteWatches.delete(sinkId)
+    stop()
+  }
+
+  /**
+   * One pickup round (every RUN_LEASE_MS / 2): sessions stored as running that no instance holds, untouched
+   * for a lease or more (so their owner's lease has lapsed). A headless run is taken and rebuilt here, then
+   * goes on by itself; a lockstep run is shown paused (server_restart) until its strategy resumes it
+   * anywhere. Bounded per round; resolves how many runs it took or paused.
+   */
+  async pickUpOrphans (): Promise<number> {
+    const cluster = this.#cluster
+    const journal = this.#journal
+    if (cluster === undefined || journal === undefined || this.#pickingUp) return 0
+    this.#pickingUp = true
+    let n = 0
+    try {
+      const candidates = await cluster.listRunning(this.#now() - cluster.leaseMs, PICKUP_BATCH, this.#pickupOffset)
+      this.#pickupOffset = candidates.length < PICKUP_BATCH ? 0 : this.#pickupOffset + PICKUP_BATCH
+      for (const c of candidates) {
+        const key = keyOf(c.user_id, c.session_id)
+        if (this.#runs.has(key) || this.#rebuilds.has(key)) continue
+        const ref = { userId: c.user_id, sessionId: c.session_id }
+        if (!await cluster.ownership.acquire(key, ref)) continue
+        try {
+          const inputs = await journal.inputs.list(c.user_id, c.session_id)
+          const start = inputs[0]?.kind === 'start' ? inputs[0].payload as StartInput : undefined
+          const user: SessionUser = { user_id: c.user_id, plan: start?.plan ?? 'free' }
+          if (start !== undefined && !start.options.flow_control) {
+            const run = await this.#rebuild(user, c.session_id, 0, true)
+            if (run.runner.pausedBy === 'restart') await this.#continueRebuilt(run)
+            cluster.onInfo({ session_id: c.session_id }, 'headless run picked up after its owner\'s lease lapsed')
+          } else {
+            await this.#sessions.transition(user, c.session_id, 'paused', { pause_reason: 'server_restart' })
+            await cluster.ownership.release(key)
+            cluster.onInfo({ session_id: c.session_id }, 'run whose owner stopped is paused until its strategy resumes it')
+          }
+          n++
+        } catch (err) {
+          if (this.#runs.get(key) === undefined) await cluster.ownership.release(key).catch(() => undefined)
+          if (!isAppError(err)) this.#onError(err)
+        }
+      }
+    } finally {
+      this.#pickingUp = false
+    }
+    return n
   }
 
   /**
@@ -609,7 +1187,7 @@ export class SimulationService {
       finished_at: this.#now()
     })
     // Deleted while it was being saved: the memory store has no cascade to drop it.
-    if (!this.#runs.has(run.key)) await this.#runStore.delete(run.user.user_id, run.sessionId)
+    if (!this.#runs.has(run.key) && run.dropped !== true) await this.#runStore.delete(run.user.user_id, run.sessionId)
   }
 
   // ── durable runs: input log, event store, rebuild ──────────────────────────────────────────────
@@ -641,6 +1219,7 @@ export class SimulationService {
   async #input<T> (run: Run, kind: InputKind, payload: unknown, apply: () => T): Promise<T> {
     if (run.journal === undefined) return apply()
     return await this.#inOrder(run, async () => {
+      await this.#whenOwned(run)
       run.runner.hold()
       try {
         await this.#logInput(run, kind, payload)
@@ -669,16 +1248,58 @@ export class SimulationService {
     }
   }
 
-  /** Hands the frames waiting for the event store to the journal chain. */
-  #flush (run: Run): void {
+  /** Hands the frames waiting for the event store to the journal chain (`final`: the run has ended). */
+  #flush (run: Run, final = false): void {
     const j = run.journal
     const journal = this.#journal
-    if (j === undefined || journal === undefined || j.pending.length === 0) return
+    if (j === undefined || journal === undefined || (j.pending.length === 0 && (!final || this.#cluster === undefined))) return
     clearTimeout(j.timer)
     j.timer = undefined
     const frames = j.pending
     j.pending = []
+    if (this.#cluster !== undefined) {
+      this.#journaled(run, async () => { await this.#appendShared(run, frames, final) }).catch(this.#onError)
+      return
+    }
     this.#journaled(run, async () => { await journal.events.append(run.user.user_id, run.sessionId, frames) }).catch(this.#onError)
+  }
+
+  /**
+   * Several instances: a fenced append to the shared stream. While the bus is down it is tried again, in
+   * place (so later batches wait behind it, and the stream never has a gap); the run itself stops at its
+   * lease's deadline meanwhile. A refused append (the lease is someone else's, or the stream moved on)
+   * means the run is not this instance's any more: it is dropped at once.
+   */
+  async #appendShared (run: Run, frames: StoredFrame[], final: boolean): Promise<void> {
+    const cluster = this.#cluster as ClusterState
+    const journal = this.#journal as RunJournal
+    const j = run.journal as JournalState
+    for (let attempt = 0; ; attempt++) {
+      const token = cluster.ownership.token(run.key)
+      // Not this instance's any more: the next owner regenerates these frames by replay.
+      if (run.dropped === true || token === undefined) return
+      if (frames.length > 0) j.tried = Math.max(j.tried, frames[frames.length - 1].seq)
+      try {
+        await journal.events.append(run.user.user_id, run.sessionId, frames, { token, ...(final ? { finalTtlMs: Math.max(this.#retentionMs, RETENTION_SWEEP_MS) } : {}) })
+        if (frames.length > 0) j.appended = frames[frames.length - 1].seq
+        return
+      } catch (err) {
+        if (err instanceof FencedAppendError) { this.#dropRun(run, `its events could not be stored: ${err.message}`); return }
+        await sleep(Math.min(1000, 25 << Math.min(attempt, 6)))
+      }
+    }
+  }
+
+  /** A finished run's lease is given up once its end is stored (events and results), so nobody picks it up. */
+  #releaseWhenStored (run: Run): void {
+    const cluster = this.#cluster
+    if (cluster === undefined || run.journal === undefined) return
+    Promise.all([run.commits, run.journal.chain]).then(async () => {
+      // A user's move (cancel) stores its results after this; wait for those too.
+      await nextTurn()
+      await run.commits
+      if (run.dropped !== true) await cluster.ownership.release(run.key)
+    }).catch(this.#onError)
   }
 
   /** Frames after `after`: from memory when the window holds them, else (durable runs) from the event store. */
@@ -729,14 +1350,17 @@ export class SimulationService {
     let run: Run | undefined
     let storedLast: number
     try {
-      run = this.#createRun(user, sessionId, session, bars, start.options)
+      run = this.#createRun(user, sessionId, session, bars, start.options, start.plan)
       storedLast = await journal.events.lastSeq(user.user_id, sessionId)
     } catch (err) {
       run?.runner.dispose()
       bars.release()
       throw err
     }
+    run.storeRunning = session.state === 'running' && this.#cluster !== undefined
     const j = run.journal as JournalState
+    j.appended = storedLast
+    j.tried = storedLast
     const { runner } = run
     const check: RebuildCheck = { storedLast, page: [], pageFrom: 1, diverged: undefined }
     j.rebuild = check
@@ -794,7 +1418,9 @@ export class SimulationService {
       // It had finished when the server stopped, before its end was stored.
       await this.#enqueue(run, async () => { await this.#saveFinished(run) })
       await this.#sessions.transition(user, sessionId, runner.state, { progress: runner.progress }).catch(() => undefined)
+      this.#flush(run, true)
       this.#retainDurable(run)
+      this.#releaseWhenStored(run)
     }
     return run
   }
@@ -900,6 +1526,8 @@ export class SimulationService {
     return await this.#inOrder(run, async () => {
       const { runner } = run
       runner.assertCan(to)
+      await this.#whenOwned(run)
+      runner.assertCan(to)
       runner.hold()
       try {
         const options: TransitionOptions = {
@@ -975,7 +1603,7 @@ export class SimulationService {
     // The run was paused only because its connection dropped (or the server restarted): resume it, through
     // the store.
     try {
-      if (runner.pausedBy === 'restart') await this.#userMove(run, 'running', () => { runner.resumeAfterRestart() })
+      if (runner.pausedBy === 'restart') await this.#continueRebuilt(run)
       else await this.#userMove(run, 'running', () => { runner.resume() }, undefined, { kind: 'resume', payload: { request_id: null } })
     } catch (err) {
       if (!isAppError(err)) throw err
@@ -1041,7 +1669,34 @@ export class SimulationService {
   }
 }
 
-/** INVALID_STATE for a session whose run this process does not hold, saying why from its stored state. */
+/** A command reached an instance that does not hold the run (any more): the caller asks again where it is. */
+class NotHereError extends Error {
+  constructor () { super('the run is not held here') }
+}
+
+function refOf (run: Run): RunRef { return { userId: run.user.user_id, sessionId: run.sessionId } }
+
+/** The reply of another instance as the error it carries (the same code, message and details). */
+function replyError (reply: RunReply & { ok: false }): AppError {
+  return new AppError(reply.error.error_code as ErrorCode, reply.error.message, reply.error.details)
+}
+
+const BUS_DOWN = 'The shared bus (Redis) is unavailable; retry shortly'
+
+/** Runs an operation on the shared bus; any failure of the bus itself becomes BUS_UNAVAILABLE (503). */
+async function onBus<T> (op: () => Promise<T>): Promise<T> {
+  try {
+    return await op()
+  } catch (err) {
+    throw isAppError(err) ? err : new AppError('BUS_UNAVAILABLE', BUS_DOWN)
+  }
+}
+
+/** A frame after which a run sends nothing more (it completed, was stopped, or failed). */
+function isFinalFrame (frame: string): boolean {
+  return frame.startsWith('{"type":"simulation_complete"') || frame.startsWith('{"type":"session_error"')
+}
+
 /** EVENTS_EXPIRED for a finished run whose stored event log the retention sweep deleted. */
 function eventsSwept (sessionId: string, after: number, last?: number): AppError {
   return new AppError('EVENTS_EXPIRED', `The event log of session ${sessionId} is no longer kept (EVENT_LOG_RETENTION_HOURS); its results are`, {
@@ -1050,6 +1705,7 @@ function eventsSwept (sessionId: string, after: number, last?: number): AppError
   })
 }
 
+/** INVALID_STATE for a session whose run this process does not hold, saying why from its stored state. */
 function notHere (sessionId: string, state: Session['state'], durable = false): AppError {
   switch (state) {
     case 'running': case 'paused':

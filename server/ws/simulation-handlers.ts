@@ -21,7 +21,8 @@ function sinkOf (app: FastifyInstance, conn: WsConnection): EventSink {
       backlogBytes: () => conn.bufferedAmount,
       send: (frame) => { conn.sendRaw(frame) },
       cork: () => { conn.cork() },
-      uncork: () => { conn.uncork() }
+      uncork: () => { conn.uncork() },
+      close: (code, reason) => { conn.close(code, reason) }
     }
     sink = s
     sinks.set(conn, s)

@@ -37,6 +37,10 @@ export class MemoryInputLog extends PerRunLists<LoggedInput> implements InputLog
   async list (userId: string, sessionId: string): Promise<LoggedInput[]> {
     return [...(this.runs.get(scoped(userId, sessionId)) ?? [])]
   }
+
+  async lastSeq (userId: string, sessionId: string): Promise<number> {
+    return this.runs.get(scoped(userId, sessionId))?.at(-1)?.seq ?? 0
+  }
 }
 
 export class MemoryEventStore extends PerRunLists<string> implements EventStore {

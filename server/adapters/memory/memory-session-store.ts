@@ -147,6 +147,15 @@ export class MemorySessionStore implements SessionStore {
     return old
   }
 
+  async listRunningBefore (before: number, limit: number, offset: number): Promise<Array<{ user_id: string, session_id: string }>> {
+    const running: SessionRecord[] = []
+    for (const shelf of this.#shelves.values()) {
+      for (const r of shelf.byId.values()) if (r.state === 'running' && r.updated_at < before) running.push(r)
+    }
+    running.sort((a, b) => a.updated_at - b.updated_at || cmp(a.user_id, b.user_id) || cmp(a.session_id, b.session_id))
+    return running.slice(offset, offset + limit).map((r) => ({ user_id: r.user_id, session_id: r.session_id }))
+  }
+
   async listExpired (now: number): Promise<SessionRecord[]> {
     // A full scan: at 100k sessions it costs a few ms per sweep; a durable store would index expires_at.
     const expired: SessionRecord[] = []
@@ -256,3 +265,6 @@ export class MemorySessionStore implements SessionStore {
     })
   }
 }
+
+/** Byte-wise order of ids (as the SQL store's "C" collation). */
+function cmp (a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0 }

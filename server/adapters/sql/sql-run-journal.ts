@@ -21,6 +21,12 @@ export class SqlInputLog implements InputLog {
     return rows.map((r) => ({ seq: r.seq, step: r.step, kind: r.kind, payload: JSON.parse(r.payload) as unknown }))
   }
 
+  async lastSeq (userId: string, sessionId: string): Promise<number> {
+    const [row] = await this.#db.query<{ n: number }>(
+      'SELECT coalesce(max(seq), 0)::int AS n FROM run_inputs WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
+    return row.n
+  }
+
   async delete (userId: string, sessionId: string): Promise<void> {
     await this.#db.query('DELETE FROM run_inputs WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
   }

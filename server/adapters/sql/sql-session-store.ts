@@ -226,6 +226,12 @@ export class SqlSessionStore implements SessionStore {
     return rows.map(toRecord)
   }
 
+  async listRunningBefore (before: number, limit: number, offset: number): Promise<Array<{ user_id: string, session_id: string }>> {
+    return await this.#db.query<{ user_id: string, session_id: string }>(
+      `SELECT user_id, session_id FROM sessions WHERE state = 'running' AND updated_at < $1
+       ORDER BY updated_at, user_id, session_id LIMIT $2 OFFSET $3`, [iso(before), limit, offset])
+  }
+
   async pruneCreationLog (before: number): Promise<void> {
     await this.#db.query('DELETE FROM creation_log WHERE created_at < $1', [iso(before)])
   }
