@@ -1,0 +1,107 @@
+// The event store's cost per frame (issue 9: what a durable run pays to store its events), on PGlite and on
+// PostgreSQL, in this process: 30,000 tick frames of ~400 bytes (the size e2e-ticks.ts sends) appended in
+// batches of 100 and 512, then 4,096 of them read back (one page of a rebuild). Three layouts:
+//   store      — the real SqlEventStore: one row per frame, the batch as two arrays (unnest of bigint[], text[])
+//   joined     — one row per frame, the batch's frames as ONE string split in SQL (a frame never contains a raw
+//                newline: JSON escapes it)
+//   per-batch  — one row per batch (first_seq, last_seq, the frames joined by newlines), in a scratch table
+// The last two are not what the server does; they measure what a change of layout would save. CPU is this
+// process's (for PGlite that is the database too; for PostgreSQL only the client side). Figures only.
+//
+// Run: npx tsx scripts/bench/event-store.ts [--storage=pglite,postgres] [--rounds=2]
+import { performance } from 'node:perf_hooks'
+import { migrate } from '../../server/adapters/sql/migrate.js'
+import { openPostgres } from '../../server/adapters/sql/pg-client.js'
+import { openPglite } from '../../server/adapters/sql/pglite-client.js'
+import type { SqlClient } from '../../server/adapters/sql/sql-client.js'
+import { SqlEventStore } from '../../server/adapters/sql/sql-run-journal.js'
+import { join } from 'node:path'
+import { benchStorages, machineLine, ms, storageArg, type BenchStorage } from './lib.js'
+
+const FRAMES = 30_000
+const READ = 4096
+
+function frame (seq: number): string {
+  return `{"type":"tick","data":{"session_id":"sess_abcdef0123456789","sequence_id":${seq},"timestamp":"2023-03-01T15:31:00.000Z",` +
+    '"bars":{"AAPL":{"open":"151.23","high":"151.40","low":"151.10","close":"151.33","volume":12345,"timestamp":"2023-03-01T15:31:00.000Z",' +
+    `"session_date":"2023-03-01"}},"market_session":"regular","is_eod":false,"progress":0.123},"timestamp":"2026-11-27T17:31:00.123Z","sequence_id":${seq}}`
+}
+
+async function open (mode: BenchStorage): Promise<SqlClient> {
+  const db = mode.env.DATABASE_URL !== undefined
+    ? openPostgres(mode.env.DATABASE_URL, { onConnectionError: (err) => { console.log(`PostgreSQL: ${err.message}`) } })
+    : await openPglite(join(mode.env.SIMUTRADOR_STATE_DIR, 'pgdata'))
+  await migrate(db)
+  await db.exec(`CREATE TABLE bench_event_batches (
+    user_id text COLLATE "C" NOT NULL, session_id text COLLATE "C" NOT NULL, first_seq bigint NOT NULL, last_seq bigint NOT NULL,
+    frames text NOT NULL, PRIMARY KEY (user_id, session_id, first_seq))`)
+  // The event tables reference a session.
+  await db.query(`INSERT INTO sessions (user_id, session_id, symbols, start_date, end_date, timeframe, initial_capital, commission_per_share,
+    min_commission_per_order, slippage_bps, allow_short, fill_policy_version, state, created_at, updated_at, metadata, estimated_ticks, progress)
+    VALUES ('u', 's', '{AAPL}', '2023-01-03', '2023-07-14', '1m', 100000, 0, 0, 0, false, '1.0.0', 'running', now(), now(), '{}', ${FRAMES}, 0)`)
+  return db
+}
+
+type Layout = 'store' | 'joined' | 'per-batch'
+
+async function measure (db: SqlClient, layout: Layout, batch: number): Promise<string> {
+  const store = new SqlEventStore(db)
+  await db.query('DELETE FROM run_events')
+  await db.query('DELETE FROM bench_event_batches')
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  let worst = 0
+  for (let first = 1; first <= FRAMES; first += batch) {
+    const frames = Array.from({ length: Math.min(batch, FRAMES - first + 1) }, (_, i) => ({ seq: first + i, frame: frame(first + i) }))
+    const q0 = performance.now()
+    if (layout === 'store') {
+      await store.append('u', 's', frames)
+    } else if (layout === 'joined') {
+      await db.query("INSERT INTO run_events (user_id, session_id, seq, frame) SELECT $1, $2, $3::bigint + o - 1, f FROM unnest(string_to_array($4::text, E'\\n')) WITH ORDINALITY AS u (f, o)",
+        ['u', 's', first, frames.map((f) => f.frame).join('\n')])
+    } else {
+      await db.query('INSERT INTO bench_event_batches (user_id, session_id, first_seq, last_seq, frames) VALUES ($1, $2, $3, $4, $5)',
+        ['u', 's', first, first + frames.length - 1, frames.map((f) => f.frame).join('\n')])
+    }
+    worst = Math.max(worst, performance.now() - q0)
+  }
+  const wall = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  const r0 = process.cpuUsage()
+  let read: number
+  if (layout === 'per-batch') {
+    const rows = await db.query<{ frames: string }>('SELECT frames FROM bench_event_batches WHERE user_id = $1 AND session_id = $2 AND last_seq > $3 ORDER BY first_seq LIMIT $4',
+      ['u', 's', 10_000, Math.ceil(READ / batch) + 1])
+    read = rows.flatMap((r) => r.frames.split('\n')).length
+  } else {
+    read = (await store.read('u', 's', 10_000, READ, Number.POSITIVE_INFINITY)).length
+  }
+  const rcpu = process.cpuUsage(r0)
+  return `${layout.padEnd(9)} batches of ${String(batch).padStart(3)}: CPU ${((cpu.user + cpu.system) / FRAMES).toFixed(1).padStart(5)} µs per frame, ` +
+    `wall ${ms(wall, 0).padStart(8)} (slowest statement ${ms(worst, 0)}); reading ${read} frames: CPU ${ms((rcpu.user + rcpu.system) / 1000, 1)}`
+}
+
+async function main (): Promise<void> {
+  const argv = process.argv.slice(2)
+  const keys = storageArg(argv, ['pglite', 'postgres']) ?? ['pglite', 'postgres']
+  const roundsArg = argv.find((a) => a.startsWith('--rounds='))
+  const rounds = roundsArg !== undefined ? Number(roundsArg.slice('--rounds='.length)) : 2
+  console.log(machineLine())
+  console.log(`${FRAMES.toLocaleString('en-US')} frames of ${frame(12345).length} characters per layout and batch size; CPU of this process`)
+  for (let r = 0; r < rounds; r++) {
+    for (const mode of await benchStorages(keys.map((_, i) => keys[(i + r) % keys.length]).filter((k) => k !== 'memory'))) {
+      const db = await open(mode)
+      console.log(`[round ${r + 1}] ${mode.label} — ${machineLine().replace(/^.*load average/, 'load average')}`)
+      try {
+        for (const batch of [100, 512]) {
+          for (const layout of ['store', 'joined', 'per-batch'] as const) console.log(`  ${await measure(db, layout, batch)}`)
+        }
+      } finally {
+        await db.close()
+        await mode.drop()
+      }
+    }
+  }
+}
+
+await main()
