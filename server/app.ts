@@ -66,6 +66,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     requestTimeout: config.requestTimeout,
     connectionTimeout: config.requestTimeout,
     return503OnClosing: true,
+    ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
     // Opening storage can take a while: creating the embedded database folder costs several seconds.
     pluginTimeout: 120_000,
     schemaController: { compilersFactory: { buildValidator } },

@@ -41,7 +41,8 @@ export const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://[:password@]host:port[/db]' })),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'simutrador:' }),
   INSTANCE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,128}$' })),
-  RUN_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 10000 })
+  RUN_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 10000 }),
+  TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(true|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$' }))
 }, { additionalProperties: true })
 
 export type Env = Static<typeof EnvSchema>
@@ -102,6 +103,11 @@ export interface Config {
   instanceId: string
   /** How long a run's ownership lease lasts without renewal (renewed at a third of it). */
   runLeaseMs: number
+  /**
+   * TRUST_PROXY: which hops may set X-Forwarded-For (Fastify's trustProxy): addresses/CIDRs, or true (any).
+   * Unset, the client's address is the socket's (behind a proxy: the proxy's, one bucket for everyone).
+   */
+  trustProxy: true | string | undefined
 }
 
 export interface RedisConfig {
@@ -216,7 +222,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     storage,
     redis: e.REDIS_URL !== undefined ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } : undefined,
     instanceId: e.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
-    runLeaseMs: e.RUN_LEASE_MS
+    runLeaseMs: e.RUN_LEASE_MS,
+    trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY
   }
 }
 

@@ -121,3 +121,16 @@ t.test('WebSocket upgrades work over a real socket with rate limiting registered
   t.teardown(() => { s.close() })
   t.equal((await s.next('connection_ready')).type, 'connection_ready')
 })
+
+t.test('behind a trusted proxy (TRUST_PROXY), failed attempts count per forwarded client, not per proxy', async (t) => {
+  const exchangeFrom = (baseUrl: string) => async (client: string, key: string): Promise<number> =>
+    (await fetch(`${baseUrl}/auth/token`, { method: 'POST', headers: { 'x-api-key': key, 'x-forwarded-for': client } })).status
+  const trusted = exchangeFrom((await listen(t, { AUTH_FAILURES_PER_MINUTE: '3', TRUST_PROXY: '127.0.0.1' })).baseUrl)
+  for (let i = 0; i < 3; i++) t.equal(await trusted('203.0.113.7', `guess-${i}-guess-guess`), 401)
+  t.equal(await trusted('203.0.113.7', 'guess-x-guess-guess'), 429, 'the guessing client is throttled')
+  t.equal(await trusted('198.51.100.9', 'guess-y-guess-guess'), 401, 'another client behind the same proxy is still judged')
+
+  const untrusted = exchangeFrom((await listen(t, { AUTH_FAILURES_PER_MINUTE: '3' })).baseUrl)
+  for (let i = 0; i < 3; i++) t.equal(await untrusted('203.0.113.7', `guess-${i}-guess-guess`), 401)
+  t.equal(await untrusted('198.51.100.9', 'guess-y-guess-guess'), 429, 'without TRUST_PROXY the header is ignored: one bucket per socket address')
+})

@@ -154,8 +154,13 @@ t.test('simulation', async (t) => {
     const lastProcessed = Math.max(...processed.keys())
     first.ws.terminate()
     await first.closed
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    t.equal((await rest('GET', `/sessions/${id}`)).body.state, 'paused', 'the run pauses while its strategy is away')
+    // The server hears the close some time after the client does: poll (bounded), never a fixed sleep.
+    let state = ''
+    for (let i = 0; i < 200 && state !== 'paused'; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 25))
+      state = (await rest('GET', `/sessions/${id}`)).body.state
+    }
+    t.equal(state, 'paused', 'the run pauses while its strategy is away')
 
     const second = await open(t)
     const sync = await second.request('resume_session', { session_id: id, last_processed_sequence_id: lastProcessed })

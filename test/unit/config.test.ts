@@ -84,3 +84,10 @@ t.test('REDIS_URL turns on the shared bus; INSTANCE_ID defaults to host:pid; RUN
   t.throws(() => loadConfig({ INSTANCE_ID: 'has space' }), /INSTANCE_ID/)
   t.equal(redactDatabaseUrl('redis://[bad'), 'redis://(unparsable URL)')
 })
+
+t.test('TRUST_PROXY: addresses or CIDRs, or true; anything else is refused', async (t) => {
+  t.equal(loadConfig({}).trustProxy, undefined)
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ TRUST_PROXY: '127.0.0.1,10.0.0.0/8' }).trustProxy, '127.0.0.1,10.0.0.0/8')
+  t.throws(() => loadConfig({ TRUST_PROXY: 'everyone please' }), /TRUST_PROXY/)
+})
