@@ -122,7 +122,8 @@ t.test('a restarted server with a rotated JWT secret', async (t) => {
     await dropped
     const second = await ownServer({ JWT_SECRET: 'another-secret-that-is-long-enough-for-hs256-98765' }, first.port)
     t.teardown(() => second.app.close())
-    const back = await client.once('connected', { timeoutMs: 8000 })
+    // Generous: the second server is built in this process, which takes seconds at a load of 15-20.
+    const back = await client.once('connected', { timeoutMs: 30_000 })
     t.equal(back.reconnected, true)
     t.equal(back.ready.user_id, 'dev')
     t.equal((await errorOf(client.getSessionStatus(s.session_id))).error_code, 'SESSION_NOT_FOUND', 'the new server does not know the old session')
@@ -137,7 +138,8 @@ t.test('a restarted server with a rotated JWT secret', async (t) => {
     const dropped = client.once('disconnected')
     await first.app.close()
     await dropped
-    const waiting = errorOf(client.listSessions({}, { timeoutMs: 8000 }))
+    // Generous, as above: the refusal must be what ends it, not this timeout.
+    const waiting = errorOf(client.listSessions({}, { timeoutMs: 30_000 }))
     const second = await ownServer({ JWT_SECRET: 'another-secret-that-is-long-enough-for-hs256-98765' }, first.port)
     t.teardown(() => second.app.close())
     const err = await waiting
