@@ -83,6 +83,12 @@ export interface RunnerInit {
   marketSessionAt?: (symbol: string, epochMs: number) => MarketSession
   /** Bytes of newest frames the log keeps while running (a ring). */
   logMaxBytes?: number
+  /**
+   * Hold the frame that ends the run (simulation_complete, or the session_error of a failed run) until
+   * releaseFinal(): the service stores the end first, so a client that reads the session as soon as it
+   * hears the end finds it finished, on any instance.
+   */
+  holdFinal?: boolean
 }
 
 const DEFAULT_SLICE_STEPS = 2048
@@ -130,6 +136,9 @@ export class SimulationRunner {
   #stampMs = 0
   #stampText = ''
   #orderWindow = { start: Number.NEGATIVE_INFINITY, count: 0 }
+  readonly #holdFinal: boolean
+  /** The final frame (holdFinal), with the connections that were listening when it was made. */
+  #held: { frame: string, to: EventSink[] } | undefined
 
   constructor (init: RunnerInit) {
     this.sessionId = init.sessionId
@@ -143,6 +152,7 @@ export class SimulationRunner {
     this.#sliceMs = init.sliceMs ?? DEFAULT_SLICE_MS
     this.#highWater = init.highWaterMark ?? DEFAULT_HIGH_WATER
     this.#ordersPerMinute = init.ordersPerMinute ?? Number.POSITIVE_INFINITY
+    this.#holdFinal = init.holdFinal ?? false
     this.#engine = new SimulationEngine({
       sessionId: init.sessionId,
       series: init.series,
@@ -420,6 +430,7 @@ export class SimulationRunner {
     this.#primary = undefined
     this.#syncing = undefined
     this.#watchers.clear()
+    this.#held = undefined
     this.#dropEngine()
     this.log.release()
   }
@@ -554,6 +565,11 @@ export class SimulationRunner {
     this.log.append(tickStep, frame)
     this.#hooks.onFrame?.(this.log.lastSequenceId, frame)
     const primary = this.#primary
+    if (this.#holdFinal && (type === 'simulation_complete' || type === 'session_error')) {
+      // Connections that attach meanwhile get it from the log, as part of their replay.
+      this.#held = { frame, to: [...(primary !== undefined ? [primary] : []), ...this.#watchers.values()] }
+      return
+    }
     if (primary !== undefined && primary.open) primary.send(frame)
     if (this.#watchers.size > 0) {
       for (const [id, w] of this.#watchers) {
@@ -561,6 +577,14 @@ export class SimulationRunner {
         w.send(frame)
       }
     }
+  }
+
+  /** The end is stored (holdFinal): the final frame goes to the connections that were listening. */
+  releaseFinal (): void {
+    const held = this.#held
+    this.#held = undefined
+    if (held === undefined) return
+    for (const sink of held.to) if (sink.open) sink.send(held.frame)
   }
 
   #reportProgress (): void {

@@ -189,6 +189,8 @@ interface Run {
   dropped?: boolean
   /** Rebuilt while the store still said running (its owner died or handed it over): resuming needs no store move. */
   storeRunning?: boolean
+  /** A durable run that ended: lets its final events be appended, once the store shows the end (#endStored). */
+  endStored?: () => void
 }
 
 interface JournalState {
@@ -427,6 +429,7 @@ export class SimulationService {
       ...(this.#marketData.marketSessionAt !== undefined ? { marketSessionAt: this.#marketData.marketSessionAt.bind(this.#marketData) } : {}),
       ...this.#runnerTuning,
       logMaxBytes: this.#logMaxBytes,
+      holdFinal: true,
       hooks: {
         // Moves the run made itself: committed in the order made, failures logged. A rebuild only replays.
         onState: (to, detail) => {
@@ -452,6 +455,9 @@ export class SimulationService {
         onFinished: () => {
           if (journal !== undefined) {
             if (journal.rebuild === undefined) {
+              // The final frame reaches the shared stream (and remote watchers) after the store shows the end.
+              const stored = new Promise<void>((resolve) => { run.endStored = resolve })
+              this.#journaled(run, async () => { await stored }).catch(() => undefined)
               this.#flush(run, true)
               this.#retainDurable(run)
               this.#releaseWhenStored(run)
@@ -790,12 +796,25 @@ export class SimulationService {
       }
       const owner = cluster !== undefined ? await this.#ownerElsewhere(user, sessionId) : undefined
       if (owner === undefined) return orphan !== undefined ? await orphan() : await this.#missing(user, sessionId)
-      const reply = await this.#call(owner, { op, user: { user_id: user.user_id, plan: user.plan }, session_id: sessionId, args })
+      let reply: RunReply
+      try {
+        reply = await this.#call(owner, { op, user: { user_id: user.user_id, plan: user.plan }, session_id: sessionId, args })
+      } catch (err) {
+        // Reads of a finished run need no owner (one that died before giving its lease up): the store has them.
+        if (orphan === undefined || !await this.#endedInStore(user, sessionId)) throw err
+        return await orphan()
+      }
       if (reply.ok) return remote !== undefined ? await remote(reply.value as T) : reply.value as T
       // The run left that instance meanwhile (handed over, lost): ask again where it is.
       if (reply.error.error_code === NOT_HERE && attempt < COMMAND_REROUTES) { await sleep(20 * (attempt + 1)); continue }
       throw replyError(reply)
     }
+  }
+
+  /** Whether the store shows the session finished (completed or error): its results, account and orders are stored. */
+  async #endedInStore (user: SessionUser, sessionId: string): Promise<boolean> {
+    const state = (await this.#sessions.get(user, sessionId).catch(() => undefined))?.state
+    return state === 'completed' || state === 'error'
   }
 
   /** The instance (not this one) whose lease holds the run; undefined when nobody's does. */
@@ -1240,7 +1259,8 @@ export class SimulationService {
       return
     }
     j.pending.push({ seq, frame })
-    if (check !== undefined) return
+    // The final frame waits for the end's store write (onFinished flushes it).
+    if (check !== undefined || isFinalFrame(frame)) return
     if (j.pending.length >= this.#flushEvents) this.#flush(run)
     else if (j.timer === undefined) {
       j.timer = setTimeout(() => { j.timer = undefined; this.#flush(run) }, this.#flushMs)
@@ -1457,6 +1477,13 @@ export class SimulationService {
       run.owed = { to, options, timer: undefined, delayMs: OWED_RETRY_FIRST_MS }
       this.#retryOwed(run)
       throw err
+    } finally {
+      // The end was stored (or the store refused it; it is owed then): the final frame goes out now.
+      if (to === 'completed' || to === 'error') {
+        run.runner.releaseFinal()
+        run.endStored?.()
+        run.endStored = undefined
+      }
     }
   }
 

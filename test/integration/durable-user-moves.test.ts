@@ -177,3 +177,56 @@ t.test('user moves of a durable run: input logged first, store told after, a reb
     t.equal((await api('GET', `/sessions/${stopId}/results`)).status, 200)
   })
 })
+
+t.test('a run\'s end is sent once the store shows it: a read on hearing it finds the session finished', async (t) => {
+  const { storage, faults } = faultyStorage()
+  const server = await serve(storage)
+  t.teardown(async () => { await server.app.close() })
+  const token = await tokenFor(server.baseUrl, KEYS.ent)
+  const get = async (path: string): Promise<{ status: number, body: any }> => {
+    const res = await fetch(`${server.baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } })
+    return { status: res.status, body: await res.json() }
+  }
+  const open = async (): Promise<TestSocket> => {
+    const ws = await TestSocket.open(`${server.wsUrl}?token=${token}`)
+    t.teardown(() => { ws.close() })
+    await ws.next('connection_ready')
+    return ws
+  }
+  const create = async (): Promise<string> => (await (await fetch(`${server.baseUrl}/sessions`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(DURABLE_RUN)
+  })).json() as { session_id: string }).session_id
+  // Every move to a finished state takes the store 300 ms: before, the end was sent meanwhile.
+  faults.slowMoveTo = { state: 'completed', ms: 300 }
+
+  const ended = await create()
+  const strategy = await open()
+  const watcher = await open()
+  await strategy.request('start_simulation', { session_id: ended })
+  await watcher.request('subscribe_session', { session_id: ended })
+  const run = new Driver(strategy, ended)
+  await run.tick()
+  await run.toEnd()
+  t.equal((await get(`/sessions/${ended}`)).body.state, 'completed', 'the strategy hears simulation_complete, then reads completed')
+  t.equal((await get(`/sessions/${ended}/results`)).status, 200, 'and its results')
+  await watcher.next('simulation_complete')
+  t.equal(watcher.messages.filter((m) => m.type === 'simulation_complete').length, 0, 'a watcher hears the end once')
+
+  const cancelled = await create()
+  await strategy.request('start_simulation', { session_id: cancelled })
+  await strategy.next('tick')
+  await watcher.request('subscribe_session', { session_id: cancelled })
+  const cancelling = fetch(`${server.baseUrl}/sessions/${cancelled}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+  await watcher.next('simulation_complete')
+  t.equal((await get(`/sessions/${cancelled}`)).body.state, 'completed', 'a cancel: the watcher hears the end, then reads completed')
+  t.equal((await cancelling).status, 200)
+
+  faults.slowMoveTo = { state: 'error', ms: 300 }
+  const failed = await create()
+  await strategy.request('start_simulation', { session_id: failed })
+  await strategy.next('tick')
+  await watcher.request('subscribe_session', { session_id: failed })
+  strategy.send({ type: 'strategy_error', data: { session_id: failed, message: 'boom' } })
+  await watcher.next('session_error')
+  t.equal((await get(`/sessions/${failed}`)).body.state, 'error', 'a strategy_error: the watcher hears session_error, then reads error')
+})

@@ -34,7 +34,6 @@ async function until (what: string, check: () => Promise<boolean> | boolean, ms 
   throw new Error(`${what}: not within ${ms} ms`)
 }
 
-const MINUTES = { ...DURABLE_RUN, timeframe: '1m', end_date: '2023-01-31' }
 /** Long enough that a headless run is still going when the test acts on it. */
 const YEAR_OF_MINUTES = { ...DURABLE_RUN, timeframe: '1m' }
 
@@ -137,19 +136,26 @@ if (await requirePostgres(t) && await requireRedis(t)) {
     const token = await tokenFor(a.baseUrl, KEYS.ent)
     const onA = api(() => a, token)
     const onB = api(() => b, token)
-    const plain = (await onB('POST', '/sessions', MINUTES)).body.session_id as string
+    const plain = (await onB('POST', '/sessions', YEAR_OF_MINUTES)).body.session_id as string
     await onB('POST', `/sessions/${plain}/start`, { flow_control: false })
     await until('the uninterrupted run completes', async () => (await onB('GET', `/sessions/${plain}`)).body.state === 'completed')
 
-    const id = (await onA('POST', '/sessions', MINUTES)).body.session_id as string
+    // A watcher on A says where the run is; A crashes on the watcher's first tick (a headless run steps at
+    // full speed, so waiting for progress in the store could see it finished already).
+    const id = (await onA('POST', '/sessions', YEAR_OF_MINUTES)).body.session_id as string
+    const watcher = await TestSocket.open(`${a.wsUrl}?token=${token}`)
+    t.teardown(() => { watcher.close() })
+    await watcher.next('connection_ready')
     await onA('POST', `/sessions/${id}/start`, { flow_control: false })
-    await until('some progress', async () => (await onA('GET', `/sessions/${id}`)).body.progress > 0.05)
+    await watcher.request('subscribe_session', { session_id: id })
+    const seen = await watcher.next('tick', 30_000)
     await cluster.crash('a')
+    t.ok(seen.data.sequence_id < 90_000, `crashed early in the run (a watcher saw tick ${seen.data.sequence_id as number})`)
     t.equal((await onB('GET', `/sessions/${id}`)).body.state, 'running', 'still running as far as the store knows')
     await until('picked up and completed', async () => (await onB('GET', `/sessions/${id}`)).body.state === 'completed')
     const results = async (id: string): Promise<string> => JSON.stringify((await onB('GET', `/sessions/${id}/results`)).body).replaceAll(id, 'S').replaceAll(id.slice(-6), 'S6')
     t.equal(await results(id), await results(plain), 'the same results as the uninterrupted run')
     const events = (await onB('GET', `/sessions/${id}/events?after_seq=0&limit=1000`)).body
-    t.equal(events.events[0].sequence_id, 1)
+    t.equal(events.events[0].sequence_id, 1, 'its events from the first')
   })
 }
