@@ -12,6 +12,9 @@ import { requirePostgres } from '../fixtures/postgres.js'
 import { requireRedis } from '../fixtures/redis.js'
 import { privateRedis } from '../fixtures/private-redis.js'
 import { upgrade } from '../fixtures/ws-upgrade.js'
+import { SessionClient } from '../../client/session-client.js'
+import { runStrategy } from '../../client/strategy-runner.js'
+import { DURABLE_RUN, comparable, comparableResults, readRun, runDurable, smaStrategy, type DurableOutcome } from '../fixtures/durable-run.js'
 
 const CREATE = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-01-31', timeframe: '1d', initial_capital: '10000.00' }
 
@@ -136,5 +139,40 @@ if (await requirePostgres(t) && await requireRedis(t)) {
     t.same(bad, [], `${loadStatuses.length} requests of load through the outage all succeeded`)
     for (const s of all) t.equal(s.child.exitCode, null, 'no instance crashed')
     for (const s of all) t.notMatch(s.output(), /uncaught|unhandled/i, 'and none logged an unhandled error')
+  })
+
+  t.test('a lockstep run through a Redis restart (empty) ends as the uninterrupted run does', async (t) => {
+    const redis = await privateRedis(t)
+    if (redis === undefined) return
+    const cluster = await startCluster(t, 2, { REDIS_URL: redis.url, RUN_LEASE_MS: '1500' })
+    const [a, b] = cluster.instances
+    const baseline = await runDurable(() => a.baseUrl, KEYS.ent)
+
+    const client = new SessionClient({ url: [a.baseUrl, b.baseUrl], apiKey: KEYS.ent, reconnect: { baseDelayMs: 50, maxDelayMs: 500, maxAttempts: 200 } })
+    t.teardown(() => { client.close() })
+    await client.connect()
+    let outage: Promise<void> | undefined
+    let downAt = 0
+    let backAt = 0
+    const run = await runStrategy(client, smaStrategy(async (step) => {
+      if (step < 60 || outage !== undefined) return
+      // Down for two leases while the strategy holds tick 60, then back, empty; the strategy goes on meanwhile.
+      await redis.stop()
+      downAt = performance.now()
+      outage = (async () => {
+        await sleep(3000)
+        await redis.start()
+        backAt = performance.now()
+      })()
+    }), { session: DURABLE_RUN })
+    const endedAt = performance.now()
+    await outage
+    t.ok(outage !== undefined, 'Redis went down mid-run')
+    t.ok(endedAt > backAt, 'the run stood still without Redis (its lease could not be renewed) and ended after it was back')
+    t.comment(`Redis down ${Math.round(backAt - downAt)} ms; the run ended ${Math.round(endedAt - backAt)} ms after it was back`)
+    const after: DurableOutcome = { sessionId: run.session.session_id, ...await readRun(b.baseUrl, KEYS.ent, run.session.session_id) }
+    t.same(comparableResults(after), comparableResults(baseline), 'results (equity, fills, trades) equal the uninterrupted run\'s')
+    t.same(comparable(after), comparable(baseline), 'and so do the events')
+    for (const s of cluster.instances) t.equal(s.child.exitCode, null, 'no instance crashed')
   })
 }

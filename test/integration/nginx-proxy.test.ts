@@ -45,8 +45,8 @@ if (await requirePostgres(t) && await requireRedis(t) && await requireNginx(t)) 
     const run = await runStrategy(client, createStrategy(), { session: { ...CREATE, symbols: ['MSFT'] } })
     t.equal(run.complete.session_id, run.session.session_id, 'a lockstep run through the proxy completes')
     t.equal(run.ticks, run.session.estimated_ticks, 'every tick went through the proxy')
-    const after = await fetch(`${base}/sessions/${run.session.session_id}`, { headers })
-    t.equal(((await after.json()) as { state: string }).state, 'completed', 'read through the proxy as soon as the run ends, on whichever instance: completed')
+    const read = await fetch(`${base}/sessions/${run.session.session_id}`, { headers })
+    t.equal(((await read.json()) as { state: string }).state, 'completed', 'read through the proxy as soon as the run ends, on whichever instance: completed')
 
     const victim = first[0]
     await cluster.instances[victim.charCodeAt(0) - 97].stop('SIGKILL')

@@ -16,6 +16,12 @@ export interface PostgresOptions {
   connectTimeoutMs?: number
   /** A statement without an answer after this fails (default 30000 ms). */
   queryTimeoutMs?: number
+  /**
+   * A statement waiting this long for a lock fails with STORE_UNAVAILABLE (default 5000 ms), and a
+   * transaction left open this long is ended by the server (default 5000 ms): a stalled process (SIGSTOP,
+   * a long GC pause) holding a row lock never holds up the other instances for longer.
+   */
+  lockTimeoutMs?: number
 }
 
 /** Node socket errors and node-postgres' own connection messages: the database is not reachable. */
@@ -25,8 +31,10 @@ const NETWORK_MESSAGE = /connection|terminated|timeout|not queryable|ECONN|socke
 export function isUnavailable (err: unknown): boolean {
   if (err instanceof AppError) return err.error_code === 'STORE_UNAVAILABLE'
   const state = sqlState(err)
-  // 08: connection exception; 53: insufficient resources (too many connections); 57P01–03: shutting down.
-  if (state !== undefined) return state.startsWith('08') || state.startsWith('53') || /^57P0[1-3]$/.test(state)
+  // 08: connection exception; 53: insufficient resources (too many connections); 57P01–03: shutting down;
+  // 55P03: a lock not granted within lock_timeout (another process holds it); 25P03: this connection's
+  // transaction was ended by idle_in_transaction_session_timeout.
+  if (state !== undefined) return state.startsWith('08') || state.startsWith('53') || /^57P0[1-3]$/.test(state) || state === '55P03' || state === '25P03'
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return true
   return err instanceof Error && NETWORK_MESSAGE.test(err.message)
@@ -48,6 +56,8 @@ export function openPostgres (url: string, options: PostgresOptions): SqlClient 
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     query_timeout: options.queryTimeoutMs ?? 30_000,
+    lock_timeout: options.lockTimeoutMs ?? 5000,
+    idle_in_transaction_session_timeout: options.lockTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'simutrador'
