@@ -1,5 +1,5 @@
-// Runs owned by one of several instances (issue 10), with the instances in this process (coverage; tests
-// over child processes, with kill -9 and SIGSTOP, are still to land), on the machine's
+// Runs owned by one of several instances (issue 10), with the instances in this process (for coverage; the
+// same over real processes, with kill -9 and SIGSTOP, is cluster-runs.test.ts), on the machine's
 // PostgreSQL and Redis: a lockstep run handed over on resume_session and failed over after a crash ends as an
 // uninterrupted run does; a watcher on another instance gets the owner's frames in order; REST commands on
 // any instance reach the owner; a headless run whose owner crashed is picked up with no client action.
