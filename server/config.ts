@@ -165,11 +165,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = converted as Env
   const production = e.NODE_ENV === 'production'
+  // Several instances answer as one service only if each verifies the others' tokens and knows the same keys.
+  const shared = e.REDIS_URL !== undefined
 
   let secret = e.JWT_SECRET
   let generated = false
   if (secret === undefined) {
     if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production')
+    if (shared) throw new ConfigError('JWT_SECRET is required with REDIS_URL: every instance must sign and verify tokens with the same secret')
     secret = randomBytes(48).toString('base64url')
     generated = true
   } else if (Buffer.byteLength(secret, 'utf8') < 32) {
@@ -180,6 +183,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   let devKeyGenerated = false
   if (e.SIMUTRADOR_API_KEYS === undefined) {
     if (production) throw new ConfigError('SIMUTRADOR_API_KEYS is required when NODE_ENV=production')
+    if (shared) throw new ConfigError('SIMUTRADOR_API_KEYS is required with REDIS_URL: every instance must know the same API keys')
     apiKeys = [{ key: generateApiKey(), user_id: 'dev', plan: 'professional' }]
     devKeyGenerated = true
   } else {

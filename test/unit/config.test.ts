@@ -72,12 +72,18 @@ t.test('REDIS_URL turns on the shared bus; INSTANCE_ID defaults to host:pid; RUN
   t.equal(alone.instanceId, `${hostname()}:${process.pid}`)
   t.equal(alone.runLeaseMs, 10_000)
   t.equal(describeRedis(alone), `none (single instance ${hostname()}:${process.pid})`)
-  const shared = loadConfig({ REDIS_URL: 'redis://:pw@cache:6379/2', INSTANCE_ID: 'web-1', RUN_LEASE_MS: '3000', REDIS_KEY_PREFIX: 'prod:' })
+  const same = { JWT_SECRET: 'a-secret-every-instance-shares-0123456789', SIMUTRADOR_API_KEYS: 'key_shared_by_all_0001:ops:enterprise' }
+  const shared = loadConfig({ ...same, REDIS_URL: 'redis://:pw@cache:6379/2', INSTANCE_ID: 'web-1', RUN_LEASE_MS: '3000', REDIS_KEY_PREFIX: 'prod:' })
   t.same(shared.redis, { url: 'redis://:pw@cache:6379/2', keyPrefix: 'prod:' })
   t.equal(shared.instanceId, 'web-1')
   t.equal(shared.runLeaseMs, 3000)
   t.equal(describeRedis(shared), 'redis://:***@cache:6379/2 (prefix prod:), instance web-1')
-  t.equal(loadConfig({ REDIS_URL: 'rediss://cache' }).redis?.keyPrefix, 'simutrador:')
+  t.equal(loadConfig({ ...same, REDIS_URL: 'rediss://cache' }).redis?.keyPrefix, 'simutrador:')
+  // A random secret or a generated dev key per process would make each instance refuse the others' tokens.
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://cache', SIMUTRADOR_API_KEYS: same.SIMUTRADOR_API_KEYS }),
+    new ConfigError('JWT_SECRET is required with REDIS_URL: every instance must sign and verify tokens with the same secret'))
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://cache', JWT_SECRET: same.JWT_SECRET }),
+    new ConfigError('SIMUTRADOR_API_KEYS is required with REDIS_URL: every instance must know the same API keys'))
   t.throws(() => loadConfig({ REDIS_URL: 'http://:hunter2@cache' }),
     new ConfigError('Invalid environment variable REDIS_URL: it must start with redis:// or rediss://'))
   t.throws(() => loadConfig({ RUN_LEASE_MS: '10' }), /RUN_LEASE_MS/)
