@@ -17,9 +17,10 @@ export type SessionErrorCode = ErrorCode | ClientErrorCode
 
 /**
  * Server codes worth retrying unchanged: limits that reset with time and transient server failures
- * (BUS_UNAVAILABLE: the instances' shared Redis is down; it recovers when Redis is back).
+ * (BUS_UNAVAILABLE: the instances' shared Redis is down; STORE_UNAVAILABLE: the database is; both recover
+ * when it is back).
  */
-const RETRIABLE_SERVER_CODES: ReadonlySet<string> = new Set(['RATE_LIMIT_EXCEEDED', 'CONNECTION_LIMIT_EXCEEDED', 'INTERNAL_ERROR', 'BUS_UNAVAILABLE'])
+const RETRIABLE_SERVER_CODES: ReadonlySet<string> = new Set(['RATE_LIMIT_EXCEEDED', 'CONNECTION_LIMIT_EXCEEDED', 'INTERNAL_ERROR', 'BUS_UNAVAILABLE', 'STORE_UNAVAILABLE'])
 const RETRIABLE_CLIENT_CODES: ReadonlySet<string> = new Set(['REQUEST_TIMEOUT', 'CONNECTION_LOST', 'CONNECTION_FAILED'])
 
 export interface SessionErrorInit {

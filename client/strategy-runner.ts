@@ -15,6 +15,14 @@ import { SessionError } from './session-error.js'
 const STRATEGY_ERROR_MESSAGE_MAX = StrategyErrorData.properties.message.maxLength ?? 4096
 const STRATEGY_ERROR_STACK_MAX = StrategyErrorData.properties.stack.maxLength ?? 16_384
 const STRATEGY_ERROR_REPLY_MS = 5000
+/**
+ * A resume refused for a passing reason (the server's database or shared bus is down, the run is moving
+ * between instances) is sent again on the same connection, up to this many times, backing off 250 ms →
+ * 4 s (about 30 s in all), before the run gives up with that error.
+ */
+const RESUME_RETRIES = 10
+const RESUME_RETRY_FIRST_MS = 250
+const RESUME_RETRY_MAX_MS = 4000
 
 /** Errors thrown by a strategy's own callbacks (as opposed to the SDK or the server), as rethrown. */
 const strategyErrors = new WeakSet<object>()
@@ -203,13 +211,17 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
         // Take the stream back; the reply carries what was missed while away, each event once.
         awaitingResume = false
         let sync
-        try {
-          sync = await client.request('resume_session', { session_id: sessionId, last_processed_sequence_id: lastSeq }, 'state_sync', { timeoutMs: 60_000 })
-        } catch (err) {
-          // This connection dropped too: the next one resumes.
-          if (err instanceof SessionError && err.error_code === 'CONNECTION_LOST' && client.state !== 'closed') { awaitingResume = true; continue }
-          throw err
+        for (let attempt = 0; sync === undefined; attempt++) {
+          try {
+            sync = await client.request('resume_session', { session_id: sessionId, last_processed_sequence_id: lastSeq }, 'state_sync', { timeoutMs: 60_000 })
+          } catch (err) {
+            // This connection dropped too: the next one resumes.
+            if (err instanceof SessionError && err.error_code === 'CONNECTION_LOST' && client.state !== 'closed') { awaitingResume = true; break }
+            if (!(err instanceof SessionError) || !err.retriable || attempt >= RESUME_RETRIES || client.state === 'closed') throw err
+            await new Promise((resolve) => setTimeout(resolve, Math.min(RESUME_RETRY_MAX_MS, RESUME_RETRY_FIRST_MS << attempt)))
+          }
         }
+        if (sync === undefined) continue
         account = sync.account
         for (const missed of sync.missed_events) {
           const done = await handle(missed)

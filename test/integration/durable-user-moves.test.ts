@@ -9,16 +9,16 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../server/app.js'
 import type { Storage } from '../../server/ports/storage.js'
 import { KEYS, TestSocket, testConfig, tokenFor, type WsMessage } from '../fixtures/app.js'
-import { DURABLE_RUN, comparable, comparableResults, readRun } from '../fixtures/durable-run.js'
+import { DURABLE_RUN, comparable, comparableResults, readRun, runDurable } from '../fixtures/durable-run.js'
 import { faultyStorage } from '../fixtures/faulty-storage.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 interface Server { app: FastifyInstance, baseUrl: string, wsUrl: string }
 
-async function serve (storage: Storage): Promise<Server> {
+async function serve (storage: Storage, port = 0): Promise<Server> {
   const app = await buildApp(testConfig(), { logger: false, storage })
-  const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
+  const baseUrl = await app.listen({ port, host: '127.0.0.1' })
   return { app, baseUrl, wsUrl: `${baseUrl.replace(/^http/, 'ws')}/ws/simulate` }
 }
 
@@ -229,4 +229,25 @@ t.test('a run\'s end is sent once the store shows it: a read on hearing it finds
   strategy.send({ type: 'strategy_error', data: { session_id: failed, message: 'boom' } })
   await watcher.next('session_error')
   t.equal((await get(`/sessions/${failed}`)).body.state, 'error', 'a strategy_error: the watcher hears session_error, then reads error')
+})
+
+t.test('a resume refused for a passing reason (the database) is sent again by runStrategy; the run ends as the uninterrupted one', async (t) => {
+  const { storage, faults } = faultyStorage()
+  let server = await serve(storage)
+  t.teardown(async () => { await server.app.close() })
+  const port = Number(new URL(server.baseUrl).port)
+  const baseline = await runDurable(() => server.baseUrl, KEYS.ent)
+  let restarted = false
+  const interrupted = await runDurable(() => server.baseUrl, KEYS.ent, async (step) => {
+    if (step < 40 || restarted) return
+    restarted = true
+    // A restart, after which the database fails the next reads of an input log: the resume's rebuild meets them.
+    await server.app.close()
+    faults.failInputReads = 3
+    server = await serve(storage, port)
+  })
+  t.ok(restarted)
+  t.equal(faults.failInputReads, 0, 'the resume met the three failures (STORE_UNAVAILABLE), and was sent again')
+  t.same(comparableResults(interrupted), comparableResults(baseline), 'results equal')
+  t.same(comparable(interrupted), comparable(baseline), 'events equal (pauses aside)')
 })

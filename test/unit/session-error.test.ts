@@ -4,7 +4,7 @@ import t from 'tap'
 import { SessionError } from '../../client/session-error.js'
 
 t.test('retriable by default: limits that reset, transient server failures and client-side transport failures', async (t) => {
-  for (const code of ['RATE_LIMIT_EXCEEDED', 'CONNECTION_LIMIT_EXCEEDED', 'INTERNAL_ERROR', 'BUS_UNAVAILABLE'] as const) {
+  for (const code of ['RATE_LIMIT_EXCEEDED', 'CONNECTION_LIMIT_EXCEEDED', 'INTERNAL_ERROR', 'BUS_UNAVAILABLE', 'STORE_UNAVAILABLE'] as const) {
     t.equal(SessionError.fromError({ error_code: code, message: 'm', error_type: 'internal', severity: 'error', recoverable: true }).retriable, true, code)
   }
   for (const code of ['REQUEST_TIMEOUT', 'CONNECTION_LOST', 'CONNECTION_FAILED'] as const) t.equal(SessionError.client(code, 'm').retriable, true, code)
