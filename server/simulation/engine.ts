@@ -632,6 +632,9 @@ export class SimulationEngine {
     return this.book.all().map((o) => o.toWire())
   }
 
+  /** Whether the run already has an order with this id (a repeated one is refused, and counts toward no limit). */
+  holds (orderId: string): boolean { return this.book.get(orderId) !== undefined }
+
   order (orderId: string): Order {
     const o = this.book.get(orderId)
     if (o === undefined) throw new AppError('ORDER_NOT_FOUND', `no order ${orderId} in this session`, { order_id: orderId })

@@ -227,7 +227,10 @@ export class SimulationRunner {
    */
   submitBatch (batch: OrderBatchData, requestId: string | undefined, onAck?: (ack: BatchAck) => void): BatchAck {
     const engine = this.#open('accept orders')
-    this.#countOrders(batch.orders.length)
+    // A batch sent again after a reconnect (same order ids) is refused order by order; it uses no allowance.
+    let fresh = 0
+    for (const o of batch.orders) if (!engine.holds(o.order_id)) fresh++
+    this.#countOrders(fresh)
     const { ack, events } = engine.submitBatch(batch)
     onAck?.(ack)
     this.#emitAll(events, requestId)
