@@ -1275,8 +1275,15 @@ export class SimulationService {
     if (j === undefined || journal === undefined || (j.pending.length === 0 && (!final || this.#cluster === undefined))) return
     clearTimeout(j.timer)
     j.timer = undefined
-    const frames = j.pending
+    let frames = j.pending
     j.pending = []
+    // A run's final frame waits for the end's store write; only the final flush (chained after it) takes it.
+    const last = frames.at(-1)
+    if (!final && run.endStored !== undefined && last !== undefined && isFinalFrame(last.frame)) {
+      j.pending = [last]
+      frames = frames.slice(0, -1)
+      if (frames.length === 0) return
+    }
     if (this.#cluster !== undefined) {
       this.#journaled(run, async () => { await this.#appendShared(run, frames, final) }).catch(this.#onError)
       return
