@@ -65,8 +65,14 @@ if (await requirePostgres(t) && await requireRedis(t)) {
     const baseline = await runDurable(() => inst.get('a').baseUrl, KEYS.ent)
 
     const points = killPoints(20261127, 5)
-    const client = new SessionClient({ url: ['a', 'b', 'c'].map((id) => inst.get(id).baseUrl), apiKey: KEYS.ent, reconnect: { baseDelayMs: 50, maxDelayMs: 300, maxAttempts: 50 } })
+    // Bounded by the test's time rather than by a count: a restarting instance may take seconds under load.
+    const client = new SessionClient({ url: ['a', 'b', 'c'].map((id) => inst.get(id).baseUrl), apiKey: KEYS.ent, reconnect: { baseDelayMs: 50, maxDelayMs: 300, maxAttempts: 1000 } })
     t.teardown(() => { client.close() })
+    // What the client went through, printed if the run fails.
+    const moves: string[] = []
+    client.on('disconnected', (d) => { moves.push(`${Math.round(performance.now())} disconnected ${d.code} ${d.reason} from ${inst.ofUrl(d.url)}`) })
+    client.on('reconnecting', (r) => { if (r.last_error !== undefined) moves.push(`${Math.round(performance.now())} attempt ${r.attempt} → ${inst.ofUrl(r.url)} after ${r.last_error}`) })
+    client.on('connected', (c) => { moves.push(`${Math.round(performance.now())} connected to ${inst.ofUrl(c.url)}`) })
     await client.connect()
     const killed: string[] = []
     const restarts: Array<Promise<void>> = []
@@ -86,7 +92,10 @@ if (await requirePostgres(t) && await requireRedis(t)) {
         if (killedAt !== undefined) { failovers.push(performance.now() - killedAt); killedAt = undefined }
         return await strategy.onTick(tick, ctx)
       }
-    }, { session: DURABLE_RUN })
+    }, { session: DURABLE_RUN }).catch((err: unknown) => {
+      t.comment(`the client's moves:\n${moves.slice(-60).join('\n')}`)
+      throw err
+    })
     await Promise.all(restarts)
     t.equal(killed.length, 5, `owners killed: ${killed.join(', ')}`)
     t.ok(new Set(killed.map((k) => k[0])).size >= 2, 'the run moved between instances')
