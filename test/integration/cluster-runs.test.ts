@@ -81,15 +81,19 @@ if (await requirePostgres(t) && await requireRedis(t)) {
     const strategy = smaStrategy(async (step) => {
       if (points.length === 0 || step < points[0]) return
       points.shift()
+      // One instance down at a time (the others may still be restarting from an earlier kill: that takes
+      // seconds under load, and killing faster than they come back would stop the whole service).
+      await Promise.all(restarts)
       const owner = inst.ofUrl(client.url)
       killed.push(`${owner}@${step}`)
+      moves.push(`${Math.round(performance.now())} KILL ${owner} at ${step}`)
       killedAt = performance.now()
       await inst.get(owner).stop('SIGKILL')
       restarts.push(inst.restart(owner))
     })
     const run = await runStrategy(client, {
       async onTick (tick, ctx) {
-        if (killedAt !== undefined) { failovers.push(performance.now() - killedAt); killedAt = undefined }
+        if (killedAt !== undefined) { failovers.push(performance.now() - killedAt); killedAt = undefined; moves.push(`${Math.round(performance.now())} first tick ${tick.sequence_id}`) }
         return await strategy.onTick(tick, ctx)
       }
     }, { session: DURABLE_RUN }).catch((err: unknown) => {
