@@ -5,6 +5,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 import { AppError } from '../app-error.js'
+import { valueErrorMessage } from '../validation-messages.js'
 import type { WsConnection } from './connection.js'
 
 /** Which error message a failure becomes: `session_error` for session operations, `error` otherwise. */
@@ -111,7 +112,7 @@ export class WsDispatcher {
       if (skipDefaultable && isDefaultable(e)) continue
       errors.push({
         field: clip(['data', ...e.path.split('/').filter((p) => p.length > 0)].join('.'), MAX_ERROR_PART_CHARS),
-        message: clip(e.message, MAX_ERROR_PART_CHARS)
+        message: clip(valueErrorMessage(e), MAX_ERROR_PART_CHARS)
       })
       if (errors.length >= MAX_ERRORS) break
     }
