@@ -56,6 +56,25 @@ t.test('over REST and WebSocket', async (t) => {
     }
   })
 
+  t.test('other schema failures of one message read the same over both transports', async (t) => {
+    const { end_date: _omitted, ...noEnd } = VALID
+    const bodies: Array<[string, Record<string, unknown>]> = [
+      ['a missing property', noEnd],
+      ['an empty symbol list', { ...VALID, symbols: [] }],
+      ['a bad date', { ...VALID, start_date: '2023-02-30x' }],
+      ['slippage out of range', { ...VALID, slippage_bps: 5000 }],
+      ['an unknown property', { ...VALID, leverage: 10 }],
+      ['a wrong type', { ...VALID, allow_short: 'yes' }]
+    ]
+    for (const [name, body] of bodies) {
+      const r = await rest('POST', '/sessions', body)
+      const w = await ws.request('create_session', body)
+      const restErrors = (r.body.details.errors as Array<{ field: string, message: string }>).map((e) => `${e.field.replace(/^body/, 'data')} ${e.message}`)
+      const wsErrors = (w.data.details.errors as Array<{ field: string, message: string }>).map((e) => `${e.field} ${e.message}`)
+      t.same(wsErrors, restErrors, `${name}: ${restErrors.join('; ')}`)
+    }
+  })
+
   t.test('enumerations in query strings name their allowed values too', async (t) => {
     const r = await rest('GET', '/sessions?state=done')
     t.equal(r.status, 400)
