@@ -416,6 +416,17 @@ export interface components {
         AssetClass: "stock" | "forex" | "crypto";
         /** @enum {string} */
         Market: "NYSE" | "NASDAQ" | "FOREX" | "CRYPTO";
+        /**
+         * @example {
+         *       "timestamp": "2023-01-03T14:30:00.000Z",
+         *       "session_date": "2023-01-03",
+         *       "open": 166.91,
+         *       "high": 167.46,
+         *       "low": 165.43,
+         *       "close": 166.84,
+         *       "volume": 45477838
+         *     }
+         */
         Bar: {
             /**
              * @description ISO-8601 UTC timestamp
@@ -438,6 +449,13 @@ export interface components {
          * @enum {string}
          */
         BarSourceKind: "demo" | "csv" | "parquet";
+        /**
+         * @example {
+         *       "timeframe": "1d",
+         *       "first_date": "2010-01-04",
+         *       "last_date": "2025-12-31"
+         *     }
+         */
         TimeframeAvailability: {
             /**
              * @description Bar size: daily, hourly or one-minute
@@ -455,6 +473,30 @@ export interface components {
              */
             last_date: string;
         };
+        /**
+         * @example {
+         *       "symbol": "AAPL",
+         *       "name": "Apple Inc.",
+         *       "asset_class": "stock",
+         *       "market": "NASDAQ",
+         *       "currency": "USD",
+         *       "timeframes": [
+         *         {
+         *           "timeframe": "1d",
+         *           "first_date": "2010-01-04",
+         *           "last_date": "2025-12-31"
+         *         },
+         *         {
+         *           "timeframe": "1m",
+         *           "first_date": "2010-01-04",
+         *           "last_date": "2025-12-31"
+         *         }
+         *       ],
+         *       "aliases": [],
+         *       "synthetic": true,
+         *       "source": "demo"
+         *     }
+         */
         SymbolInfo: {
             /** @example AAPL */
             symbol: string;
@@ -521,6 +563,16 @@ export interface components {
              */
             timeframe?: "1d" | "1h" | "1m";
         };
+        /**
+         * @example {
+         *       "input": "EURUSD",
+         *       "symbol": "EUR/USD",
+         *       "valid": true,
+         *       "first_date": "2010-01-04",
+         *       "last_date": "2025-12-31",
+         *       "trading_sessions": 129
+         *     }
+         */
         SymbolVerdict: {
             /** @description The symbol as sent */
             input: string;
@@ -544,6 +596,16 @@ export interface components {
             /** @description Trading sessions of the symbol's market in the requested range */
             trading_sessions?: number;
         };
+        /**
+         * @example {
+         *       "start_date": "2023-01-03",
+         *       "end_date": "2023-06-30",
+         *       "timeframe": "1d",
+         *       "valid": true,
+         *       "trading_sessions": 179,
+         *       "estimated_ticks": 179
+         *     }
+         */
         DateRangeVerdict: {
             start_date: string;
             end_date: string;
@@ -1135,6 +1197,22 @@ export interface components {
             error_code?: components["schemas"]["ErrorCode"];
             order: components["schemas"]["Order"];
         };
+        /**
+         * @example {
+         *       "execution_id": "exec-1",
+         *       "order_id": "ord-1",
+         *       "symbol": "AAPL",
+         *       "side": "buy",
+         *       "executed_quantity": 10,
+         *       "executed_price": "166.00",
+         *       "execution_time": "2023-01-04T14:30:00.000Z",
+         *       "commission": "0.05",
+         *       "slippage_bps": 5,
+         *       "is_partial": false,
+         *       "remaining_quantity": 0,
+         *       "fill_reason": "market_open"
+         *     }
+         */
         ExecutionReport: {
             execution_id: string;
             order_id: string;
@@ -1259,6 +1337,23 @@ export interface components {
             /** @description Number of working orders */
             open_orders: number;
         };
+        /**
+         * @example {
+         *       "trade_id": 1,
+         *       "symbol": "AAPL",
+         *       "direction": "long",
+         *       "quantity": 100,
+         *       "entry_time": "2023-02-21T14:30:00.000Z",
+         *       "exit_time": "2023-03-16T13:30:00.000Z",
+         *       "avg_entry_price": "164.772345",
+         *       "avg_exit_price": "146.196865",
+         *       "gross_pnl": "-1857.55",
+         *       "commission": "1.00",
+         *       "net_pnl": "-1858.55",
+         *       "return_pct": -11.28,
+         *       "open_at_end": false
+         *     }
+         */
         TradeRecord: {
             trade_id: number;
             symbol: string;
@@ -1305,6 +1400,15 @@ export interface components {
             return_pct: number;
             open_at_end: boolean;
         };
+        /**
+         * @example {
+         *       "date": "2023-03-16",
+         *       "sim_time": "2023-03-16T21:00:00.000Z",
+         *       "equity": "98141.45",
+         *       "cash": "98141.45",
+         *       "drawdown_pct": 2.22
+         *     }
+         */
         EquityPoint: {
             /**
              * @description Calendar date, YYYY-MM-DD
@@ -1709,6 +1813,15 @@ export interface components {
             /** @description Your API key */
             "x-api-key": string;
         };
+        /**
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZXYifQ.c2lnbmF0dXJl",
+         *       "token_type": "Bearer",
+         *       "expires_in": 3600,
+         *       "user_id": "dev",
+         *       "plan": "professional"
+         *     }
+         */
         TokenResponse: {
             /** @description JWT to send as `Authorization: Bearer …` or `?token=` on the WebSocket */
             access_token: string;

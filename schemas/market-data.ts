@@ -34,7 +34,11 @@ export const Bar = Type.Object(
     close: Type.Number(),
     volume: Type.Number()
   },
-  { $id: 'Bar', additionalProperties: false }
+  {
+    $id: 'Bar',
+    additionalProperties: false,
+    examples: [{ timestamp: '2023-01-03T14:30:00.000Z', session_date: '2023-01-03', open: 166.91, high: 167.46, low: 165.43, close: 166.84, volume: 45477838 }]
+  }
 )
 export type Bar = Static<typeof Bar>
 
@@ -58,7 +62,7 @@ export const TimeframeAvailability = Type.Object(
     first_date: DateString,
     last_date: DateString
   },
-  { $id: 'TimeframeAvailability', additionalProperties: false }
+  { $id: 'TimeframeAvailability', additionalProperties: false, examples: [{ timeframe: '1d', first_date: '2010-01-04', last_date: '2025-12-31' }] }
 )
 export type TimeframeAvailability = Static<typeof TimeframeAvailability>
 
@@ -75,7 +79,21 @@ export const SymbolInfo = Type.Object(
     synthetic: Type.Boolean({ description: 'True for the generated demo data set: not real market prices' }),
     source: StringEnum(BAR_SOURCE_KINDS)
   },
-  { $id: 'SymbolInfo', additionalProperties: false }
+  {
+    $id: 'SymbolInfo',
+    additionalProperties: false,
+    examples: [{
+      symbol: 'AAPL',
+      name: 'Apple Inc.',
+      asset_class: 'stock',
+      market: 'NASDAQ',
+      currency: 'USD',
+      timeframes: [{ timeframe: '1d', first_date: '2010-01-04', last_date: '2025-12-31' }, { timeframe: '1m', first_date: '2010-01-04', last_date: '2025-12-31' }],
+      aliases: [],
+      synthetic: true,
+      source: 'demo'
+    }]
+  }
 )
 export type SymbolInfo = Static<typeof SymbolInfo>
 
@@ -127,7 +145,11 @@ export const SymbolVerdict = Type.Object(
     last_date: Type.Optional(DateString),
     trading_sessions: Type.Optional(Type.Integer({ description: 'Trading sessions of the symbol\'s market in the requested range' }))
   },
-  { $id: 'SymbolVerdict', additionalProperties: false }
+  {
+    $id: 'SymbolVerdict',
+    additionalProperties: false,
+    examples: [{ input: 'EURUSD', symbol: 'EUR/USD', valid: true, first_date: '2010-01-04', last_date: '2025-12-31', trading_sessions: 129 }]
+  }
 )
 export type SymbolVerdict = Static<typeof SymbolVerdict>
 
@@ -142,7 +164,11 @@ export const DateRangeVerdict = Type.Object(
     trading_sessions: Type.Optional(Type.Integer({ description: 'Days on which at least one requested symbol trades' })),
     estimated_ticks: Type.Optional(Type.Integer({ description: 'Timeline steps a simulation over this request would have' }))
   },
-  { $id: 'DateRangeVerdict', additionalProperties: false }
+  {
+    $id: 'DateRangeVerdict',
+    additionalProperties: false,
+    examples: [{ start_date: '2023-01-03', end_date: '2023-06-30', timeframe: '1d', valid: true, trading_sessions: 179, estimated_ticks: 179 }]
+  }
 )
 export type DateRangeVerdict = Static<typeof DateRangeVerdict>
 

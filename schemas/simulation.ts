@@ -255,7 +255,24 @@ export const ExecutionReport = Type.Object(
     remaining_quantity: Type.Number(),
     fill_reason: ref(FillReason)
   },
-  { $id: 'ExecutionReport', additionalProperties: false }
+  {
+    $id: 'ExecutionReport',
+    additionalProperties: false,
+    examples: [{
+      execution_id: 'exec-1',
+      order_id: 'ord-1',
+      symbol: 'AAPL',
+      side: 'buy',
+      executed_quantity: 10,
+      executed_price: '166.00',
+      execution_time: '2023-01-04T14:30:00.000Z',
+      commission: '0.05',
+      slippage_bps: 5,
+      is_partial: false,
+      remaining_quantity: 0,
+      fill_reason: 'market_open'
+    }]
+  }
 )
 export type ExecutionReport = Static<typeof ExecutionReport>
 
@@ -327,7 +344,25 @@ export const TradeRecord = Type.Object(
     return_pct: Type.Number({ description: 'net_pnl / entry value × 100' }),
     open_at_end: Type.Boolean()
   },
-  { $id: 'TradeRecord', additionalProperties: false }
+  {
+    $id: 'TradeRecord',
+    additionalProperties: false,
+    examples: [{
+      trade_id: 1,
+      symbol: 'AAPL',
+      direction: 'long',
+      quantity: 100,
+      entry_time: '2023-02-21T14:30:00.000Z',
+      exit_time: '2023-03-16T13:30:00.000Z',
+      avg_entry_price: '164.772345',
+      avg_exit_price: '146.196865',
+      gross_pnl: '-1857.55',
+      commission: '1.00',
+      net_pnl: '-1858.55',
+      return_pct: -11.28,
+      open_at_end: false
+    }]
+  }
 )
 export type TradeRecord = Static<typeof TradeRecord>
 
@@ -340,7 +375,11 @@ export const EquityPoint = Type.Object(
     cash: Money,
     drawdown_pct: Type.Number({ minimum: 0 })
   },
-  { $id: 'EquityPoint', additionalProperties: false }
+  {
+    $id: 'EquityPoint',
+    additionalProperties: false,
+    examples: [{ date: '2023-03-16', sim_time: '2023-03-16T21:00:00.000Z', equity: '98141.45', cash: '98141.45', drawdown_pct: 2.22 }]
+  }
 )
 export type EquityPoint = Static<typeof EquityPoint>
 
