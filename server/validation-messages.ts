@@ -7,11 +7,17 @@ export function mustBeOneOf (values: readonly unknown[]): string {
   return `must be one of ${values.map(String).join(', ')}`
 }
 
-/** The message of one Ajv issue (REST). */
-export function ajvIssueMessage (issue: { keyword?: string, message?: string, params?: Record<string, unknown> }): string {
+/** A failed pattern, with what the pattern stands for when the schema describes it ("Calendar date, YYYY-MM-DD"). */
+export function mustMatchPattern (pattern: unknown, description: unknown): string {
+  return `must match pattern "${String(pattern)}"${typeof description === 'string' ? ` (${description})` : ''}`
+}
+
+/** The message of one Ajv issue (REST; the validators are verbose, so `parentSchema` is set). */
+export function ajvIssueMessage (issue: { keyword?: string, message?: string, params?: Record<string, unknown>, parentSchema?: unknown }): string {
   if (issue.keyword === 'additionalProperties') return 'unknown property'
   const allowed = issue.params?.allowedValues
   if (issue.keyword === 'enum' && Array.isArray(allowed)) return mustBeOneOf(allowed)
+  if (issue.keyword === 'pattern') return mustMatchPattern(issue.params?.pattern, (issue.parentSchema as { description?: unknown } | undefined)?.description)
   return issue.message ?? 'invalid'
 }
 
@@ -22,7 +28,7 @@ type Bounds = Partial<Record<'minLength' | 'maxLength' | 'minItems' | 'maxItems'
  * checks both make, so that REST and WebSocket describe one mistake alike.
  */
 export function valueErrorMessage (error: ValueError): string {
-  const schema = error.schema as Bounds & { enum?: unknown, pattern?: string }
+  const schema = error.schema as Bounds & { enum?: unknown, pattern?: string, description?: unknown }
   if (Array.isArray(schema.enum)) return mustBeOneOf(schema.enum)
   switch (error.type) {
     case ValueErrorType.ObjectRequiredProperty: return `must have required property '${lastSegment(error.path)}'`
@@ -36,7 +42,7 @@ export function valueErrorMessage (error: ValueError): string {
     case ValueErrorType.Null: return 'must be null'
     case ValueErrorType.StringMinLength: return `must NOT have fewer than ${schema.minLength} characters`
     case ValueErrorType.StringMaxLength: return `must NOT have more than ${schema.maxLength} characters`
-    case ValueErrorType.StringPattern: return `must match pattern "${schema.pattern}"`
+    case ValueErrorType.StringPattern: return mustMatchPattern(schema.pattern, schema.description)
     case ValueErrorType.ArrayMinItems: return `must NOT have fewer than ${schema.minItems} items`
     case ValueErrorType.ArrayMaxItems: return `must NOT have more than ${schema.maxItems} items`
     case ValueErrorType.NumberMinimum: case ValueErrorType.IntegerMinimum: return `must be >= ${schema.minimum}`

@@ -35,6 +35,7 @@ const cases: Array<[string, TSchema, unknown, string]> = [
   ['too short a string', obj(Type.String({ minLength: 2 })), { a: 'x' }, 'must NOT have fewer than 2 characters'],
   ['too long a string', obj(Type.String({ maxLength: 2 })), { a: 'xyz' }, 'must NOT have more than 2 characters'],
   ['a pattern', obj(Type.String({ pattern: '^[a-z]+$' })), { a: 'X' }, 'must match pattern "^[a-z]+$"'],
+  ['a described pattern', obj(Type.String({ pattern: '^\\d{4}$', description: 'A year, YYYY' })), { a: '23' }, 'must match pattern "^\\d{4}$" (A year, YYYY)'],
   ['too few items', obj(Type.Array(Type.String(), { minItems: 1 })), { a: [] }, 'must NOT have fewer than 1 items'],
   ['too many items', obj(Type.Array(Type.String(), { maxItems: 1 })), { a: ['x', 'y'] }, 'must NOT have more than 1 items'],
   ['a minimum', obj(Type.Number({ minimum: 0 })), { a: -1 }, 'must be >= 0'],
