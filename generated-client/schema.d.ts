@@ -177,7 +177,7 @@ export interface paths {
         put?: never;
         /**
          * Start the replay
-         * @description With flow_control (default true) the run waits for tick_ack from a WebSocket that attached with resume_session; send {"flow_control": false} to run headless at full speed (watch it with subscribe_session or GET …/events).
+         * @description With flow_control (default true) the run waits for tick_ack from a WebSocket that attached with resume_session; send {"flow_control": false} to run headless at full speed (watch it with subscribe_session or GET …/events). The body is optional: none (or an empty one) starts with every default.
          */
         post: operations["startSimulation"];
         delete?: never;
@@ -244,11 +244,34 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The run's orders */
+        /**
+         * The run's orders, optionally only open, closed or one state
+         * @description Oldest first. `status` as Alpaca's: `open` (accepted, partially_filled), `closed` (filled, cancelled, expired, rejected), `all` (default) or one order state.
+         */
         get: operations["listOrders"];
         put?: never;
         /** Submit an order batch (tried from the next bar) */
         post: operations["submitOrders"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open positions of the run's account at the current simulation time
+         * @description The `positions` of GET …/account: while the run is live, as its account stands; once it has finished, as it ended.
+         */
+        get: operations["listPositions"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -330,9 +353,32 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Stable machine-readable error code */
+        /**
+         * @description Stable machine-readable error code
+         * @enum {string}
+         */
         ErrorCode: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "INTERNAL_ERROR";
-        /** @description Body of every 4xx/5xx response */
+        /**
+         * @description Body of every 4xx/5xx response
+         * @example {
+         *       "error_code": "VALIDATION_FAILED",
+         *       "message": "Invalid request: body.timeframe must be one of 1d, 1h, 1m",
+         *       "details": {
+         *         "fields": [
+         *           "body.timeframe"
+         *         ],
+         *         "errors": [
+         *           {
+         *             "field": "body.timeframe",
+         *             "message": "must be one of 1d, 1h, 1m",
+         *             "keyword": "enum"
+         *           }
+         *         ],
+         *         "more_errors": false,
+         *         "error_count": 1
+         *       }
+         *     }
+         */
         ErrorResponse: {
             error_code: components["schemas"]["ErrorCode"];
             message: string;
@@ -340,7 +386,10 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** @description Subscription plan that sets the limits */
+        /**
+         * @description Subscription plan that sets the limits
+         * @enum {string}
+         */
         Plan: "free" | "professional" | "enterprise";
         PlanLimits: {
             concurrent_sessions: number;
@@ -358,10 +407,26 @@ export interface components {
             /** @description Messages a connection may have received and not yet answered; past it the server stops reading */
             ws_requests_in_flight: number;
         };
-        /** @description Bar size: daily, hourly or one-minute */
+        /**
+         * @description Bar size: daily, hourly or one-minute
+         * @enum {string}
+         */
         Timeframe: "1d" | "1h" | "1m";
+        /** @enum {string} */
         AssetClass: "stock" | "forex" | "crypto";
+        /** @enum {string} */
         Market: "NYSE" | "NASDAQ" | "FOREX" | "CRYPTO";
+        /**
+         * @example {
+         *       "timestamp": "2023-01-03T14:30:00.000Z",
+         *       "session_date": "2023-01-03",
+         *       "open": 166.91,
+         *       "high": 167.46,
+         *       "low": 165.43,
+         *       "close": 166.84,
+         *       "volume": 45477838
+         *     }
+         */
         Bar: {
             /**
              * @description ISO-8601 UTC timestamp
@@ -379,10 +444,23 @@ export interface components {
             close: number;
             volume: number;
         };
-        /** @description Where a symbol's bars come from: the built-in synthetic demo set, CSV files or Parquet files */
+        /**
+         * @description Where a symbol's bars come from: the built-in synthetic demo set, CSV files or Parquet files
+         * @enum {string}
+         */
         BarSourceKind: "demo" | "csv" | "parquet";
+        /**
+         * @example {
+         *       "timeframe": "1d",
+         *       "first_date": "2010-01-04",
+         *       "last_date": "2025-12-31"
+         *     }
+         */
         TimeframeAvailability: {
-            /** @description Bar size: daily, hourly or one-minute */
+            /**
+             * @description Bar size: daily, hourly or one-minute
+             * @enum {string}
+             */
             timeframe: "1d" | "1h" | "1m";
             /**
              * @description Calendar date, YYYY-MM-DD
@@ -395,11 +473,37 @@ export interface components {
              */
             last_date: string;
         };
+        /**
+         * @example {
+         *       "symbol": "AAPL",
+         *       "name": "Apple Inc.",
+         *       "asset_class": "stock",
+         *       "market": "NASDAQ",
+         *       "currency": "USD",
+         *       "timeframes": [
+         *         {
+         *           "timeframe": "1d",
+         *           "first_date": "2010-01-04",
+         *           "last_date": "2025-12-31"
+         *         },
+         *         {
+         *           "timeframe": "1m",
+         *           "first_date": "2010-01-04",
+         *           "last_date": "2025-12-31"
+         *         }
+         *       ],
+         *       "aliases": [],
+         *       "synthetic": true,
+         *       "source": "demo"
+         *     }
+         */
         SymbolInfo: {
             /** @example AAPL */
             symbol: string;
             name: string;
+            /** @enum {string} */
             asset_class: "stock" | "forex" | "crypto";
+            /** @enum {string} */
             market: "NYSE" | "NASDAQ" | "FOREX" | "CRYPTO";
             /**
              * @description Currency prices are quoted in
@@ -411,10 +515,13 @@ export interface components {
             aliases: string[];
             /** @description True for the generated demo data set: not real market prices */
             synthetic: boolean;
+            /** @enum {string} */
             source: "demo" | "csv" | "parquet";
         };
         ListSymbolsQuery: {
+            /** @enum {string} */
             asset_class?: "stock" | "forex" | "crypto";
+            /** @enum {string} */
             market?: "NYSE" | "NASDAQ" | "FOREX" | "CRYPTO";
             /** @description Case-insensitive search in symbol and name */
             q?: string;
@@ -426,6 +533,18 @@ export interface components {
             /** @description Matches before `limit` was applied */
             total: number;
         };
+        /**
+         * @example {
+         *       "symbols": [
+         *         "AAPL",
+         *         "EURUSD",
+         *         "BTC-USD"
+         *       ],
+         *       "start_date": "2023-01-03",
+         *       "end_date": "2023-06-30",
+         *       "timeframe": "1d"
+         *     }
+         */
         ValidateMarketDataBody: {
             symbols: string[];
             /**
@@ -438,15 +557,29 @@ export interface components {
              * @example 2023-01-03
              */
             end_date: string;
-            /** @default 1d */
+            /**
+             * @default 1d
+             * @enum {string}
+             */
             timeframe?: "1d" | "1h" | "1m";
         };
+        /**
+         * @example {
+         *       "input": "EURUSD",
+         *       "symbol": "EUR/USD",
+         *       "valid": true,
+         *       "first_date": "2010-01-04",
+         *       "last_date": "2025-12-31",
+         *       "trading_sessions": 129
+         *     }
+         */
         SymbolVerdict: {
             /** @description The symbol as sent */
             input: string;
             /** @description Canonical symbol, null when unknown */
             symbol: string | null;
             valid: boolean;
+            /** @enum {string} */
             error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "INTERNAL_ERROR";
             message?: string;
             suggestions?: string[];
@@ -463,12 +596,26 @@ export interface components {
             /** @description Trading sessions of the symbol's market in the requested range */
             trading_sessions?: number;
         };
+        /**
+         * @example {
+         *       "start_date": "2023-01-03",
+         *       "end_date": "2023-06-30",
+         *       "timeframe": "1d",
+         *       "valid": true,
+         *       "trading_sessions": 179,
+         *       "estimated_ticks": 179
+         *     }
+         */
         DateRangeVerdict: {
             start_date: string;
             end_date: string;
-            /** @description Bar size: daily, hourly or one-minute */
+            /**
+             * @description Bar size: daily, hourly or one-minute
+             * @enum {string}
+             */
             timeframe: "1d" | "1h" | "1m";
             valid: boolean;
+            /** @enum {string} */
             error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "INTERNAL_ERROR";
             message?: string;
             /** @description Days on which at least one requested symbol trades */
@@ -477,6 +624,7 @@ export interface components {
             estimated_ticks?: number;
         };
         MarketDataError: {
+            /** @enum {string} */
             error_code: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "INTERNAL_ERROR";
             message: string;
             details: {
@@ -500,7 +648,10 @@ export interface components {
              * @example 2023-01-03
              */
             end: string;
-            /** @default 1d */
+            /**
+             * @default 1d
+             * @enum {string}
+             */
             timeframe?: "1d" | "1h" | "1m";
             /** @description Apply split/dividend adjustment when the source has it */
             adjusted?: boolean;
@@ -509,15 +660,48 @@ export interface components {
         };
         BarsResponse: {
             symbol: string;
-            /** @description Bar size: daily, hourly or one-minute */
+            /**
+             * @description Bar size: daily, hourly or one-minute
+             * @enum {string}
+             */
             timeframe: "1d" | "1h" | "1m";
             bars: components["schemas"]["Bar"][];
             synthetic: boolean;
             /** @description True when `limit` cut the range short */
             truncated: boolean;
         };
-        /** @description Lifecycle state; transitions are listed in server/sessions/lifecycle.ts */
+        /**
+         * @description Lifecycle state; transitions are listed in server/sessions/lifecycle.ts
+         * @enum {string}
+         */
         SessionState: "initializing" | "ready" | "running" | "paused" | "completed" | "error";
+        /**
+         * @example {
+         *       "session_id": "sess_3kT9xQ2mVb7Lw1Rz",
+         *       "symbols": [
+         *         "AAPL",
+         *         "MSFT"
+         *       ],
+         *       "start_date": "2023-01-03",
+         *       "end_date": "2023-06-30",
+         *       "timeframe": "1d",
+         *       "initial_capital": "100000.00",
+         *       "commission_per_share": "0.005",
+         *       "min_commission_per_order": "0.00",
+         *       "slippage_bps": 5,
+         *       "allow_short": false,
+         *       "fill_policy_version": "1.0.0",
+         *       "state": "ready",
+         *       "created_at": "2026-11-25T15:06:37.403Z",
+         *       "updated_at": "2026-11-25T15:06:37.403Z",
+         *       "expires_at": "2026-11-25T16:06:37.403Z",
+         *       "metadata": {
+         *         "strategy": "sma-crossover"
+         *       },
+         *       "estimated_ticks": 124,
+         *       "progress": 0
+         *     }
+         */
         Session: {
             /**
              * @description Session id: `sess_<random>` or a client-chosen id unique per user
@@ -580,9 +764,29 @@ export interface components {
             progress: number;
             /** @description Present when state is error */
             error_message?: string;
-            /** @description Present when state is paused: paused by the user, by the strategy connection dropping, or by a server restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run) */
+            /**
+             * @description Present when state is paused: paused by the user, by the strategy connection dropping, or by a server restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run)
+             * @enum {string}
+             */
             pause_reason?: "user" | "disconnect" | "server_restart";
         };
+        /**
+         * @example {
+         *       "symbols": [
+         *         "AAPL",
+         *         "MSFT"
+         *       ],
+         *       "start_date": "2023-01-03",
+         *       "end_date": "2023-06-30",
+         *       "timeframe": "1d",
+         *       "initial_capital": "100000",
+         *       "commission_per_share": "0.005",
+         *       "slippage_bps": 5,
+         *       "metadata": {
+         *         "strategy": "sma-crossover"
+         *       }
+         *     }
+         */
         CreateSessionBody: {
             symbols: string[];
             /**
@@ -672,6 +876,14 @@ export interface components {
             session_id?: string;
             idempotency_key?: string;
         };
+        /**
+         * @example {
+         *       "metadata": {
+         *         "strategy": "sma-crossover",
+         *         "note": "SMA 10/30 on closes"
+         *       }
+         *     }
+         */
         UpdateSessionBody: {
             /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
             metadata?: {
@@ -734,15 +946,27 @@ export interface components {
             /** @description Creations in the rolling last hour (deleted ones included) */
             sessions_created_last_hour: number;
         };
+        /** @enum {string} */
         OrderSide: "buy" | "sell";
+        /** @enum {string} */
         OrderType: "market" | "limit" | "stop" | "stop_limit";
-        /** @description day: expires at the end of its trading day; gtc: until filled or cancelled; ioc: its first bar only */
+        /**
+         * @description day: expires at the end of its trading day; gtc: until filled or cancelled; ioc: its first bar only
+         * @enum {string}
+         */
         TimeInForce: "day" | "gtc" | "ioc";
-        /** @description atomic: one invalid order rejects the whole batch; best_effort: each order on its own */
+        /**
+         * @description atomic: one invalid order rejects the whole batch; best_effort: each order on its own
+         * @enum {string}
+         */
         ExecutionMode: "atomic" | "best_effort";
+        /** @enum {string} */
         OrderState: "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected";
+        /** @enum {string} */
         FillReason: "market_open" | "limit_open" | "limit_touch" | "stop_gap_open" | "stop_touch" | "stop_limit_open" | "stop_limit_stop" | "stop_limit_touch";
+        /** @enum {string} */
         AccountUpdateFrequency: "every_fill" | "every_tick" | "on_demand";
+        /** @enum {string} */
         MarketSession: "pre_market" | "regular" | "after_hours" | "closed";
         SimulationSettings: {
             /** @default 0.005 */
@@ -847,6 +1071,23 @@ export interface components {
             estimated_price: string;
             estimated_quantity: number;
         };
+        /**
+         * @example {
+         *       "session_id": "sess_3kT9xQ2mVb7Lw1Rz",
+         *       "batch_id": "batch-1",
+         *       "accepted_orders": [
+         *         "ord-1"
+         *       ],
+         *       "rejected_orders": [],
+         *       "estimated_fills": [
+         *         {
+         *           "order_id": "ord-1",
+         *           "estimated_price": "130.28",
+         *           "estimated_quantity": 10
+         *         }
+         *       ]
+         *     }
+         */
         BatchAck: {
             /**
              * @description Session id: `sess_<random>` or a client-chosen id unique per user
@@ -858,6 +1099,25 @@ export interface components {
             rejected_orders: components["schemas"]["RejectedOrder"][];
             estimated_fills: components["schemas"]["EstimatedFill"][];
         };
+        /**
+         * @example {
+         *       "order_id": "ord-1",
+         *       "symbol": "AAPL",
+         *       "side": "buy",
+         *       "type": "market",
+         *       "time_in_force": "day",
+         *       "quantity": 10,
+         *       "status": "filled",
+         *       "filled_quantity": 10,
+         *       "remaining_quantity": 0,
+         *       "avg_fill_price": "130.35",
+         *       "commission": "0.05",
+         *       "stop_triggered": false,
+         *       "created_at": "2023-01-03T21:00:00.000Z",
+         *       "updated_at": "2023-01-04T14:30:00.000Z",
+         *       "batch_id": "batch-1"
+         *     }
+         */
         Order: {
             order_id: string;
             symbol: string;
@@ -922,6 +1182,7 @@ export interface components {
             updated_at: string;
             batch_id?: string;
             parent_order_id?: string;
+            /** @enum {string} */
             leg?: "take_profit" | "stop_loss";
         };
         OrderUpdate: {
@@ -936,6 +1197,22 @@ export interface components {
             error_code?: components["schemas"]["ErrorCode"];
             order: components["schemas"]["Order"];
         };
+        /**
+         * @example {
+         *       "execution_id": "exec-1",
+         *       "order_id": "ord-1",
+         *       "symbol": "AAPL",
+         *       "side": "buy",
+         *       "executed_quantity": 10,
+         *       "executed_price": "166.00",
+         *       "execution_time": "2023-01-04T14:30:00.000Z",
+         *       "commission": "0.05",
+         *       "slippage_bps": 5,
+         *       "is_partial": false,
+         *       "remaining_quantity": 0,
+         *       "fill_reason": "market_open"
+         *     }
+         */
         ExecutionReport: {
             execution_id: string;
             order_id: string;
@@ -963,6 +1240,16 @@ export interface components {
             remaining_quantity: number;
             fill_reason: components["schemas"]["FillReason"];
         };
+        /**
+         * @example {
+         *       "symbol": "AAPL",
+         *       "quantity": 10,
+         *       "avg_cost": "130.355",
+         *       "last_price": "126.36",
+         *       "market_value": "1263.60",
+         *       "unrealized_pnl": "-39.95"
+         *     }
+         */
         Position: {
             symbol: string;
             /** @description Negative for a short */
@@ -988,6 +1275,28 @@ export interface components {
              */
             unrealized_pnl: string;
         };
+        /**
+         * @example {
+         *       "sim_time": "2023-01-04T21:00:00.000Z",
+         *       "cash": "98696.40",
+         *       "equity": "99960.00",
+         *       "buying_power": "98696.40",
+         *       "day_pnl": "-39.95",
+         *       "realized_pnl": "0.00",
+         *       "total_commission": "0.05",
+         *       "positions": [
+         *         {
+         *           "symbol": "AAPL",
+         *           "quantity": 10,
+         *           "avg_cost": "130.355",
+         *           "last_price": "126.36",
+         *           "market_value": "1263.60",
+         *           "unrealized_pnl": "-39.95"
+         *         }
+         *       ],
+         *       "open_orders": 0
+         *     }
+         */
         AccountSnapshot: {
             /**
              * @description ISO-8601 UTC timestamp
@@ -1028,9 +1337,27 @@ export interface components {
             /** @description Number of working orders */
             open_orders: number;
         };
+        /**
+         * @example {
+         *       "trade_id": 1,
+         *       "symbol": "AAPL",
+         *       "direction": "long",
+         *       "quantity": 100,
+         *       "entry_time": "2023-02-21T14:30:00.000Z",
+         *       "exit_time": "2023-03-16T13:30:00.000Z",
+         *       "avg_entry_price": "164.772345",
+         *       "avg_exit_price": "146.196865",
+         *       "gross_pnl": "-1857.55",
+         *       "commission": "1.00",
+         *       "net_pnl": "-1858.55",
+         *       "return_pct": -11.28,
+         *       "open_at_end": false
+         *     }
+         */
         TradeRecord: {
             trade_id: number;
             symbol: string;
+            /** @enum {string} */
             direction: "long" | "short";
             /** @description Total quantity entered */
             quantity: number;
@@ -1073,6 +1400,15 @@ export interface components {
             return_pct: number;
             open_at_end: boolean;
         };
+        /**
+         * @example {
+         *       "date": "2023-03-16",
+         *       "sim_time": "2023-03-16T21:00:00.000Z",
+         *       "equity": "98141.45",
+         *       "cash": "98141.45",
+         *       "drawdown_pct": 2.22
+         *     }
+         */
         EquityPoint: {
             /**
              * @description Calendar date, YYYY-MM-DD
@@ -1096,6 +1432,29 @@ export interface components {
             cash: string;
             drawdown_pct: number;
         };
+        /**
+         * @example {
+         *       "initial_capital": "100000.00",
+         *       "final_equity": "104218.37",
+         *       "total_return_pct": 4.22,
+         *       "cagr_pct": 8.87,
+         *       "total_trades": 6,
+         *       "winning_trades": 4,
+         *       "losing_trades": 2,
+         *       "win_rate": 0.6667,
+         *       "profit_factor": 2.41,
+         *       "gross_profit": "7196.20",
+         *       "gross_loss": "-2986.03",
+         *       "realized_pnl": "4210.17",
+         *       "total_commission": "6.00",
+         *       "max_drawdown_pct": 3.18,
+         *       "sharpe_ratio": 1.12,
+         *       "sortino_ratio": 1.64,
+         *       "calmar_ratio": 2.79,
+         *       "bars_processed": 124,
+         *       "trading_days": 124
+         *     }
+         */
         PerformanceMetrics: {
             /**
              * @description Exact decimal amount as a string
@@ -1161,6 +1520,7 @@ export interface components {
              * @example sess_3kT9xQ2mVb7Lw1Rz
              */
             session_id: string;
+            /** @enum {string} */
             reason: "finished" | "stopped";
             fill_policy_version: string;
             /**
@@ -1229,6 +1589,7 @@ export interface components {
              */
             session_id: string;
             sequence_id: number;
+            /** @enum {string} */
             processing_status: "ready" | "processing" | "need_time";
         };
         TickData: {
@@ -1257,6 +1618,13 @@ export interface components {
              */
             session_id: string;
         };
+        /**
+         * @example {
+         *       "flow_control": false,
+         *       "account_update_frequency": "every_fill",
+         *       "include_bars": false
+         *     }
+         */
         StartSimulationBody: {
             /** @default true */
             flow_control?: boolean;
@@ -1266,6 +1634,22 @@ export interface components {
             /** @default true */
             include_bars?: boolean;
         };
+        /**
+         * @example {
+         *       "batch_id": "batch-1",
+         *       "orders": [
+         *         {
+         *           "order_id": "ord-1",
+         *           "symbol": "AAPL",
+         *           "side": "buy",
+         *           "type": "market",
+         *           "quantity": 10,
+         *           "time_in_force": "day"
+         *         }
+         *       ],
+         *       "execution_mode": "best_effort"
+         *     }
+         */
         SubmitOrdersBody: {
             batch_id: string;
             orders: components["schemas"]["OrderRequest"][];
@@ -1282,6 +1666,43 @@ export interface components {
         OrderList: {
             orders: components["schemas"]["Order"][];
         };
+        ListOrdersQuery: {
+            /**
+             * @description open: accepted or partially_filled; closed: filled, cancelled, expired or rejected; all; or one order state
+             * @default all
+             * @enum {string}
+             */
+            status?: "all" | "open" | "closed" | "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected";
+        };
+        /**
+         * @example {
+         *       "session_id": "sess_3kT9xQ2mVb7Lw1Rz",
+         *       "sim_time": "2023-01-04T21:00:00.000Z",
+         *       "positions": [
+         *         {
+         *           "symbol": "AAPL",
+         *           "quantity": 10,
+         *           "avg_cost": "130.355",
+         *           "last_price": "126.36",
+         *           "market_value": "1263.60",
+         *           "unrealized_pnl": "-39.95"
+         *         }
+         *       ]
+         *     }
+         */
+        PositionList: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            sim_time: string;
+            positions: components["schemas"]["Position"][];
+        };
         SimulationStartedData: {
             /**
              * @description Session id: `sess_<random>` or a client-chosen id unique per user
@@ -1297,6 +1718,14 @@ export interface components {
             symbols: string[];
             initial_capital: string;
         };
+        /**
+         * @example {
+         *       "session_id": "sess_3kT9xQ2mVb7Lw1Rz",
+         *       "state": "running",
+         *       "ticks_sent": 0,
+         *       "total_ticks": 124
+         *     }
+         */
         SimulationStateData: {
             /**
              * @description Session id: `sess_<random>` or a client-chosen id unique per user
@@ -1384,6 +1813,15 @@ export interface components {
             /** @description Your API key */
             "x-api-key": string;
         };
+        /**
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZXYifQ.c2lnbmF0dXJl",
+         *       "token_type": "Bearer",
+         *       "expires_in": 3600,
+         *       "user_id": "dev",
+         *       "plan": "professional"
+         *     }
+         */
         TokenResponse: {
             /** @description JWT to send as `Authorization: Bearer …` or `?token=` on the WebSocket */
             access_token: string;
@@ -1429,7 +1867,10 @@ export interface components {
             server_time: string;
             /** @description This server process among the instances (INSTANCE_ID, default host:pid) */
             instance_id: string;
-            /** @description The shared Redis bus: none (single instance, no REDIS_URL), ready, or down (what needs it answers 503 BUS_UNAVAILABLE) */
+            /**
+             * @description The shared Redis bus: none (single instance, no REDIS_URL), ready, or down (what needs it answers 503 BUS_UNAVAILABLE)
+             * @enum {string}
+             */
             bus: "none" | "ready" | "down";
         };
         WsClientEnvelope: {
@@ -1481,7 +1922,9 @@ export interface components {
         WsErrorData: {
             error_code: components["schemas"]["ErrorCode"];
             message: string;
+            /** @enum {string} */
             error_type: "protocol" | "validation" | "auth" | "rate_limit" | "domain" | "internal";
+            /** @enum {string} */
             severity: "warning" | "error" | "fatal";
             recoverable: boolean;
             retry_after_ms?: number;
@@ -1501,6 +1944,7 @@ export interface components {
             };
         };
         ConnectionWarningData: {
+            /** @enum {string} */
             reason: "token_expiring" | "idle" | "slow_consumer";
             message: string;
             /**
@@ -1510,6 +1954,7 @@ export interface components {
             closes_at?: string;
         };
         ConnectionClosingData: {
+            /** @enum {string} */
             reason: "server_shutdown" | "token_expired" | "idle_timeout" | "connection_limit" | "rate_limit";
             message: string;
             close_code: number;
@@ -1753,6 +2198,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "symbols": [
+                 *         "AAPL",
+                 *         "EURUSD",
+                 *         "BTC-USD"
+                 *       ],
+                 *       "start_date": "2023-01-03",
+                 *       "end_date": "2023-06-30",
+                 *       "timeframe": "1d"
+                 *     }
+                 */
                 "application/json": {
                     symbols: string[];
                     /**
@@ -1765,7 +2222,10 @@ export interface operations {
                      * @example 2023-01-03
                      */
                     end_date: string;
-                    /** @default 1d */
+                    /**
+                     * @default 1d
+                     * @enum {string}
+                     */
                     timeframe?: "1d" | "1h" | "1m";
                 };
             };
@@ -1954,6 +2414,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "symbols": [
+                 *         "AAPL",
+                 *         "MSFT"
+                 *       ],
+                 *       "start_date": "2023-01-03",
+                 *       "end_date": "2023-06-30",
+                 *       "timeframe": "1d",
+                 *       "initial_capital": "100000",
+                 *       "commission_per_share": "0.005",
+                 *       "slippage_bps": 5,
+                 *       "metadata": {
+                 *         "strategy": "sma-crossover"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     symbols: string[];
                     /**
@@ -2221,6 +2698,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "metadata": {
+                 *         "strategy": "sma-crossover",
+                 *         "note": "SMA 10/30 on closes"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     /** @description Client-defined JSON object, at most 16 KiB serialised (configurable) */
                     metadata?: {
@@ -2299,8 +2784,15 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "flow_control": false,
+                 *       "account_update_frequency": "every_fill",
+                 *       "include_bars": false
+                 *     }
+                 */
                 "application/json": {
                     /** @default true */
                     flow_control?: boolean;
@@ -2620,7 +3112,10 @@ export interface operations {
     };
     listOrders: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description open: accepted or partially_filled; closed: filled, cancelled, expired or rejected; all; or one order state */
+                status?: "all" | "open" | "closed" | "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected";
+            };
             header?: never;
             path: {
                 /**
@@ -2713,6 +3208,22 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "batch_id": "batch-1",
+                 *       "orders": [
+                 *         {
+                 *           "order_id": "ord-1",
+                 *           "symbol": "AAPL",
+                 *           "side": "buy",
+                 *           "type": "market",
+                 *           "quantity": 10,
+                 *           "time_in_force": "day"
+                 *         }
+                 *       ],
+                 *       "execution_mode": "best_effort"
+                 *     }
+                 */
                 "application/json": {
                     batch_id: string;
                     orders: components["schemas"]["OrderRequest"][];
@@ -2728,6 +3239,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BatchAck"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listPositions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PositionList"];
                 };
             };
             /** @description Body of every 4xx/5xx response */

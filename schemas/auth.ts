@@ -16,7 +16,11 @@ export const TokenResponse = Type.Object(
     user_id: Type.String(),
     plan: Type.Unsafe<PlanT>(Type.Ref('Plan'))
   },
-  { $id: 'TokenResponse', additionalProperties: false }
+  {
+    $id: 'TokenResponse',
+    additionalProperties: false,
+    examples: [{ access_token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZXYifQ.c2lnbmF0dXJl', token_type: 'Bearer', expires_in: 3600, user_id: 'dev', plan: 'professional' }]
+  }
 )
 export type TokenResponse = Static<typeof TokenResponse>
 

@@ -1,5 +1,15 @@
 // Shared wire atoms: dates, timestamps, exact money, ids. Every resource schema builds on these.
-import { Type, type Static } from '@sinclair/typebox'
+import { Kind, Type, TypeRegistry, type SchemaOptions, type Static, type TUnsafe } from '@sinclair/typebox'
+
+/**
+ * A string enumeration as JSON Schema `{type: 'string', enum: [...]}`, so OpenAPI (and Swagger UI) shows the
+ * allowed values and a wrong value fails once with "must be one of …", not once per `const` of an anyOf.
+ * Its own TypeBox kind, registered below, lets TypeCompiler (the WebSocket validators) check it too.
+ */
+export function StringEnum<const T extends readonly string[]> (values: T, options: SchemaOptions = {}): TUnsafe<T[number]> {
+  return Type.Unsafe<T[number]>({ ...options, [Kind]: 'StringEnum', type: 'string', enum: [...values] })
+}
+TypeRegistry.Set<{ enum: readonly string[] }>('StringEnum', (schema, value) => typeof value === 'string' && schema.enum.includes(value))
 
 /** Calendar date `YYYY-MM-DD`. Pattern (not `format`) so Ajv and TypeCompiler agree without format plugins. */
 export const DateString = Type.String({
@@ -45,7 +55,7 @@ export type SymbolInput = Static<typeof SymbolInput>
 
 export const RequestId = Type.String({ minLength: 1, maxLength: 128 })
 
-export const Plan = Type.Union([Type.Literal('free'), Type.Literal('professional'), Type.Literal('enterprise')], {
+export const Plan = StringEnum(['free', 'professional', 'enterprise'], {
   $id: 'Plan',
   description: 'Subscription plan that sets the limits'
 })

@@ -1,6 +1,7 @@
 // The one error-code enum of SimuTrador and the error body every transport sends.
 // Services throw AppError (server/app-error.ts) with one of these codes; REST and WebSocket map it in one place each.
 import { Type, type Static } from '@sinclair/typebox'
+import { StringEnum } from './common.js'
 
 export const ERROR_CODES = [
   'INVALID_SYMBOL',
@@ -31,7 +32,7 @@ export const ERROR_CODES = [
   'INTERNAL_ERROR'
 ] as const
 
-export const ErrorCode = Type.Union(ERROR_CODES.map((c) => Type.Literal(c)), {
+export const ErrorCode = StringEnum(ERROR_CODES, {
   $id: 'ErrorCode',
   description: 'Stable machine-readable error code'
 })
@@ -43,6 +44,15 @@ export const ErrorResponse = Type.Object(
     message: Type.String(),
     details: Type.Optional(Type.Record(Type.String(), Type.Unknown()))
   },
-  { $id: 'ErrorResponse', additionalProperties: false, description: 'Body of every 4xx/5xx response' }
+  {
+    $id: 'ErrorResponse',
+    additionalProperties: false,
+    description: 'Body of every 4xx/5xx response',
+    examples: [{
+      error_code: 'VALIDATION_FAILED',
+      message: 'Invalid request: body.timeframe must be one of 1d, 1h, 1m',
+      details: { fields: ['body.timeframe'], errors: [{ field: 'body.timeframe', message: 'must be one of 1d, 1h, 1m', keyword: 'enum' }], more_errors: false, error_count: 1 }
+    }]
+  }
 )
 export type ErrorResponse = Static<typeof ErrorResponse>

@@ -1,6 +1,6 @@
 // Liveness response.
 import { Type, type Static } from '@sinclair/typebox'
-import { Timestamp } from './common.js'
+import { StringEnum, Timestamp } from './common.js'
 
 export const Health = Type.Object(
   {
@@ -9,7 +9,7 @@ export const Health = Type.Object(
     uptime_sec: Type.Number(),
     server_time: Timestamp,
     instance_id: Type.String({ description: 'This server process among the instances (INSTANCE_ID, default host:pid)' }),
-    bus: Type.Union([Type.Literal('none'), Type.Literal('ready'), Type.Literal('down')], {
+    bus: StringEnum(['none', 'ready', 'down'], {
       description: 'The shared Redis bus: none (single instance, no REDIS_URL), ready, or down (what needs it answers 503 BUS_UNAVAILABLE)'
     })
   },

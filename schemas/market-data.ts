@@ -1,22 +1,24 @@
 // Market-data wire shapes: timeframes, asset classes, markets, OHLCV bars, the symbol catalogue,
 // market-data validation verdicts and bar queries. REST routes and WebSocket handlers share them.
 import { Type, type Static } from '@sinclair/typebox'
-import { Timestamp, DateString, SymbolInput } from './common.js'
-import { ErrorCode } from './errors.js'
+import { Timestamp, DateString, StringEnum, SymbolInput } from './common.js'
+import { ERROR_CODES } from './errors.js'
 
-export const Timeframe = Type.Union([Type.Literal('1d'), Type.Literal('1h'), Type.Literal('1m')], {
+export const TIMEFRAMES = ['1d', '1h', '1m'] as const
+export const Timeframe = StringEnum(TIMEFRAMES, {
   $id: 'Timeframe',
   description: 'Bar size: daily, hourly or one-minute'
 })
 export type Timeframe = Static<typeof Timeframe>
 
-export const AssetClass = Type.Union([Type.Literal('stock'), Type.Literal('forex'), Type.Literal('crypto')], {
+const ASSET_CLASSES = ['stock', 'forex', 'crypto'] as const
+export const AssetClass = StringEnum(ASSET_CLASSES, {
   $id: 'AssetClass'
 })
 export type AssetClass = Static<typeof AssetClass>
 
-export const Market = Type.Union(
-  [Type.Literal('NYSE'), Type.Literal('NASDAQ'), Type.Literal('FOREX'), Type.Literal('CRYPTO')],
+const MARKETS = ['NYSE', 'NASDAQ', 'FOREX', 'CRYPTO'] as const
+export const Market = StringEnum(MARKETS,
   { $id: 'Market' }
 )
 export type Market = Static<typeof Market>
@@ -32,17 +34,22 @@ export const Bar = Type.Object(
     close: Type.Number(),
     volume: Type.Number()
   },
-  { $id: 'Bar', additionalProperties: false }
+  {
+    $id: 'Bar',
+    additionalProperties: false,
+    examples: [{ timestamp: '2023-01-03T14:30:00.000Z', session_date: '2023-01-03', open: 166.91, high: 167.46, low: 165.43, close: 166.84, volume: 45477838 }]
+  }
 )
 export type Bar = Static<typeof Bar>
 
 // Anonymous copies of the enums above. Embedding an $id'd schema inline would register its $id twice
 // with Ajv, and a `$ref` cannot carry a `default`; string enums copied without $id avoid both.
-const TimeframeField = Type.Union(Timeframe.anyOf, { description: Timeframe.description })
-const AssetClassField = Type.Union(AssetClass.anyOf)
-const MarketField = Type.Union(Market.anyOf)
+const TimeframeField = StringEnum(TIMEFRAMES, { description: Timeframe.description })
+const AssetClassField = StringEnum(ASSET_CLASSES)
+const MarketField = StringEnum(MARKETS)
 
-export const BarSourceKind = Type.Union([Type.Literal('demo'), Type.Literal('csv'), Type.Literal('parquet')], {
+const BAR_SOURCE_KINDS = ['demo', 'csv', 'parquet'] as const
+export const BarSourceKind = StringEnum(BAR_SOURCE_KINDS, {
   $id: 'BarSourceKind',
   description: 'Where a symbol\'s bars come from: the built-in synthetic demo set, CSV files or Parquet files'
 })
@@ -55,7 +62,7 @@ export const TimeframeAvailability = Type.Object(
     first_date: DateString,
     last_date: DateString
   },
-  { $id: 'TimeframeAvailability', additionalProperties: false }
+  { $id: 'TimeframeAvailability', additionalProperties: false, examples: [{ timeframe: '1d', first_date: '2010-01-04', last_date: '2025-12-31' }] }
 )
 export type TimeframeAvailability = Static<typeof TimeframeAvailability>
 
@@ -70,9 +77,23 @@ export const SymbolInfo = Type.Object(
     timeframes: Type.Array(Type.Unsafe<TimeframeAvailability>(Type.Ref('TimeframeAvailability'))),
     aliases: Type.Array(Type.String(), { description: 'Other accepted spellings, e.g. EURUSD, C:EURUSD' }),
     synthetic: Type.Boolean({ description: 'True for the generated demo data set: not real market prices' }),
-    source: Type.Union(BarSourceKind.anyOf)
+    source: StringEnum(BAR_SOURCE_KINDS)
   },
-  { $id: 'SymbolInfo', additionalProperties: false }
+  {
+    $id: 'SymbolInfo',
+    additionalProperties: false,
+    examples: [{
+      symbol: 'AAPL',
+      name: 'Apple Inc.',
+      asset_class: 'stock',
+      market: 'NASDAQ',
+      currency: 'USD',
+      timeframes: [{ timeframe: '1d', first_date: '2010-01-04', last_date: '2025-12-31' }, { timeframe: '1m', first_date: '2010-01-04', last_date: '2025-12-31' }],
+      aliases: [],
+      synthetic: true,
+      source: 'demo'
+    }]
+  }
 )
 export type SymbolInfo = Static<typeof SymbolInfo>
 
@@ -101,9 +122,13 @@ export const ValidateMarketDataBody = Type.Object(
     symbols: Type.Array(SymbolInput, { minItems: 1, maxItems: 500 }),
     start_date: DateString,
     end_date: DateString,
-    timeframe: Type.Optional(Type.Union(Timeframe.anyOf, { default: '1d' }))
+    timeframe: Type.Optional(StringEnum(TIMEFRAMES, { default: '1d' }))
   },
-  { $id: 'ValidateMarketDataBody', additionalProperties: false }
+  {
+    $id: 'ValidateMarketDataBody',
+    additionalProperties: false,
+    examples: [{ symbols: ['AAPL', 'EURUSD', 'BTC-USD'], start_date: '2023-01-03', end_date: '2023-06-30', timeframe: '1d' }]
+  }
 )
 export type ValidateMarketDataBody = Static<typeof ValidateMarketDataBody>
 
@@ -113,14 +138,18 @@ export const SymbolVerdict = Type.Object(
     input: Type.String({ description: 'The symbol as sent' }),
     symbol: Type.Union([Type.String(), Type.Null()], { description: 'Canonical symbol, null when unknown' }),
     valid: Type.Boolean(),
-    error_code: Type.Optional(Type.Union(ErrorCode.anyOf)),
+    error_code: Type.Optional(StringEnum(ERROR_CODES)),
     message: Type.Optional(Type.String()),
     suggestions: Type.Optional(Type.Array(Type.String())),
     first_date: Type.Optional(DateString),
     last_date: Type.Optional(DateString),
     trading_sessions: Type.Optional(Type.Integer({ description: 'Trading sessions of the symbol\'s market in the requested range' }))
   },
-  { $id: 'SymbolVerdict', additionalProperties: false }
+  {
+    $id: 'SymbolVerdict',
+    additionalProperties: false,
+    examples: [{ input: 'EURUSD', symbol: 'EUR/USD', valid: true, first_date: '2010-01-04', last_date: '2025-12-31', trading_sessions: 129 }]
+  }
 )
 export type SymbolVerdict = Static<typeof SymbolVerdict>
 
@@ -130,19 +159,23 @@ export const DateRangeVerdict = Type.Object(
     end_date: Type.String(),
     timeframe: TimeframeField,
     valid: Type.Boolean(),
-    error_code: Type.Optional(Type.Union(ErrorCode.anyOf)),
+    error_code: Type.Optional(StringEnum(ERROR_CODES)),
     message: Type.Optional(Type.String()),
     trading_sessions: Type.Optional(Type.Integer({ description: 'Days on which at least one requested symbol trades' })),
     estimated_ticks: Type.Optional(Type.Integer({ description: 'Timeline steps a simulation over this request would have' }))
   },
-  { $id: 'DateRangeVerdict', additionalProperties: false }
+  {
+    $id: 'DateRangeVerdict',
+    additionalProperties: false,
+    examples: [{ start_date: '2023-01-03', end_date: '2023-06-30', timeframe: '1d', valid: true, trading_sessions: 179, estimated_ticks: 179 }]
+  }
 )
 export type DateRangeVerdict = Static<typeof DateRangeVerdict>
 
 /** One problem found, in the same shape as an error body so clients handle both alike. */
 export const MarketDataError = Type.Object(
   {
-    error_code: Type.Union(ErrorCode.anyOf),
+    error_code: StringEnum(ERROR_CODES),
     message: Type.String(),
     details: Type.Record(Type.String(), Type.Unknown())
   },
@@ -167,7 +200,7 @@ export const BarsQuery = Type.Object(
   {
     start: DateString,
     end: DateString,
-    timeframe: Type.Optional(Type.Union(Timeframe.anyOf, { default: '1d' })),
+    timeframe: Type.Optional(StringEnum(TIMEFRAMES, { default: '1d' })),
     adjusted: Type.Optional(Type.Boolean({ description: 'Apply split/dividend adjustment when the source has it' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BARS_PER_REQUEST, default: 10000 }))
   },

@@ -1,7 +1,7 @@
 // Session wire shapes (ARCHITECTURE.md §3–4): the resource, its REST bodies/queries and the WebSocket
 // payloads of the session message family. server/sessions/session-manager.ts speaks exactly these types.
 import { Type, type Static } from '@sinclair/typebox'
-import { DateString, Money, MoneyInput, SessionId, SymbolInput, Timestamp } from './common.js'
+import { StringEnum, DateString, Money, MoneyInput, SessionId, SymbolInput, Timestamp } from './common.js'
 import type { Timeframe } from './market-data.js'
 
 /**
@@ -31,15 +31,7 @@ export const SESSION_DEFAULTS = {
   allow_short: boolean
 }
 
-export const SessionState = Type.Union(
-  [
-    Type.Literal('initializing'),
-    Type.Literal('ready'),
-    Type.Literal('running'),
-    Type.Literal('paused'),
-    Type.Literal('completed'),
-    Type.Literal('error')
-  ],
+export const SessionState = StringEnum(['initializing', 'ready', 'running', 'paused', 'completed', 'error'],
   { $id: 'SessionState', description: 'Lifecycle state; transitions are listed in server/sessions/lifecycle.ts' }
 )
 export type SessionState = Static<typeof SessionState>
@@ -89,12 +81,35 @@ export const Session = Type.Object(
     estimated_ticks: Type.Integer({ minimum: 0 }),
     progress: Type.Number({ minimum: 0, maximum: 1 }),
     error_message: Type.Optional(Type.String({ description: 'Present when state is error' })),
-    pause_reason: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('disconnect'), Type.Literal('server_restart')], {
+    pause_reason: Type.Optional(StringEnum(['user', 'disconnect', 'server_restart'], {
       description: 'Present when state is paused: paused by the user, by the strategy connection dropping, or by a server ' +
         'restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run)'
     }))
   },
-  { $id: 'Session', additionalProperties: false }
+  {
+    $id: 'Session',
+    additionalProperties: false,
+    examples: [{
+      session_id: 'sess_3kT9xQ2mVb7Lw1Rz',
+      symbols: ['AAPL', 'MSFT'],
+      start_date: '2023-01-03',
+      end_date: '2023-06-30',
+      timeframe: '1d',
+      initial_capital: '100000.00',
+      commission_per_share: '0.005',
+      min_commission_per_order: '0.00',
+      slippage_bps: 5,
+      allow_short: false,
+      fill_policy_version: '1.0.0',
+      state: 'ready',
+      created_at: '2026-11-25T15:06:37.403Z',
+      updated_at: '2026-11-25T15:06:37.403Z',
+      expires_at: '2026-11-25T16:06:37.403Z',
+      metadata: { strategy: 'sma-crossover' },
+      estimated_ticks: 124,
+      progress: 0
+    }]
+  }
 )
 export type Session = Static<typeof Session>
 
@@ -115,7 +130,21 @@ export const CreateSessionBody = Type.Object(
       Type.String({ pattern: SessionId.pattern, description: 'Client-chosen id, unique among the caller\'s sessions' })
     )
   },
-  { $id: 'CreateSessionBody', additionalProperties: false }
+  {
+    $id: 'CreateSessionBody',
+    additionalProperties: false,
+    // What Swagger UI's "Try it out" sends: a demo-data session that is accepted as it stands.
+    examples: [{
+      symbols: ['AAPL', 'MSFT'],
+      start_date: '2023-01-03',
+      end_date: '2023-06-30',
+      timeframe: '1d',
+      initial_capital: '100000',
+      commission_per_share: '0.005',
+      slippage_bps: 5,
+      metadata: { strategy: 'sma-crossover' }
+    }]
+  }
 )
 export type CreateSessionBody = Static<typeof CreateSessionBody>
 
@@ -135,7 +164,7 @@ export type CreateSessionData = Static<typeof CreateSessionData>
  */
 export const UpdateSessionBody = Type.Object(
   { metadata: Type.Optional(Metadata) },
-  { $id: 'UpdateSessionBody', additionalProperties: false }
+  { $id: 'UpdateSessionBody', additionalProperties: false, examples: [{ metadata: { strategy: 'sma-crossover', note: 'SMA 10/30 on closes' } }] }
 )
 export type UpdateSessionBody = Static<typeof UpdateSessionBody>
 

@@ -1,9 +1,9 @@
 // Wire shapes for running a session (ARCHITECTURE.md §4, issue 5 §2 and §7): control messages, their
 // replies, the event log and resume. Order, fill, account and result shapes live in simulation.ts.
 import { Type, type Static } from '@sinclair/typebox'
-import { SessionId, Timestamp } from './common.js'
-import type { AccountSnapshot as AccountSnapshotT, Order as OrderT } from './simulation.js'
-import { OrderBatchData, StartSimulationData } from './simulation.js'
+import { SessionId, StringEnum, Timestamp } from './common.js'
+import type { AccountSnapshot as AccountSnapshotT, Order as OrderT, Position as PositionT } from './simulation.js'
+import { ORDER_STATES, OrderBatchData, StartSimulationData } from './simulation.js'
 import type { SessionState as SessionStateT } from './sessions.js'
 
 /** `data` of pause_simulation, resume_simulation, query_account, subscribe_session, unsubscribe_session. */
@@ -11,11 +11,24 @@ export const SessionRefData = Type.Object({ session_id: SessionId }, { $id: 'Ses
 export type SessionRefData = Static<typeof SessionRefData>
 
 /** REST body of POST /sessions/{id}/start: the WebSocket's start options without the id (it is in the path). */
-export const StartSimulationBody = Type.Omit(StartSimulationData, ['session_id'], { $id: 'StartSimulationBody', additionalProperties: false })
+export const StartSimulationBody = Type.Omit(StartSimulationData, ['session_id'], {
+  $id: 'StartSimulationBody',
+  additionalProperties: false,
+  // Headless: from Swagger UI there is no WebSocket to acknowledge ticks, so the example runs at full speed.
+  examples: [{ flow_control: false, account_update_frequency: 'every_fill', include_bars: false }]
+})
 export type StartSimulationBody = Static<typeof StartSimulationBody>
 
 /** REST body of POST /sessions/{id}/orders: an order batch without the id (it is in the path). */
-export const SubmitOrdersBody = Type.Omit(OrderBatchData, ['session_id'], { $id: 'SubmitOrdersBody', additionalProperties: false })
+export const SubmitOrdersBody = Type.Omit(OrderBatchData, ['session_id'], {
+  $id: 'SubmitOrdersBody',
+  additionalProperties: false,
+  examples: [{
+    batch_id: 'batch-1',
+    orders: [{ order_id: 'ord-1', symbol: 'AAPL', side: 'buy', type: 'market', quantity: 10, time_in_force: 'day' }],
+    execution_mode: 'best_effort'
+  }]
+})
 export type SubmitOrdersBody = Static<typeof SubmitOrdersBody>
 
 export const OrderIdParams = Type.Object(
@@ -28,6 +41,43 @@ export const OrderList = Type.Object(
   { $id: 'OrderList', additionalProperties: false }
 )
 export type OrderList = Static<typeof OrderList>
+
+/**
+ * `status` of GET /sessions/{id}/orders, as Alpaca's: `open` (accepted or partially filled), `closed` (filled,
+ * cancelled, expired or rejected), `all`, or one exact order state.
+ */
+export const ORDER_STATUS_FILTERS = ['all', 'open', 'closed', ...ORDER_STATES] as const
+export type OrderStatusFilter = (typeof ORDER_STATUS_FILTERS)[number]
+
+export const ListOrdersQuery = Type.Object(
+  {
+    status: Type.Optional(StringEnum(ORDER_STATUS_FILTERS, {
+      default: 'all',
+      description: 'open: accepted or partially_filled; closed: filled, cancelled, expired or rejected; all; or one order state'
+    }))
+  },
+  { $id: 'ListOrdersQuery', additionalProperties: false }
+)
+export type ListOrdersQuery = Static<typeof ListOrdersQuery>
+
+/** GET /sessions/{id}/positions: the open positions of the run's account (as in its account snapshot). */
+export const PositionList = Type.Object(
+  {
+    session_id: SessionId,
+    sim_time: Timestamp,
+    positions: Type.Array(Type.Unsafe<PositionT>(Type.Ref('Position')))
+  },
+  {
+    $id: 'PositionList',
+    additionalProperties: false,
+    examples: [{
+      session_id: 'sess_3kT9xQ2mVb7Lw1Rz',
+      sim_time: '2023-01-04T21:00:00.000Z',
+      positions: [{ symbol: 'AAPL', quantity: 10, avg_cost: '130.355', last_price: '126.36', market_value: '1263.60', unrealized_pnl: '-39.95' }]
+    }]
+  }
+)
+export type PositionList = Static<typeof PositionList>
 
 export const SimulationStartedData = Type.Object(
   {
@@ -54,7 +104,7 @@ export const SimulationStateData = Type.Object(
     total_ticks: Type.Integer({ minimum: 0 }),
     reason: Type.Optional(Type.String())
   },
-  { $id: 'SimulationStateData', additionalProperties: false }
+  { $id: 'SimulationStateData', additionalProperties: false, examples: [{ session_id: 'sess_3kT9xQ2mVb7Lw1Rz', state: 'running', ticks_sent: 0, total_ticks: 124 }] }
 )
 export type SimulationStateData = Static<typeof SimulationStateData>
 
@@ -141,6 +191,8 @@ export const simulationControlSchemas = [
   SubmitOrdersBody,
   OrderIdParams,
   OrderList,
+  ListOrdersQuery,
+  PositionList,
   SimulationStartedData,
   SimulationStateData,
   SessionEvent,

@@ -1,7 +1,7 @@
 // Wire shapes of the simulation: orders, fills, account, ticks, results and the per-session fill settings.
 // server/simulation (the pure engine) produces exactly these objects; REST and WebSocket validate against them.
 import { Type, type Static, type TSchema, type TUnsafe, type TUnion, type TNull } from '@sinclair/typebox'
-import { Money, MoneyInput, SessionId, SymbolInput, Timestamp, DateString } from './common.js'
+import { StringEnum, Money, MoneyInput, SessionId, SymbolInput, Timestamp, DateString } from './common.js'
 import type { Bar as BarT } from './market-data.js'
 import type { ErrorCode as ErrorCodeT } from './errors.js'
 
@@ -20,64 +20,44 @@ function Nullable<T extends TSchema> (schema: T): TUnion<[T, TNull]> {
 
 // ── atoms ──────────────────────────────────────────────────────────────────────────────────────────
 
-export const OrderSide = Type.Union([Type.Literal('buy'), Type.Literal('sell')], { $id: 'OrderSide' })
+export const OrderSide = StringEnum(['buy', 'sell'], { $id: 'OrderSide' })
 export type OrderSide = Static<typeof OrderSide>
 
-export const OrderType = Type.Union(
-  [Type.Literal('market'), Type.Literal('limit'), Type.Literal('stop'), Type.Literal('stop_limit')],
+export const OrderType = StringEnum(['market', 'limit', 'stop', 'stop_limit'],
   { $id: 'OrderType' }
 )
 export type OrderType = Static<typeof OrderType>
 
-export const TimeInForce = Type.Union([Type.Literal('day'), Type.Literal('gtc'), Type.Literal('ioc')], {
+export const TimeInForce = StringEnum(['day', 'gtc', 'ioc'], {
   $id: 'TimeInForce',
   description: 'day: expires at the end of its trading day; gtc: until filled or cancelled; ioc: its first bar only'
 })
 export type TimeInForce = Static<typeof TimeInForce>
 
-export const ExecutionMode = Type.Union([Type.Literal('atomic'), Type.Literal('best_effort')], {
+export const ExecutionMode = StringEnum(['atomic', 'best_effort'], {
   $id: 'ExecutionMode',
   description: 'atomic: one invalid order rejects the whole batch; best_effort: each order on its own'
 })
 export type ExecutionMode = Static<typeof ExecutionMode>
 
-export const OrderState = Type.Union(
-  [
-    Type.Literal('accepted'),
-    Type.Literal('partially_filled'),
-    Type.Literal('filled'),
-    Type.Literal('cancelled'),
-    Type.Literal('expired'),
-    Type.Literal('rejected')
-  ],
-  { $id: 'OrderState' }
-)
+export const ORDER_STATES = ['accepted', 'partially_filled', 'filled', 'cancelled', 'expired', 'rejected'] as const
+/** Working orders (can still fill); every other state is final. */
+export const OPEN_ORDER_STATES: readonly OrderState[] = ['accepted', 'partially_filled']
+export const OrderState = StringEnum(ORDER_STATES, { $id: 'OrderState' })
 export type OrderState = Static<typeof OrderState>
 
 /** Which rule of docs/fill-policy.md priced a fill. */
-export const FillReason = Type.Union(
-  [
-    Type.Literal('market_open'),
-    Type.Literal('limit_open'),
-    Type.Literal('limit_touch'),
-    Type.Literal('stop_gap_open'),
-    Type.Literal('stop_touch'),
-    Type.Literal('stop_limit_open'),
-    Type.Literal('stop_limit_stop'),
-    Type.Literal('stop_limit_touch')
-  ],
+export const FillReason = StringEnum(['market_open', 'limit_open', 'limit_touch', 'stop_gap_open', 'stop_touch', 'stop_limit_open', 'stop_limit_stop', 'stop_limit_touch'],
   { $id: 'FillReason' }
 )
 export type FillReason = Static<typeof FillReason>
 
-export const AccountUpdateFrequency = Type.Union(
-  [Type.Literal('every_fill'), Type.Literal('every_tick'), Type.Literal('on_demand')],
+export const AccountUpdateFrequency = StringEnum(['every_fill', 'every_tick', 'on_demand'],
   { $id: 'AccountUpdateFrequency' }
 )
 export type AccountUpdateFrequency = Static<typeof AccountUpdateFrequency>
 
-export const MarketSession = Type.Union(
-  [Type.Literal('pre_market'), Type.Literal('regular'), Type.Literal('after_hours'), Type.Literal('closed')],
+export const MarketSession = StringEnum(['pre_market', 'regular', 'after_hours', 'closed'],
   { $id: 'MarketSession' }
 )
 export type MarketSession = Static<typeof MarketSession>
@@ -180,7 +160,17 @@ export const BatchAck = Type.Object(
     rejected_orders: Type.Array(ref(RejectedOrder)),
     estimated_fills: Type.Array(ref(EstimatedFill))
   },
-  { $id: 'BatchAck', additionalProperties: false }
+  {
+    $id: 'BatchAck',
+    additionalProperties: false,
+    examples: [{
+      session_id: 'sess_3kT9xQ2mVb7Lw1Rz',
+      batch_id: 'batch-1',
+      accepted_orders: ['ord-1'],
+      rejected_orders: [],
+      estimated_fills: [{ order_id: 'ord-1', estimated_price: '130.28', estimated_quantity: 10 }]
+    }]
+  }
 )
 export type BatchAck = Static<typeof BatchAck>
 
@@ -211,9 +201,29 @@ export const Order = Type.Object(
     updated_at: Timestamp,
     batch_id: Type.Optional(Type.String()),
     parent_order_id: Type.Optional(Type.String()),
-    leg: Type.Optional(Type.Union([Type.Literal('take_profit'), Type.Literal('stop_loss')]))
+    leg: Type.Optional(StringEnum(['take_profit', 'stop_loss']))
   },
-  { $id: 'Order', additionalProperties: false }
+  {
+    $id: 'Order',
+    additionalProperties: false,
+    examples: [{
+      order_id: 'ord-1',
+      symbol: 'AAPL',
+      side: 'buy',
+      type: 'market',
+      time_in_force: 'day',
+      quantity: 10,
+      status: 'filled',
+      filled_quantity: 10,
+      remaining_quantity: 0,
+      avg_fill_price: '130.35',
+      commission: '0.05',
+      stop_triggered: false,
+      created_at: '2023-01-03T21:00:00.000Z',
+      updated_at: '2023-01-04T14:30:00.000Z',
+      batch_id: 'batch-1'
+    }]
+  }
 )
 export type Order = Static<typeof Order>
 
@@ -245,7 +255,24 @@ export const ExecutionReport = Type.Object(
     remaining_quantity: Type.Number(),
     fill_reason: ref(FillReason)
   },
-  { $id: 'ExecutionReport', additionalProperties: false }
+  {
+    $id: 'ExecutionReport',
+    additionalProperties: false,
+    examples: [{
+      execution_id: 'exec-1',
+      order_id: 'ord-1',
+      symbol: 'AAPL',
+      side: 'buy',
+      executed_quantity: 10,
+      executed_price: '166.00',
+      execution_time: '2023-01-04T14:30:00.000Z',
+      commission: '0.05',
+      slippage_bps: 5,
+      is_partial: false,
+      remaining_quantity: 0,
+      fill_reason: 'market_open'
+    }]
+  }
 )
 export type ExecutionReport = Static<typeof ExecutionReport>
 
@@ -260,7 +287,11 @@ export const Position = Type.Object(
     market_value: Money,
     unrealized_pnl: Money
   },
-  { $id: 'Position', additionalProperties: false }
+  {
+    $id: 'Position',
+    additionalProperties: false,
+    examples: [{ symbol: 'AAPL', quantity: 10, avg_cost: '130.355', last_price: '126.36', market_value: '1263.60', unrealized_pnl: '-39.95' }]
+  }
 )
 export type Position = Static<typeof Position>
 
@@ -276,7 +307,21 @@ export const AccountSnapshot = Type.Object(
     positions: Type.Array(ref(Position)),
     open_orders: Type.Integer({ minimum: 0, description: 'Number of working orders' })
   },
-  { $id: 'AccountSnapshot', additionalProperties: false }
+  {
+    $id: 'AccountSnapshot',
+    additionalProperties: false,
+    examples: [{
+      sim_time: '2023-01-04T21:00:00.000Z',
+      cash: '98696.40',
+      equity: '99960.00',
+      buying_power: '98696.40',
+      day_pnl: '-39.95',
+      realized_pnl: '0.00',
+      total_commission: '0.05',
+      positions: [{ symbol: 'AAPL', quantity: 10, avg_cost: '130.355', last_price: '126.36', market_value: '1263.60', unrealized_pnl: '-39.95' }],
+      open_orders: 0
+    }]
+  }
 )
 export type AccountSnapshot = Static<typeof AccountSnapshot>
 
@@ -287,7 +332,7 @@ export const TradeRecord = Type.Object(
   {
     trade_id: Type.Integer({ minimum: 1 }),
     symbol: Type.String(),
-    direction: Type.Union([Type.Literal('long'), Type.Literal('short')]),
+    direction: StringEnum(['long', 'short']),
     quantity: Type.Number({ description: 'Total quantity entered' }),
     entry_time: Timestamp,
     exit_time: Timestamp,
@@ -299,7 +344,25 @@ export const TradeRecord = Type.Object(
     return_pct: Type.Number({ description: 'net_pnl / entry value × 100' }),
     open_at_end: Type.Boolean()
   },
-  { $id: 'TradeRecord', additionalProperties: false }
+  {
+    $id: 'TradeRecord',
+    additionalProperties: false,
+    examples: [{
+      trade_id: 1,
+      symbol: 'AAPL',
+      direction: 'long',
+      quantity: 100,
+      entry_time: '2023-02-21T14:30:00.000Z',
+      exit_time: '2023-03-16T13:30:00.000Z',
+      avg_entry_price: '164.772345',
+      avg_exit_price: '146.196865',
+      gross_pnl: '-1857.55',
+      commission: '1.00',
+      net_pnl: '-1858.55',
+      return_pct: -11.28,
+      open_at_end: false
+    }]
+  }
 )
 export type TradeRecord = Static<typeof TradeRecord>
 
@@ -312,7 +375,11 @@ export const EquityPoint = Type.Object(
     cash: Money,
     drawdown_pct: Type.Number({ minimum: 0 })
   },
-  { $id: 'EquityPoint', additionalProperties: false }
+  {
+    $id: 'EquityPoint',
+    additionalProperties: false,
+    examples: [{ date: '2023-03-16', sim_time: '2023-03-16T21:00:00.000Z', equity: '98141.45', cash: '98141.45', drawdown_pct: 2.22 }]
+  }
 )
 export type EquityPoint = Static<typeof EquityPoint>
 
@@ -338,7 +405,31 @@ const metricsProperties = {
   trading_days: Type.Integer({ minimum: 0 })
 }
 
-export const PerformanceMetrics = Type.Object(metricsProperties, { $id: 'PerformanceMetrics', additionalProperties: false })
+export const PerformanceMetrics = Type.Object(metricsProperties, {
+  $id: 'PerformanceMetrics',
+  additionalProperties: false,
+  examples: [{
+    initial_capital: '100000.00',
+    final_equity: '104218.37',
+    total_return_pct: 4.22,
+    cagr_pct: 8.87,
+    total_trades: 6,
+    winning_trades: 4,
+    losing_trades: 2,
+    win_rate: 0.6667,
+    profit_factor: 2.41,
+    gross_profit: '7196.20',
+    gross_loss: '-2986.03',
+    realized_pnl: '4210.17',
+    total_commission: '6.00',
+    max_drawdown_pct: 3.18,
+    sharpe_ratio: 1.12,
+    sortino_ratio: 1.64,
+    calmar_ratio: 2.79,
+    bars_processed: 124,
+    trading_days: 124
+  }]
+})
 export type PerformanceMetrics = Static<typeof PerformanceMetrics>
 
 export const SimulationResults = Type.Object(
@@ -357,7 +448,7 @@ export type SimulationResults = Static<typeof SimulationResults>
 export const SimulationCompleteData = Type.Object(
   {
     session_id: SessionId,
-    reason: Type.Union([Type.Literal('finished'), Type.Literal('stopped')]),
+    reason: StringEnum(['finished', 'stopped']),
     fill_policy_version: Type.String(),
     ...metricsProperties
   },
@@ -383,7 +474,7 @@ export const TickAckData = Type.Object(
   {
     session_id: SessionId,
     sequence_id: Type.Integer({ minimum: 1 }),
-    processing_status: Type.Union([Type.Literal('ready'), Type.Literal('processing'), Type.Literal('need_time')])
+    processing_status: StringEnum(['ready', 'processing', 'need_time'])
   },
   { $id: 'TickAckData', additionalProperties: false }
 )

@@ -1,7 +1,7 @@
 // WebSocket envelope and the gateway's own messages (ARCHITECTURE.md §4). Feature message payloads live
 // beside their REST twins (sessions.ts, simulation.ts) and are registered with the dispatcher by type.
 import { Type, type Static } from '@sinclair/typebox'
-import { Timestamp, RequestId } from './common.js'
+import { StringEnum, Timestamp, RequestId } from './common.js'
 import type { ErrorCode as ErrorCodeT } from './errors.js'
 import type { Plan as PlanT, PlanLimits as PlanLimitsT } from './common.js'
 
@@ -61,8 +61,8 @@ export const WsErrorData = Type.Object(
   {
     error_code: Type.Unsafe<ErrorCodeT>(Type.Ref('ErrorCode')),
     message: Type.String(),
-    error_type: Type.Union([Type.Literal('protocol'), Type.Literal('validation'), Type.Literal('auth'), Type.Literal('rate_limit'), Type.Literal('domain'), Type.Literal('internal')]),
-    severity: Type.Union([Type.Literal('warning'), Type.Literal('error'), Type.Literal('fatal')]),
+    error_type: StringEnum(['protocol', 'validation', 'auth', 'rate_limit', 'domain', 'internal']),
+    severity: StringEnum(['warning', 'error', 'fatal']),
     recoverable: Type.Boolean(),
     retry_after_ms: Type.Optional(Type.Integer()),
     failed_request_id: Type.Optional(Type.String()),
@@ -86,7 +86,7 @@ export type SessionErrorData = Static<typeof SessionErrorData>
 
 export const ConnectionWarningData = Type.Object(
   {
-    reason: Type.Union([Type.Literal('token_expiring'), Type.Literal('idle'), Type.Literal('slow_consumer')]),
+    reason: StringEnum(['token_expiring', 'idle', 'slow_consumer']),
     message: Type.String(),
     closes_at: Type.Optional(Timestamp)
   },
@@ -96,7 +96,7 @@ export type ConnectionWarningData = Static<typeof ConnectionWarningData>
 
 export const ConnectionClosingData = Type.Object(
   {
-    reason: Type.Union([Type.Literal('server_shutdown'), Type.Literal('token_expired'), Type.Literal('idle_timeout'), Type.Literal('connection_limit'), Type.Literal('rate_limit')]),
+    reason: StringEnum(['server_shutdown', 'token_expired', 'idle_timeout', 'connection_limit', 'rate_limit']),
     message: Type.String(),
     close_code: Type.Integer()
   },

@@ -20,7 +20,8 @@ export const FULL_LISTING_MAX_BYTES = 16 * 1024
 /** Set on an errors array (as Fastify hands it to the error handler) when validation stopped at the first error. */
 export const VALIDATION_STOPPED_EARLY = Symbol.for('simutrador.validation.stoppedEarly')
 
-const BASE = { removeAdditional: false, useDefaults: true, strictNumbers: true, strict: false } as const
+// verbose: issues carry their schema, so a failed pattern can name what it stands for (validation-messages.ts).
+const BASE = { removeAdditional: false, useDefaults: true, strictNumbers: true, strict: false, verbose: true } as const
 
 interface AjvValidate {
   (data: unknown, context?: unknown): boolean

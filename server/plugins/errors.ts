@@ -5,6 +5,7 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import type { ErrorCode } from '../../schemas/errors.js'
 import { AppError, isAppError } from '../app-error.js'
 import { validationStoppedEarly } from '../validation.js'
+import { ajvIssueMessage } from '../validation-messages.js'
 
 interface ValidationIssue { instancePath?: string, message?: string, params?: Record<string, unknown>, keyword?: string }
 
@@ -39,7 +40,7 @@ export function validationError (err: FastifyError): AppError {
   const stoppedEarly = validationStoppedEarly(err.validation)
   let errors = issues.slice(0, MAX_LISTED_ERRORS).map((i) => ({
     field: truncate(fieldOf(err.validationContext, i), MAX_FIELD_CHARS),
-    message: i.keyword === 'additionalProperties' ? 'unknown property' : truncate(i.message ?? 'invalid', MAX_ISSUE_CHARS),
+    message: truncate(ajvIssueMessage(i), MAX_ISSUE_CHARS),
     keyword: i.keyword
   }))
   for (;;) {

@@ -16,6 +16,11 @@ export default fp(async function jsonBodyPlugin (app: FastifyInstance, opts: Jso
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, function parseBoundedJson (request, body, done) {
     const text = body as string
+    // Routes whose body is optional take an empty one as absent (route-options.ts makes it `{}`).
+    if (text.length === 0 && request.routeOptions.config.optionalBody === true) {
+      done(null, undefined)
+      return
+    }
     try {
       assertJsonDepth(text, opts.maxDepth)
     } catch (err) {

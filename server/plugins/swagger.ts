@@ -8,7 +8,23 @@ import type { FastifyInstance } from 'fastify'
 export const API_VERSION = '0.1.0'
 
 export default fp(async function swaggerPlugin (app: FastifyInstance) {
+  // @fastify/swagger marks every request body required; routes with `config.optionalBody` take none.
+  const optionalBodies = new Set<string>()
+  app.addHook('onRoute', (route) => {
+    const operationId = (route.schema as { operationId?: unknown } | undefined)?.operationId
+    if (route.config?.optionalBody === true && typeof operationId === 'string') optionalBodies.add(operationId)
+  })
   await app.register(swagger, {
+    transformObject: (document) => {
+      if (!('openapiObject' in document)) return document.swaggerObject
+      const openapiObject = document.openapiObject
+      for (const item of Object.values(openapiObject.paths ?? {})) {
+        for (const op of Object.values(item ?? {}) as Array<{ operationId?: string, requestBody?: { required?: boolean } }>) {
+          if (op?.requestBody !== undefined && op.operationId !== undefined && optionalBodies.has(op.operationId)) op.requestBody.required = false
+        }
+      }
+      return openapiObject
+    },
     openapi: {
       openapi: '3.1.0',
       info: {

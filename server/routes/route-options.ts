@@ -1,7 +1,14 @@
 // Options every authenticated route shares: JWT verification before validation, the per-user plan rate
 // limit, the bearer security requirement in the spec, and error responses documented as ErrorResponse.
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route takes no body, or an empty one even with `Content-Type: application/json`, as `{}`. */
+    optionalBody?: boolean
+  }
+}
 
 const ErrorRef = Type.Ref('ErrorResponse')
 
@@ -24,6 +31,19 @@ export function authenticated (app: FastifyInstance) {
     preValidation: app.authenticate,
     config: { rateLimit: {} }
   } as const
+}
+
+/** An absent body (left undefined by the JSON parser for `optionalBody` routes) becomes `{}`, then the schema applies its defaults. */
+async function absentBodyAsEmptyObject (request: FastifyRequest): Promise<void> {
+  if (request.body === undefined) request.body = {}
+}
+
+/** `authenticated`, for a POST whose JSON body is optional (`curl -X POST …/start` with no `-d`). */
+export function authenticatedOptionalBody (app: FastifyInstance) {
+  return {
+    preValidation: [app.authenticate, absentBodyAsEmptyObject],
+    config: { rateLimit: {}, optionalBody: true }
+  }
 }
 
 export const bearer = [{ bearerAuth: [] }]

@@ -3,8 +3,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { SessionIdParams } from '../../schemas/sessions.js'
-import { EventsQuery, OrderIdParams, StartSimulationBody, SubmitOrdersBody } from '../../schemas/simulation-control.js'
-import { authenticated, bearer, errorResponses } from './route-options.js'
+import { EventsQuery, ListOrdersQuery, OrderIdParams, StartSimulationBody, SubmitOrdersBody } from '../../schemas/simulation-control.js'
+import { authenticated, authenticatedOptionalBody, bearer, errorResponses } from './route-options.js'
 
 const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const auth = authenticated(app)
@@ -15,13 +15,14 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const common = { tags: ['simulation'], security: bearer, params: SessionIdParams }
 
   app.post('/sessions/:id/start', {
-    ...auth,
+    ...authenticatedOptionalBody(app),
     schema: {
       ...common,
       operationId: 'startSimulation',
       summary: 'Start the replay',
       description: 'With flow_control (default true) the run waits for tick_ack from a WebSocket that attached with resume_session; ' +
-        'send {"flow_control": false} to run headless at full speed (watch it with subscribe_session or GET …/events).',
+        'send {"flow_control": false} to run headless at full speed (watch it with subscribe_session or GET …/events). ' +
+        'The body is optional: none (or an empty one) starts with every default.',
       body: StartSimulationBody,
       response: { 200: StateRef, ...errors }
     }
@@ -52,8 +53,27 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/sessions/:id/orders', {
     ...auth,
-    schema: { ...common, operationId: 'listOrders', summary: "The run's orders", response: { 200: Type.Ref('OrderList'), ...errors } }
-  }, async (request) => ({ orders: await sim.orders(request.user, request.params.id) }))
+    schema: {
+      ...common,
+      operationId: 'listOrders',
+      summary: "The run's orders, optionally only open, closed or one state",
+      description: 'Oldest first. `status` as Alpaca\'s: `open` (accepted, partially_filled), `closed` (filled, cancelled, expired, ' +
+        'rejected), `all` (default) or one order state.',
+      querystring: ListOrdersQuery,
+      response: { 200: Type.Ref('OrderList'), ...errors }
+    }
+  }, async (request) => ({ orders: await sim.orders(request.user, request.params.id, request.query.status ?? 'all') }))
+
+  app.get('/sessions/:id/positions', {
+    ...auth,
+    schema: {
+      ...common,
+      operationId: 'listPositions',
+      summary: 'Open positions of the run\'s account at the current simulation time',
+      description: 'The `positions` of GET …/account: while the run is live, as its account stands; once it has finished, as it ended.',
+      response: { 200: Type.Ref('PositionList'), ...errors }
+    }
+  }, async (request) => await sim.positions(request.user, request.params.id))
 
   app.delete('/sessions/:id/orders/:order_id', {
     ...auth,

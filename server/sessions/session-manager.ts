@@ -20,6 +20,7 @@ import {
 import { AppError } from '../app-error.js'
 import { DEFAULT_MAX_JSON_DEPTH, jsonDepth } from '../json-depth.js'
 import { formatMoney, parseDecimal, parseMoney, type Fixed } from '../money.js'
+import { valueErrorMessage } from '../validation-messages.js'
 import {
   DEFAULT_SESSION_TTL_MINUTES,
   MAX_INITIAL_CAPITAL,
@@ -356,13 +357,7 @@ export class SessionManager {
   #normaliseCreate (body: CreateSessionBody): CreateRequest {
     const valid = validate(checkCreate, body, 'create-session request')
     const initialCapital = parseMoney(valid.initial_capital ?? SESSION_DEFAULTS.initial_capital, 'initial_capital')
-    if (initialCapital < MIN_CAPITAL || initialCapital > MAX_CAPITAL) {
-      const details = { min: formatMoney(MIN_CAPITAL), max: formatMoney(MAX_CAPITAL), value: formatMoney(initialCapital) }
-      if (initialCapital < MIN_CAPITAL) {
-        throw new AppError('INSUFFICIENT_CAPITAL', `initial_capital must be at least ${details.min}`, details)
-      }
-      throw new AppError('VALIDATION_FAILED', `initial_capital may be at most ${details.max}`, { field: 'initial_capital', ...details })
-    }
+    if (initialCapital < MIN_CAPITAL || initialCapital > MAX_CAPITAL) throw capitalOutOfRange(initialCapital)
     const commission = nonNegativeMoney(valid.commission_per_share ?? SESSION_DEFAULTS.commission_per_share, 'commission_per_share')
     const minCommission = nonNegativeMoney(
       valid.min_commission_per_order ?? SESSION_DEFAULTS.min_commission_per_order,
@@ -647,9 +642,26 @@ function validate<T extends TSchema> (check: TypeCheck<T>, value: unknown, what:
   if (check.Check(value)) return value
   const first = check.Errors(value).First()
   const path = first?.path ?? ''
-  throw new AppError('VALIDATION_FAILED', `Invalid ${what}: ${path === '' ? '' : `${path} `}${first?.message ?? 'does not match the schema'}`, {
+  throw new AppError('VALIDATION_FAILED', `Invalid ${what}: ${path === '' ? '' : `${path} `}${first === undefined ? 'does not match the schema' : valueErrorMessage(first)}`, {
     field: path.split('/')[1] ?? '',
     path
+  })
+}
+
+/**
+ * Too little and too much capital are one error: VALIDATION_FAILED (as any other value outside its field's
+ * range) naming the field, the bound crossed (`limit`), both bounds and the value.
+ */
+function capitalOutOfRange (value: Fixed): AppError {
+  const min = formatMoney(MIN_CAPITAL)
+  const max = formatMoney(MAX_CAPITAL)
+  return new AppError('VALIDATION_FAILED', `initial_capital must be from ${min} to ${max} (got ${formatMoney(value)})`, {
+    field: 'initial_capital',
+    fields: ['initial_capital'],
+    limit: value < MIN_CAPITAL ? min : max,
+    min,
+    max,
+    value: formatMoney(value)
   })
 }
 

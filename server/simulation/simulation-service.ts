@@ -34,7 +34,8 @@ import type { ErrorCode } from '../../schemas/errors.js'
 import type { Timeframe } from '../../schemas/market-data.js'
 import type { Session, SessionState } from '../../schemas/sessions.js'
 import type { AccountSnapshot, BatchAck, MarketSession, Order, OrderBatchData, OrderUpdate, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
-import type { EventPage, SessionEvent, SimulationStateData, StateSyncData, SubscriptionData } from '../../schemas/simulation-control.js'
+import type { EventPage, OrderStatusFilter, PositionList, SessionEvent, SimulationStateData, StateSyncData, SubscriptionData } from '../../schemas/simulation-control.js'
+import { ordersWithStatus } from './order-filter.js'
 import { AppError, isAppError } from '../app-error.js'
 import type { BarSeries } from '../market-data/bar-series.js'
 import { SharedCache, type Lease, type SharedCacheStats } from '../market-data/shared-cache.js'
@@ -510,10 +511,20 @@ export class SimulationService {
       async (run) => await this.#cancelOrderHere(run, orderId, requestId))
   }
 
-  /** A run's orders; a finished run's come from the RunStore when it is not in memory (after a restart). */
-  async orders (user: SessionUser, sessionId: string): Promise<Order[]> {
-    return await this.#routed(user, sessionId, 'list_orders', {}, async (run) => run.runner.orders(),
+  /**
+   * A run's orders, those `status` keeps; a finished run's come from the RunStore when it is not in memory
+   * (after a restart). Filtered here, not by the owner, so the command between instances is unchanged.
+   */
+  async orders (user: SessionUser, sessionId: string, status: OrderStatusFilter = 'all'): Promise<Order[]> {
+    const orders = await this.#routed(user, sessionId, 'list_orders', {}, async (run) => run.runner.orders(),
       undefined, async () => (await this.#stored(user, sessionId)).orders)
+    return ordersWithStatus(orders, status)
+  }
+
+  /** The open positions of the run's account: as `account` reads it (the owner while running, the store once finished). */
+  async positions (user: SessionUser, sessionId: string): Promise<PositionList> {
+    const account = await this.account(user, sessionId)
+    return { session_id: sessionId, sim_time: account.sim_time, positions: account.positions }
   }
 
   async account (user: SessionUser, sessionId: string): Promise<AccountSnapshot> {

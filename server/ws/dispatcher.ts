@@ -5,6 +5,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 import { AppError } from '../app-error.js'
+import { valueErrorMessage, valueErrorsOnce } from '../validation-messages.js'
 import type { WsConnection } from './connection.js'
 
 /** Which error message a failure becomes: `session_error` for session operations, `error` otherwise. */
@@ -106,12 +107,12 @@ export class WsDispatcher {
   /** Throws VALIDATION_FAILED listing the first errors (lazily: the Errors iterator is never run to its end). */
   #fail (handler: CompiledHandler, value: unknown, skipDefaultable: boolean): never {
     const errors: Array<{ field: string, message: string }> = []
-    for (const e of handler.check.Errors(value)) {
+    for (const e of valueErrorsOnce(handler.check.Errors(value))) {
       // Not applied (another error makes the message invalid anyway), so not the client's mistake.
       if (skipDefaultable && isDefaultable(e)) continue
       errors.push({
         field: clip(['data', ...e.path.split('/').filter((p) => p.length > 0)].join('.'), MAX_ERROR_PART_CHARS),
-        message: clip(e.message, MAX_ERROR_PART_CHARS)
+        message: clip(valueErrorMessage(e), MAX_ERROR_PART_CHARS)
       })
       if (errors.length >= MAX_ERRORS) break
     }

@@ -79,12 +79,12 @@ t.test('simutrador session', async (t) => {
     t.match(json(asJson), { error_code: 'INVALID_SYMBOL', details: { invalid_symbols: ['AAPX'], suggestions: { AAPX: ['AAPL'] } } })
   })
 
-  t.test('a server-side refusal prints its error code and exits 1 (INSUFFICIENT_CAPITAL, SESSION_LIMIT_EXCEEDED)', async (t) => {
+  t.test('a server-side refusal prints its error code and exits 1 (capital out of range, SESSION_LIMIT_EXCEEDED)', async (t) => {
     const { cli } = await withKey(t, KEYS.bob)
     const base = ['session', 'create', '--symbols', 'AAPL', '--start', '2023-01-03', '--end', '2023-06-30']
     const poor = await cli([...base, '--capital', '500'])
     t.equal(poor.code, 1)
-    t.match(poor.stderr, /^INSUFFICIENT_CAPITAL: /)
+    t.match(poor.stderr, /^VALIDATION_FAILED: initial_capital must be from 1000\.00 to 10000000\.00/)
     const first = await cli([...base, '--json'])
     t.equal(first.code, 0, first.stderr)
     const second = await cli(base)

@@ -81,19 +81,21 @@ t.test('duplicated symbols after normalisation count and appear once', async (t)
   t.same(session.symbols, ['AAPL', 'EURUSD'])
 })
 
-t.test('capital below the minimum is INSUFFICIENT_CAPITAL with min, max and value', async (t) => {
+t.test('capital below the minimum is VALIDATION_FAILED naming the field, the limit crossed, min, max and value', async (t) => {
   const { manager } = harness(t)
   t.match(await rejection(manager.create(alice, body({ initial_capital: 999.99 }))), {
-    error_code: 'INSUFFICIENT_CAPITAL',
-    details: { min: '1000.00', max: '10000000.00', value: '999.99' }
+    error_code: 'VALIDATION_FAILED',
+    message: 'initial_capital must be from 1000.00 to 10000000.00 (got 999.99)',
+    details: { field: 'initial_capital', fields: ['initial_capital'], limit: '1000.00', min: '1000.00', max: '10000000.00', value: '999.99' }
   })
 })
 
-t.test('capital above the maximum is VALIDATION_FAILED with min, max and value', async (t) => {
+t.test('capital above the maximum is the same error, with the other limit', async (t) => {
   const { manager } = harness(t)
   t.match(await rejection(manager.create(alice, body({ initial_capital: '10000000.01' }))), {
     error_code: 'VALIDATION_FAILED',
-    details: { field: 'initial_capital', min: '1000.00', max: '10000000.00', value: '10000000.01' }
+    message: 'initial_capital must be from 1000.00 to 10000000.00 (got 10000000.01)',
+    details: { field: 'initial_capital', fields: ['initial_capital'], limit: '10000000.00', min: '1000.00', max: '10000000.00', value: '10000000.01' }
   })
 })
 
@@ -436,7 +438,8 @@ t.test('a body that fails validation is rejected before the key is looked at', a
   const { manager } = harness(t)
   await manager.create(alice, body(), { idempotencyKey: 'k' })
   t.match(await rejection(manager.create(alice, body({ initial_capital: 1 }), { idempotencyKey: 'k' })), {
-    error_code: 'INSUFFICIENT_CAPITAL'
+    error_code: 'VALIDATION_FAILED',
+    details: { field: 'initial_capital' }
   })
 })
 
