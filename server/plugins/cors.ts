@@ -24,7 +24,8 @@ export default fp(async function corsPlugin (app: FastifyInstance, opts: CorsOpt
 
   // A WebSocket upgrade is not subject to CORS in browsers: refuse other pages' origins before the 101, so a
   // page elsewhere cannot drive a run with a token it obtained. Clients that send no Origin (SDK, CLI) pass.
-  app.addHook('onRequest', async (request) => {
+  // preValidation, not onRequest: @fastify/websocket's onRequest must see the upgrade first, or a refusal leaves the socket open.
+  app.addHook('preValidation', async (request) => {
     const origin = request.headers.origin
     if (origin === undefined || !isWebSocketUpgrade(request)) return
     if (origin.toLowerCase() === ownOrigin(request) || allowed.has(origin.toLowerCase())) return
