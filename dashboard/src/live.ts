@@ -128,10 +128,16 @@ export class LiveConnection {
     })
   }
 
-  /** Watch a run's events; kept across reconnects until unwatch. */
+  /** Watch a run's events (it must be running or paused); kept across reconnects until unwatch. */
   async watch (sessionId: string): Promise<void> {
     this.watched.add(sessionId)
-    if (this.#state === 'open') await this.request('subscribe_session', { session_id: sessionId })
+    if (this.#state !== 'open') return
+    try {
+      await this.request('subscribe_session', { session_id: sessionId })
+    } catch (err) {
+      this.watched.delete(sessionId)
+      throw err
+    }
   }
 
   unwatch (sessionId: string): void {

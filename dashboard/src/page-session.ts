@@ -7,39 +7,16 @@ import type { SignedIn } from './auth.js'
 import { LineChart, PriceChart, toTime, type FillMarker } from './charts.js'
 import { monthlyReturns } from './decimate.js'
 import { confirmDialog, download, h, statusLines } from './dom.js'
-import { formatMoney, formatNumber, formatPercent, formatProgress, formatRatio, formatTime, signOf, toCsv } from './format.js'
+import { formatMoney, formatNumber, formatPercent, formatProgress, formatTime, signOf, toCsv } from './format.js'
+import { METRIC_ROWS } from './metric-rows.js'
 import { live } from './live.js'
 import { stateBadge } from './page-sessions.js'
 
 type Session = Schemas['Session']
 type Results = Schemas['SimulationResults']
-type Metrics = Schemas['PerformanceMetrics']
 type Trade = Schemas['TradeRecord']
 type Account = Schemas['AccountSnapshot']
 type Fill = Schemas['ExecutionReport']
-
-/** Statistics rows: label and how the API's value is shown (never recomputed). */
-export const METRIC_ROWS: Array<[keyof Metrics, string, (v: never) => string]> = [
-  ['initial_capital', 'Initial capital', formatMoney],
-  ['final_equity', 'Final equity', formatMoney],
-  ['total_return_pct', 'Total return', formatPercent],
-  ['cagr_pct', 'CAGR', formatPercent],
-  ['max_drawdown_pct', 'Max drawdown', formatPercent],
-  ['sharpe_ratio', 'Sharpe ratio', formatNumber],
-  ['sortino_ratio', 'Sortino ratio', formatNumber],
-  ['calmar_ratio', 'Calmar ratio', formatNumber],
-  ['total_trades', 'Trades', formatNumber],
-  ['winning_trades', 'Winning trades', formatNumber],
-  ['losing_trades', 'Losing trades', formatNumber],
-  ['win_rate', 'Win rate', formatRatio],
-  ['profit_factor', 'Profit factor', formatNumber],
-  ['gross_profit', 'Gross profit', formatMoney],
-  ['gross_loss', 'Gross loss', formatMoney],
-  ['realized_pnl', 'Realized P&L', formatMoney],
-  ['total_commission', 'Commission', formatMoney],
-  ['bars_processed', 'Bars processed', formatNumber],
-  ['trading_days', 'Trading days', formatNumber]
-]
 
 const TRADE_COLUMNS: Array<[keyof Trade, string, 'text' | 'number' | 'money']> = [
   ['trade_id', '#', 'number'], ['symbol', 'Symbol', 'text'], ['direction', 'Direction', 'text'], ['quantity', 'Quantity', 'number'],
@@ -49,6 +26,7 @@ const TRADE_COLUMNS: Array<[keyof Trade, string, 'text' | 'number' | 'money']> =
 
 const LIVE_STATES = new Set(['ready', 'running', 'paused', 'initializing'])
 const MAX_FILLS_SHOWN = 20
+const MAX_CATCH_UP_EVENTS = 5000
 
 function signed (text: string, value: string | number): HTMLElement {
   const sign = signOf(value)
@@ -84,10 +62,11 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
   let session: Session | undefined
   let alive = true
   let lastSeq = 0
+  /** Sequence ids already shown: live frames and a catch-up page can overlap. */
+  const seen = new Set<number>()
   const charts: Array<{ remove: () => void }> = []
   let equityChart: LineChart | undefined
   let drawdownChart: LineChart | undefined
-  let refreshTimer: ReturnType<typeof setTimeout> | undefined
   let resultsShownFor: string | undefined
   const offs: Array<() => void> = []
 
@@ -110,6 +89,9 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
     setProgress(s.progress)
     renderControls(s)
     liveSection.hidden = !LIVE_STATES.has(s.state)
+    if ((s.state === 'running' || s.state === 'paused') && !live.watched.has(id)) {
+      void live.watch(id).catch((e: Error) => { lines.error(`Live view unavailable: ${e.message}`) })
+    }
     chartsSection.hidden = s.state === 'ready' || s.state === 'initializing'
   }
 
@@ -162,11 +144,57 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
         h('td', {}, formatMoney(p.last_price)), h('td', {}, formatMoney(p.market_value)), h('td', {}, signed(formatMoney(p.unrealized_pnl), p.unrealized_pnl))))))
   }
 
+  function onAccount (a: Account): void {
+    lastAccount = a
+    renderAccount(a)
+    addLivePoint(a.sim_time, Number(a.equity))
+  }
+
   function addFill (f: Fill): void {
     fills.prepend(h('tr', {}, h('td', {}, formatTime(f.execution_time)), h('td', {}, f.symbol),
       h('td', {}, h('span', { class: `side ${f.side}` }, f.side === 'buy' ? '▲ buy' : '▼ sell')),
       h('td', {}, formatNumber(f.executed_quantity)), h('td', {}, formatMoney(f.executed_price)), h('td', {}, formatMoney(f.commission))))
     while (fills.rows.length > MAX_FILLS_SHOWN) fills.deleteRow(-1)
+  }
+
+  /**
+   * The live equity curve while the run goes: each account snapshot, and between fills the last snapshot's cash
+   * and positions marked at each tick's closes (display only; the finished run's curve comes from /results).
+   */
+  const livePoints: Array<{ time: number, value: number }> = []
+  let lastAccount: Account | undefined
+  let liveDrawTimer: ReturnType<typeof setTimeout> | undefined
+
+  function addLivePoint (simTime: string, equity: number): void {
+    const time = toTime(simTime)
+    const last = livePoints[livePoints.length - 1]
+    if (last !== undefined && last.time === time) last.value = equity
+    else if (last === undefined || last.time < time) livePoints.push({ time, value: equity })
+    if (liveDrawTimer === undefined) liveDrawTimer = setTimeout(drawLive, 250)
+  }
+
+  function drawLive (): void {
+    liveDrawTimer = undefined
+    if (!alive || livePoints.length === 0 || resultsShownFor !== undefined) return
+    chartsSection.hidden = false
+    equityChart ??= new LineChart(equityEl, { color: '#2563eb', area: true })
+    drawdownChart ??= new LineChart(drawdownEl, { color: '#b91c1c', invert: true, height: 180 })
+    equityChart.set(livePoints)
+    let peak = -Infinity
+    drawdownChart.set(livePoints.map((p) => { peak = Math.max(peak, p.value); return { time: p.time, value: -((peak - p.value) / peak) * 100 } }))
+    const last = livePoints[livePoints.length - 1]
+    equityNote.textContent = `Live: ${livePoints.length} points; equity now about ${last.value.toFixed(2)} (marked at the last closes). The exact daily curve appears when the run completes.`
+    equityNote.dataset.points = String(livePoints.length)
+  }
+
+  function markToMarket (tick: Schemas['TickData']): void {
+    if (lastAccount === undefined || tick.bars === undefined) return
+    let equity = Number(lastAccount.cash)
+    for (const p of lastAccount.positions) {
+      const close = tick.bars[p.symbol]?.close ?? Number(p.last_price)
+      equity += p.quantity * close
+    }
+    addLivePoint(tick.sim_time, equity)
   }
 
   function drawEquity (r: Results): void {
@@ -178,6 +206,7 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
     const last = r.equity_curve[r.equity_curve.length - 1]
     equityNote.textContent = `${r.equity_curve.length} daily closes; last ${last.date}: equity ${formatMoney(last.equity)}, drawdown ${formatPercent(last.drawdown_pct)}.`
     equityNote.dataset.points = String(r.equity_curve.length)
+    equityNote.dataset.final = 'true'
   }
 
   async function loadResults (): Promise<Results | undefined> {
@@ -187,19 +216,11 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
     return data
   }
 
-  /** While running: re-read the equity curve at most once a second as ticks arrive. */
-  function scheduleRefresh (): void {
-    if (refreshTimer !== undefined) return
-    refreshTimer = setTimeout(() => {
-      refreshTimer = undefined
-      void loadResults().then((r) => { if (r !== undefined) { chartsSection.hidden = false; drawEquity(r) } })
-    }, 1000)
-  }
-
   async function showResults (): Promise<void> {
     const r = await loadResults()
     if (r === undefined || resultsShownFor === `${r.session_id}:${r.metrics.bars_processed}`) return
     resultsShownFor = `${r.session_id}:${r.metrics.bars_processed}`
+    clearTimeout(liveDrawTimer)
     chartsSection.hidden = false
     drawEquity(r)
     renderResults(r)
@@ -285,25 +306,29 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
     if (!alive) return
     if (data === undefined) { lines.error(error?.error_code === 'SESSION_NOT_FOUND' ? `Session ${id} does not exist (or is not yours).` : `Could not load the session: ${error?.message ?? 'unknown error'}`); return }
     renderHeader(data)
-    if (data.state === 'running' || data.state === 'paused') {
-      scheduleRefresh()
+    if ((data.state === 'running' || data.state === 'paused') && lastAccount === undefined) {
       const acc = await me.client.GET('/sessions/{id}/account', { params: { path: { id } } })
-      if (acc.data !== undefined && alive) renderAccount(acc.data)
+      if (acc.data !== undefined && alive && lastAccount === undefined) onAccount(acc.data)
     }
     if (data.state === 'completed' || data.state === 'error') await showResults()
   }
 
   /** One run event of this session, live or replayed from /events after a reconnect; each sequence id once. */
   function onRunEvent (frame: ServerFrame): void {
+    // Fills and account snapshots carry no session id: this page watches one run, so a frame without one is its own.
     const data = frame.data as { session_id?: string }
-    if (data.session_id !== id) return
-    if (frame.sequence_id !== undefined) { if (frame.sequence_id <= lastSeq) return; lastSeq = frame.sequence_id }
+    if (data.session_id !== undefined && data.session_id !== id) return
+    if (frame.sequence_id !== undefined) {
+      if (seen.has(frame.sequence_id)) return
+      seen.add(frame.sequence_id)
+      lastSeq = Math.max(lastSeq, frame.sequence_id)
+    }
     switch (frame.type) {
       case 'tick':
         if (session !== undefined && session.estimated_ticks > 0) setProgress(Math.min(1, frame.data.sequence_id / session.estimated_ticks))
-        if (frame.data.is_eod) scheduleRefresh()
+        markToMarket(frame.data)
         break
-      case 'account_snapshot': renderAccount(frame.data); scheduleRefresh(); break
+      case 'account_snapshot': onAccount(frame.data); break
       case 'execution_report': addFill(frame.data); break
       case 'simulation_started': case 'simulation_paused': case 'simulation_resumed': void loadSession(); break
       case 'simulation_complete': void loadSession(); break
@@ -311,12 +336,18 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
     }
   }
 
-  /** After a reconnect: replay the events missed while away (REST /events), then continue live. */
+  /**
+   * On (re)subscribing: replay what happened since the last event shown (REST /events), then continue live.
+   * A first look at a long run skips its history (the equity curve comes from /results).
+   */
   async function catchUp (until: number): Promise<void> {
-    while (alive && lastSeq < until) {
-      const { data } = await me.client.GET('/sessions/{id}/events', { params: { path: { id }, query: { after_seq: lastSeq } } })
+    let after = lastSeq
+    if (until - after > MAX_CATCH_UP_EVENTS) after = until - MAX_CATCH_UP_EVENTS
+    while (alive && after < until) {
+      const { data } = await me.client.GET('/sessions/{id}/events', { params: { path: { id }, query: { after_seq: after } } })
       if (data === undefined || data.events.length === 0) return
       for (const e of data.events) onRunEvent(e as ServerFrame)
+      after = data.events[data.events.length - 1].sequence_id
       if (!data.has_more) return
     }
   }
@@ -326,15 +357,14 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
   }
   offs.push(live.on('session_updated', (s) => { if (s.session_id === id) { renderHeader(s); if (s.state === 'completed' || s.state === 'error') void showResults() } }))
   offs.push(live.on('session_deleted', (d) => { if (d.session_id === id) lines.error('This session was deleted.') }))
-  offs.push(live.on('subscription', (d) => { if (d.session_id === id && d.subscribed && lastSeq > 0) void catchUp(d.last_sequence_id) }))
+  offs.push(live.on('subscription', (d) => { if (d.session_id === id && d.subscribed) void catchUp(d.last_sequence_id) }))
   offs.push(live.onState((s) => { if (s === 'open') void loadSession() }))
 
   lines.loading('Loading the session…')
   void loadSession().then(() => { if (alive && session !== undefined) lines.clear() })
-  void live.watch(id).catch((e: Error) => { lines.error(`Live view unavailable: ${e.message}`) })
   return () => {
     alive = false
-    clearTimeout(refreshTimer)
+    clearTimeout(liveDrawTimer)
     live.unwatch(id)
     for (const off of offs) off()
     for (const c of charts) c.remove()

@@ -21,8 +21,8 @@ export default async function dashboardPlugin (app: FastifyInstance, opts: Dashb
       directives: {
         'default-src': ["'self'"],
         'script-src': ["'self'"],
-        // Charts set element.style from script (allowed); no inline <style> or style="" is needed.
-        'style-src': ["'self'"],
+        // The chart library styles the elements it creates inline; styles cannot run code, scripts stay 'self' only.
+        'style-src': ["'self'", "'unsafe-inline'"],
         'img-src': ["'self'", 'data:'],
         'font-src': ["'self'"],
         // REST and the WebSocket on this origin only ('self' covers ws:/wss: to the same host).
