@@ -23,19 +23,29 @@ function emit (reason?: string): void { for (const fn of listeners) fn(current, 
 /** An unauthenticated client for POST /auth/token (the only call without a bearer token). */
 const anonymous = createClient<paths>({ baseUrl: location.origin })
 
-function adopt (token: string, userId: string, plan: string, apiKey: string | undefined): void {
-  const client = createSimutradorClient({ baseUrl: location.origin, accessToken: token, refreshMarginSec: RENEW_MARGIN_MS / 1000, ...(apiKey !== undefined ? { apiKey } : {}) })
-  current = { client, userId, plan }
-  sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ token, userId, plan }))
-  scheduleRenewal(token, apiKey)
+/** How long before expiry to renew: two minutes, or a quarter of a short token's life. */
+function renewMargin (token: string): number {
+  const exp = tokenExpiry(token)
+  return exp === undefined ? RENEW_MARGIN_MS : Math.min(RENEW_MARGIN_MS, Math.max(1000, (exp - Date.now()) / 4))
 }
 
-/** Renew the token before it expires (with the key in memory); without the key, sign out at expiry. */
-function scheduleRenewal (token: string, apiKey: string | undefined): void {
+function adopt (token: string, userId: string, plan: string, apiKey: string | undefined): void {
+  const margin = renewMargin(token)
+  const client = createSimutradorClient({ baseUrl: location.origin, accessToken: token, refreshMarginSec: margin / 2000, ...(apiKey !== undefined ? { apiKey } : {}) })
+  current = { client, userId, plan }
+  sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ token, userId, plan }))
+  scheduleRenewal(token, apiKey, margin)
+}
+
+/**
+ * Renew the token before it expires (with the key in memory); listeners hear 'renewed' and the WebSocket
+ * reconnects with the new token before the server closes it (4001). Without the key, sign out at expiry.
+ */
+function scheduleRenewal (token: string, apiKey: string | undefined, margin: number): void {
   clearTimeout(renewTimer)
   const exp = tokenExpiry(token)
   if (exp === undefined) return
-  const at = apiKey !== undefined ? exp - RENEW_MARGIN_MS : exp
+  const at = apiKey !== undefined ? exp - margin : exp
   renewTimer = setTimeout(() => {
     if (apiKey === undefined) { signOut('Your sign-in expired: enter your API key again.'); return }
     void exchange(apiKey).then((r) => {

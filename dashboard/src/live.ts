@@ -101,9 +101,8 @@ export class LiveConnection {
       clearInterval(this.#pingTimer)
       this.#pingTimer = setInterval(() => { this.send('ping', {}) }, PING_EVERY_MS)
       for (const id of this.watched) void this.request('subscribe_session', { session_id: id }).catch(() => undefined)
-    } else if (frame.type === 'connection_warning' && frame.data.reason === 'token_expiring') {
-      this.reconnect()
     }
+    // `token_expiring` needs no answer here: auth.ts renews the token before expiry and then calls reconnect().
     const pending = frame.request_id !== undefined ? this.#pending.get(frame.request_id) : undefined
     if (pending !== undefined && frame.request_id !== undefined) {
       this.#pending.delete(frame.request_id)

@@ -1,7 +1,8 @@
 // The dashboard end to end in Debian's Chromium against a real listening server: sign in (keyboard only), create
 // a session through the form (one field rejected inline), watch a strategy run by the SDK live (fills, equity,
 // a dropped WebSocket that reconnects), pause and resume, compare the results with REST, export the trades,
-// keep the sessions table current without a reload, delete with confirmation, and fit a 390 px phone.
+// keep the sessions table current without a reload, delete with confirmation, fit a 390 px phone, and renew
+// a short-lived token before it expires.
 // Screenshots of each page go to test-artifacts/ (git-ignored).
 import t from 'tap'
 import { readFileSync } from 'node:fs'
@@ -222,6 +223,28 @@ if (browserAvailable(t)) {
       await shot(name)
     }
     await page.setViewportSize({ width: 1280, height: 800 })
+  })
+
+  await t.test('renews a short-lived token before it expires and keeps working; sign out forgets it', async (t) => {
+    const short = await listen(t, { TOKEN_TTL_SECONDS: '30' })
+    const p2 = await context.newPage()
+    t.teardown(() => p2.close())
+    p2.on('pageerror', (err) => { problems.push(`page error: ${err.message}`) })
+    await p2.goto(short.baseUrl)
+    await p2.getByLabel('API key').fill(KEYS.dev)
+    await p2.keyboard.press('Enter')
+    await p2.getByRole('heading', { name: 'Sessions', level: 1 }).waitFor()
+    const stored = async (): Promise<string | null> => await p2.evaluate(() => (globalThis as any).sessionStorage.getItem('simutrador.token'))
+    const first = await stored()
+    await p2.waitForFunction((before) => (globalThis as any).sessionStorage.getItem('simutrador.token') !== before, first, { timeout: 40_000 })
+    await p2.locator('#nav .live-open').waitFor()
+    await p2.getByRole('link', { name: 'New session' }).first().click()
+    await p2.getByRole('link', { name: 'Sessions' }).first().click()
+    await p2.getByRole('status').filter({ hasText: /session(s)? shown/ }).waitFor()
+    t.pass('the API still answers after the renewal')
+    await p2.getByRole('button', { name: 'Sign out' }).click()
+    await p2.getByLabel('API key').waitFor()
+    t.equal(await stored(), null, 'sign out clears the token')
   })
 
   await t.test('no script errors or CSP violations on any page', async (t) => {
