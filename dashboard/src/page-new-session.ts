@@ -1,7 +1,11 @@
-// New session: a form posted to POST /sessions. The browser checks what it can (required fields, number
-// ranges the API states); the server's verdict is authoritative and each error is shown next to the field
-// named in `details.fields` (or implied by the error code). Creating navigates to the session.
+// New session: a form posted to POST /sessions. Before sending, the body is checked against the API's own
+// schema (CreateSessionBody from schemas/, with TypeBox's interpreter: no eval under the CSP); the rules only
+// the server knows (the symbol catalogue, date ranges with data, capital limits) come back as errors shown next
+// to the field named in `details.fields` (or implied by the error code). Creating navigates to the session.
+import { Value } from '@sinclair/typebox/value'
 import type { Schemas } from '../../generated-client/index.js'
+import { CreateSessionBody } from '../../schemas/sessions.js'
+import { Timeframe } from '../../schemas/market-data.js'
 import type { SignedIn } from './auth.js'
 import { h, statusLines } from './dom.js'
 
@@ -13,6 +17,16 @@ type Field = typeof FIELDS[number]
 export function fieldOf (path: string): Field | undefined {
   const name = path.replace(/^body\./, '').split(/[./]/)[0]
   return (FIELDS as readonly string[]).includes(name) ? name as Field : undefined
+}
+
+/** What the schema's rule means for a person filling in the form. */
+const FRIENDLY: Partial<Record<Field, string>> = {
+  symbols: 'Enter 1 to 500 symbols such as AAPL, EURUSD or BTC-USD, separated by commas.',
+  start_date: 'Enter a date (YYYY-MM-DD).',
+  end_date: 'Enter a date (YYYY-MM-DD).',
+  initial_capital: 'Enter an amount such as 100000 or 25000.50.',
+  commission_per_share: 'Enter an amount such as 0.005 (0 for none).',
+  slippage_bps: 'Enter a number of basis points from 0 to 1000.'
 }
 
 const CODE_FIELD: Partial<Record<string, Field>> = { INVALID_SYMBOL: 'symbols', INVALID_DATE_RANGE: 'start_date', INSUFFICIENT_CAPITAL: 'initial_capital' }
@@ -65,14 +79,14 @@ export function newSessionPage (root: HTMLElement, me: SignedIn): () => void {
     inputs[name].setAttribute('aria-invalid', 'true')
   }
 
-  /** Checks the browser can make before asking the server (the server repeats them all). */
-  function localErrors (): Array<[Field, string]> {
-    const out: Array<[Field, string]> = []
-    if (symbols.value.split(',').every((s) => s.trim() === '')) out.push(['symbols', 'Enter at least one symbol.'])
-    for (const f of ['start_date', 'end_date'] as const) if (!/^\d{4}-\d{2}-\d{2}$/.test(inputs[f].value)) out.push([f, 'Enter a date (YYYY-MM-DD).'])
-    if (!/^\d+(\.\d+)?$/.test(inputs.initial_capital.value.trim())) out.push(['initial_capital', 'Enter an amount such as 100000 or 25000.50.'])
-    if (inputs.slippage_bps.value.trim() === '' || !Number.isFinite(Number(inputs.slippage_bps.value))) out.push(['slippage_bps', 'Enter a number of basis points.'])
-    return out
+  /** The API's schema checks, one message per field, worded for the form. */
+  function schemaErrors (body: Body): Array<[Field, string]> {
+    const out = new Map<Field, string>()
+    for (const e of Value.Errors(CreateSessionBody, [Timeframe], body)) {
+      const f = fieldOf(e.path.replace(/^\//, ''))
+      if (f !== undefined && !out.has(f)) out.set(f, FRIENDLY[f] ?? e.message)
+    }
+    return [...out]
   }
 
   let searchTimer: ReturnType<typeof setTimeout> | undefined
@@ -93,13 +107,6 @@ export function newSessionPage (root: HTMLElement, me: SignedIn): () => void {
     ev.preventDefault()
     clearErrors()
     lines.clear()
-    const local = localErrors()
-    if (local.length > 0) {
-      for (const [f, m] of local) showError(f, m)
-      lines.error('Please correct the highlighted fields.')
-      inputs[local[0][0]].focus()
-      return
-    }
     const body: Body = {
       symbols: symbols.value.split(',').map((s) => s.trim()).filter(Boolean),
       start_date: inputs.start_date.value,
@@ -107,8 +114,15 @@ export function newSessionPage (root: HTMLElement, me: SignedIn): () => void {
       timeframe: inputs.timeframe.value as Body['timeframe'],
       initial_capital: inputs.initial_capital.value.trim(),
       commission_per_share: inputs.commission_per_share.value.trim() || '0',
-      slippage_bps: Number(inputs.slippage_bps.value),
+      slippage_bps: inputs.slippage_bps.value.trim() === '' ? Number.NaN : Number(inputs.slippage_bps.value),
       allow_short: (inputs.allow_short as HTMLInputElement).checked
+    }
+    const local = schemaErrors(body)
+    if (local.length > 0) {
+      for (const [f, m] of local) showError(f, m)
+      lines.error('Please correct the highlighted fields.')
+      inputs[FIELDS.find((f) => local.some(([g]) => g === f)) ?? local[0][0]].focus()
+      return
     }
     lines.loading('Creating the session…')
     void me.client.POST('/sessions', { body }).then(({ data, error }) => {

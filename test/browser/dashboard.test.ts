@@ -1,5 +1,5 @@
 // The dashboard end to end in Debian's Chromium against a real listening server: sign in (keyboard only), create
-// a session through the form (one field rejected inline), watch a strategy run by the SDK live (fills, equity,
+// a session through the form (fields rejected inline by the API's schema and by the server), watch a strategy run by the SDK live (fills, equity,
 // a dropped WebSocket that reconnects), pause and resume, compare the results with REST, export the trades,
 // keep the sessions table current without a reload, delete with confirmation, fit a 390 px phone, and renew
 // a short-lived token before it expires.
@@ -62,20 +62,37 @@ if (browserAvailable(t)) {
     await page.locator('#nav .live-open').waitFor()
   })
 
-  await t.test('creates a session through the form: a rejected field is shown next to it, then creating opens the session', async (t) => {
+  await t.test('creates a session through the form: the API\'s schema and the server\'s verdict are shown next to the fields, then creating opens the session', async (t) => {
     await page.getByRole('link', { name: 'New session' }).first().click()
     await page.getByRole('heading', { name: 'New session' }).waitFor()
+    const posts: string[] = []
+    page.on('request', (req) => { if (req.method() === 'POST' && req.url().endsWith('/sessions')) posts.push(req.url()) })
+
+    // Checked in the page against CreateSessionBody (the API's schema): nothing is sent.
     await page.getByLabel('Symbols').fill('AAPL')
     await page.getByLabel('Slippage (bps)').fill('5000')
     await page.getByRole('button', { name: 'Create session' }).click()
-    const error = page.locator('#f-slippage_bps-error')
-    await error.waitFor({ state: 'visible' })
-    t.match(await error.textContent(), /slippage_bps|1000/, 'the server\'s reason is shown by the field')
+    const slippageError = page.locator('#f-slippage_bps-error')
+    await slippageError.waitFor({ state: 'visible' })
+    t.match(await slippageError.textContent(), /0 to 1000/)
     t.equal(await page.getByLabel('Slippage (bps)').getAttribute('aria-invalid'), 'true')
     t.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.id), 'f-slippage_bps', 'focus moves to the rejected field')
     t.ok(await page.locator('#f-symbols-error').isHidden(), 'other fields carry no error')
+    t.same(posts, [], 'a body the schema refuses is not sent')
     await shot('new-session-error')
+
+    // Only the server knows the catalogue: its 422 lands next to the symbols field, with its message.
     await page.getByLabel('Slippage (bps)').fill('5')
+    await page.getByLabel('Symbols').fill('ZZZQQ')
+    await page.getByRole('button', { name: 'Create session' }).click()
+    const symbolError = page.locator('#f-symbols-error')
+    await symbolError.waitFor({ state: 'visible' })
+    t.match(await symbolError.textContent(), /Unknown symbol: ZZZQQ/)
+    t.ok(await slippageError.isHidden(), 'the fixed field\'s error is gone')
+    t.equal(posts.length, 1)
+    await shot('new-session-server-error')
+
+    await page.getByLabel('Symbols').fill('AAPL')
     await page.getByRole('button', { name: 'Create session' }).click()
     await page.waitForURL(/#\/sessions\/sess_/)
     sessionId = decodeURIComponent(new URL(page.url()).hash.replace('#/sessions/', ''))
@@ -249,7 +266,7 @@ if (browserAvailable(t)) {
 
   await t.test('no script errors or CSP violations on any page', async (t) => {
     t.same(problems, [])
-    t.same(refusedRequests, ['401 POST /auth/token', '400 POST /sessions'], 'the only refused requests are the wrong key and the rejected field')
+    t.same(refusedRequests, ['401 POST /auth/token', '422 POST /sessions'], 'the only refused requests are the wrong key and the unknown symbol')
     t.comment(`browser tests took ${((Date.now() - started) / 1000).toFixed(1)} s`)
   })
 }
