@@ -121,11 +121,12 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
   async function control (action: 'start' | 'pause' | 'resume' | 'cancel'): Promise<void> {
     lines.loading(`${action}…`)
     const params = { params: { path: { id } } }
-    const res = action === 'start'
+    const res = await reachable(action, async () => action === 'start'
       ? await me.client.POST('/sessions/{id}/start', { ...params, body: { flow_control: false } })
       : action === 'pause' ? await me.client.POST('/sessions/{id}/pause', params)
         : action === 'resume' ? await me.client.POST('/sessions/{id}/resume', params)
-          : await me.client.POST('/sessions/{id}/cancel', params)
+          : await me.client.POST('/sessions/{id}/cancel', params))
+    if (res === undefined) return
     if (res.error !== undefined) { lines.error(`Could not ${action}: ${res.error.message}`); return }
     lines.loading(`${action}: done`)
     await loadSession()
@@ -210,8 +211,9 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
   }
 
   async function loadResults (): Promise<Results | undefined> {
-    const { data, error } = await me.client.GET('/sessions/{id}/results', { params: { path: { id } } })
-    if (!alive) return undefined
+    const res = await reachable('load the results', async () => await me.client.GET('/sessions/{id}/results', { params: { path: { id } } }))
+    if (!alive || res === undefined) return undefined
+    const { data, error } = res
     if (data === undefined) { if (error?.error_code !== 'INVALID_STATE') lines.error(`Could not load results: ${error?.message ?? 'unknown error'}`); return undefined }
     return data
   }
@@ -250,8 +252,9 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
 
   async function loadPrice (symbol: string, el: HTMLElement, note: HTMLElement, trades: Trade[]): Promise<void> {
     if (session === undefined) return
-    const { data, error } = await me.client.GET('/market-data/bars/{symbol}', { params: { path: { symbol }, query: { start: session.start_date, end: session.end_date, timeframe: session.timeframe === '1m' ? '1h' : session.timeframe } } })
-    if (!alive) return
+    const res = await reachable(`load ${symbol} bars`, async () => await me.client.GET('/market-data/bars/{symbol}', { params: { path: { symbol }, query: { start: session!.start_date, end: session!.end_date, timeframe: session!.timeframe === '1m' ? '1h' : session!.timeframe } } }))
+    if (!alive || res === undefined) return
+    const { data, error } = res
     if (data === undefined) { note.textContent = `Could not load ${symbol} bars: ${error?.message ?? 'unknown error'}`; return }
     const markers: FillMarker[] = trades.filter((t) => t.symbol === symbol).flatMap((t) => [
       { time: t.entry_time, side: t.direction === 'long' ? 'buy' : 'sell', price: t.avg_entry_price, quantity: t.quantity },
@@ -301,14 +304,26 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
       h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'trades-table' }, h('thead', {}, h('tr', {}, heads)), tbody)))
   }
 
+  /** A request that could not reach the server at all (openapi-fetch throws): say so instead of failing silently. */
+  async function reachable<T> (what: string, call: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await call()
+    } catch {
+      if (alive) lines.error(`Could not ${what}: the server did not answer. The page retries when the live connection is back.`)
+      return undefined
+    }
+  }
+
   async function loadSession (): Promise<void> {
-    const { data, error } = await me.client.GET('/sessions/{id}', { params: { path: { id } } })
+    const res = await reachable('load the session', async () => await me.client.GET('/sessions/{id}', { params: { path: { id } } }))
+    if (res === undefined) return
+    const { data, error } = res
     if (!alive) return
     if (data === undefined) { lines.error(error?.error_code === 'SESSION_NOT_FOUND' ? `Session ${id} does not exist (or is not yours).` : `Could not load the session: ${error?.message ?? 'unknown error'}`); return }
     renderHeader(data)
     if ((data.state === 'running' || data.state === 'paused') && lastAccount === undefined) {
-      const acc = await me.client.GET('/sessions/{id}/account', { params: { path: { id } } })
-      if (acc.data !== undefined && alive && lastAccount === undefined) onAccount(acc.data)
+      const acc = await reachable('load the account', async () => await me.client.GET('/sessions/{id}/account', { params: { path: { id } } }))
+      if (acc?.data !== undefined && alive && lastAccount === undefined) onAccount(acc.data)
     }
     if (data.state === 'completed' || data.state === 'error') await showResults()
   }
@@ -344,7 +359,8 @@ export function sessionPage (root: HTMLElement, me: SignedIn, id: string): () =>
     let after = lastSeq
     if (until - after > MAX_CATCH_UP_EVENTS) after = until - MAX_CATCH_UP_EVENTS
     while (alive && after < until) {
-      const { data } = await me.client.GET('/sessions/{id}/events', { params: { path: { id }, query: { after_seq: after } } })
+      const res = await reachable('catch up with the run', async () => await me.client.GET('/sessions/{id}/events', { params: { path: { id }, query: { after_seq: after } } }))
+      const data = res?.data
       if (data === undefined || data.events.length === 0) return
       for (const e of data.events) onRunEvent(e as ServerFrame)
       after = data.events[data.events.length - 1].sequence_id

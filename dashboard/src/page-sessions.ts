@@ -72,14 +72,21 @@ export function sessionsPage (root: HTMLElement, me: SignedIn): () => void {
       empty.hidden = data.sessions.length > 0
       lines.loading(`${data.sessions.length} session${data.sessions.length === 1 ? '' : 's'} shown`)
     } catch {
-      if (alive) lines.error('Could not load sessions: the server did not answer. Retrying when you change the filter or page.')
+      if (alive) lines.error('Could not load sessions: the server did not answer. The list is read again when the live connection is back.')
     }
   }
 
   async function remove (id: string): Promise<void> {
     if (!await confirmDialog(`Delete session ${id}? A running simulation is stopped and its results are lost.`, 'Delete')) return
     lines.loading(`Deleting ${id}…`)
-    const { error, response } = await me.client.DELETE('/sessions/{id}', { params: { path: { id } } })
+    let res
+    try {
+      res = await me.client.DELETE('/sessions/{id}', { params: { path: { id } } })
+    } catch {
+      lines.error(`Could not delete ${id}: the server did not answer. Nothing was deleted on this side; try again.`)
+      return
+    }
+    const { error, response } = res
     if (response.status !== 204) { lines.error(`Could not delete ${id}: ${error?.message ?? response.statusText}`); return }
     rows.get(id)?.remove()
     rows.delete(id)
@@ -103,10 +110,13 @@ export function sessionsPage (root: HTMLElement, me: SignedIn): () => void {
     }
   })
   const offDeleted = live.on('session_deleted', (d) => { rows.get(d.session_id)?.remove(); rows.delete(d.session_id) })
+  // Pushes missed while the live connection was down: read the page again when it is back.
+  let wasOpen = live.state === 'open'
+  const offState = live.onState((s) => { if (s === 'open' && !wasOpen) void load(); wasOpen = s === 'open' })
 
   filter.addEventListener('change', () => { cursors.splice(1); void load() })
   next.addEventListener('click', () => { if (nextCursor !== null) { cursors.push(nextCursor); void load() } })
   prev.addEventListener('click', () => { if (cursors.length > 1) { cursors.pop(); void load() } })
   void load()
-  return () => { alive = false; offUpdated(); offDeleted() }
+  return () => { alive = false; offUpdated(); offDeleted(); offState() }
 }
