@@ -36,7 +36,8 @@ export function tokenExpiry (token: string): number | undefined {
   const part = token.split('.')[1]
   if (part === undefined) return undefined
   try {
-    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { exp?: unknown }
+    // atob, not Buffer: the dashboard runs this module in the browser.
+    const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown }
     return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined
   } catch {
     return undefined

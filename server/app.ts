@@ -1,5 +1,5 @@
 // Builds the SimuTrador Fastify app (never listens: server/main.ts does). Tests and scripts build it the
-// same way. Order matters: schemas, error mapping, the shared bus (Redis), auth, rate limits, docs, WebSocket gateway, then routes.
+// same way. Order matters: schemas, error mapping, CORS, the shared bus (Redis), auth, rate limits, docs, WebSocket gateway, then routes, and the dashboard at `/` last.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { allSchemas } from '../schemas/index.js'
@@ -13,6 +13,8 @@ import authPlugin from './plugins/auth.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import redisPlugin from './plugins/redis.js'
 import swaggerPlugin from './plugins/swagger.js'
+import corsPlugin from './plugins/cors.js'
+import dashboardPlugin from './plugins/dashboard.js'
 import metricsPlugin from './plugins/metrics.js'
 import gatewayPlugin from './ws/gateway.js'
 import servicesPlugin from './plugins/services.js'
@@ -77,6 +79,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   for (const schema of allSchemas) app.addSchema(schema)
 
   await app.register(errorsPlugin)
+  await app.register(corsPlugin, { origins: config.corsOrigins })
   await app.register(instancePlugin, { instanceId: config.instanceId, shared: config.redis !== undefined })
   await app.register(jsonBodyPlugin, { maxDepth: config.maxJsonDepth })
   await app.register(metricsPlugin, { enabled: config.metricsEnabled, ...(config.metricsToken !== undefined ? { token: config.metricsToken } : {}) })
@@ -94,5 +97,6 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(simulationRoutes)
   await app.register(sessionWsHandlers)
   await app.register(simulationWsHandlers)
+  await app.register(dashboardPlugin)
   return app
 }

@@ -42,7 +42,8 @@ export const EnvSchema = Type.Object({
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'simutrador:' }),
   INSTANCE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,128}$' })),
   RUN_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 10000 }),
-  TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(true|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$' }))
+  TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(true|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$' })),
+  CORS_ORIGINS: Type.Optional(Type.String())
 }, { additionalProperties: true })
 
 export type Env = Static<typeof EnvSchema>
@@ -108,6 +109,8 @@ export interface Config {
    * Unset, the client's address is the socket's (behind a proxy: the proxy's, one bucket for everyone).
    */
   trustProxy: true | string | undefined
+  /** CORS_ORIGINS: origins (scheme://host[:port]) allowed to call the REST API and open WebSockets; empty = same origin only. */
+  corsOrigins: string[]
 }
 
 export interface RedisConfig {
@@ -145,6 +148,19 @@ export function parseApiKeys (text: string): ApiKeyEntry[] {
 
 export function generateApiKey (): string {
   return `sk_dev_${randomBytes(18).toString('base64url')}`
+}
+
+/** `https://a.example,http://localhost:5173` → normalised origins; anything that is not a bare origin names itself. */
+export function parseCorsOrigins (text: string | undefined): string[] {
+  if (text === undefined) return []
+  return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((entry) => {
+    let url: URL | undefined
+    try { url = new URL(entry) } catch { url = undefined }
+    if (url === undefined || !/^https?:$/.test(url.protocol) || url.origin !== entry.replace(/\/$/, '').toLowerCase()) {
+      throw new ConfigError(`CORS_ORIGINS entry ${JSON.stringify(entry)} must be an origin such as https://dash.example.com or http://localhost:5173`)
+    }
+    return url.origin
+  })
 }
 
 /** Validate and convert the environment; throws ConfigError naming the offending variable. */
@@ -227,7 +243,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     redis: e.REDIS_URL !== undefined ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } : undefined,
     instanceId: e.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
     runLeaseMs: e.RUN_LEASE_MS,
-    trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY
+    trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY,
+    corsOrigins: parseCorsOrigins(e.CORS_ORIGINS)
   }
 }
 

@@ -35,6 +35,7 @@ async function main (): Promise<void> {
   const lines = [
     '',
     `  SimuTrador is listening on ${base}`,
+    `  Dashboard:   ${base}/`,
     `  Swagger UI:  ${base}/docs`,
     `  WebSocket:   ${base.replace(/^http/, 'ws')}/ws/simulate?token=<access_token>`,
     `  State:       ${describeStorage(config.storage)}`,
