@@ -7,18 +7,9 @@ import { startCluster } from '../fixtures/cluster.js'
 import { requirePostgres } from '../fixtures/postgres.js'
 import { REDIS_URL, requireRedis } from '../fixtures/redis.js'
 import { runServerToExit } from '../fixtures/server-process.js'
+import { call } from '../fixtures/rest.js'
 
 const CREATE = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-01-31', timeframe: '1d', initial_capital: '10000.00' }
-
-async function call (base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number, json: any }> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-  })
-  const text = await res.text()
-  return { status: res.status, json: text === '' ? undefined : JSON.parse(text) }
-}
 
 if (await requirePostgres(t) && await requireRedis(t)) {
   t.test('three instances on one database and one Redis', async (t) => {

@@ -15,18 +15,9 @@ import { upgrade } from '../fixtures/ws-upgrade.js'
 import { SessionClient } from '../../client/session-client.js'
 import { runStrategy } from '../../client/strategy-runner.js'
 import { DURABLE_RUN, comparable, comparableResults, readRun, runDurable, smaStrategy, type DurableOutcome } from '../fixtures/durable-run.js'
+import { call } from '../fixtures/rest.js'
 
 const CREATE = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-01-31', timeframe: '1d', initial_capital: '10000.00' }
-
-async function call (base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number, json: any }> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-  })
-  const text = await res.text()
-  return { status: res.status, json: text === '' ? undefined : JSON.parse(text) }
-}
 
 async function open (url: string): Promise<TestSocket> {
   const out = await upgrade(url)

@@ -12,20 +12,9 @@ import { requirePostgres } from '../fixtures/postgres.js'
 import { requireRedis } from '../fixtures/redis.js'
 import { upgrade } from '../fixtures/ws-upgrade.js'
 import { WS_SLOT_TTL_MS } from '../../server/adapters/redis/ws-connection-slots.js'
+import { call, type Answer } from '../fixtures/rest.js'
 
 const CREATE = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-01-31', timeframe: '1d', initial_capital: '10000.00' }
-
-interface Answer { status: number, json: any, headers: Headers }
-
-async function call (base: string, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-  })
-  const text = await res.text()
-  return { status: res.status, json: text === '' ? undefined : JSON.parse(text), headers: res.headers }
-}
 
 async function open (url: string): Promise<TestSocket> {
   const out = await upgrade(url)

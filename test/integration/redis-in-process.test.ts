@@ -12,6 +12,7 @@ import { freshSchema, requirePostgres } from '../fixtures/postgres.js'
 import { REDIS_URL, freshPrefix, requireRedis } from '../fixtures/redis.js'
 import { privateRedis } from '../fixtures/private-redis.js'
 import { upgrade } from '../fixtures/ws-upgrade.js'
+import { call } from '../fixtures/rest.js'
 
 const CREATE = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-01-31', timeframe: '1d', initial_capital: '10000.00' }
 
@@ -22,16 +23,6 @@ async function node (t: Test, env: Record<string, string>): Promise<Node> {
   t.teardown(async () => { await app.close() })
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, baseUrl, wsUrl: `${baseUrl.replace(/^http/, 'ws')}/ws/simulate` }
-}
-
-async function call (base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number, json: any }> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-  })
-  const text = await res.text()
-  return { status: res.status, json: text === '' ? undefined : JSON.parse(text) }
 }
 
 if (await requirePostgres(t) && await requireRedis(t)) {
