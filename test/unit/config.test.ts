@@ -2,7 +2,8 @@
 import { hostname } from 'node:os'
 import t from 'tap'
 import { resolve } from 'node:path'
-import { loadConfig, parseApiKeys, ConfigError, describeStorage, describeRedis, redactDatabaseUrl } from '../../server/config.js'
+import { readFileSync } from 'node:fs'
+import { EnvSchema, loadConfig, parseApiKeys, ConfigError, describeStorage, describeRedis, redactDatabaseUrl } from '../../server/config.js'
 import { redactUrl } from '../../server/app.js'
 
 t.test('bare environment: documented defaults, a generated dev key and secret', async (t) => {
@@ -96,4 +97,12 @@ t.test('TRUST_PROXY: addresses or CIDRs, or true; anything else is refused', asy
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
   t.equal(loadConfig({ TRUST_PROXY: '127.0.0.1,10.0.0.0/8' }).trustProxy, '127.0.0.1,10.0.0.0/8')
   t.throws(() => loadConfig({ TRUST_PROXY: 'everyone please' }), /TRUST_PROXY/)
+})
+
+t.test('every environment variable the server reads has a row in the README\'s configuration table', async (t) => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const rows = readme.slice(readme.indexOf('## Configuration')).split('\n').filter((l) => l.startsWith('| `'))
+  for (const name of Object.keys(EnvSchema.properties)) {
+    t.ok(rows.some((row) => row.split('|')[1].includes(`\`${name}\``)), name)
+  }
 })
