@@ -197,8 +197,17 @@ interface Run {
 interface JournalState {
   /** Seq of the last logged input. */
   seq: number
-  /** Input inserts and event appends, in order (an input is always stored before the frames it causes). */
+  /**
+   * Every store write of the run: event appends in order, each after the inputs logged before it was handed
+   * over (an input is always stored before the frames it causes). Waiting for it waits for everything.
+   */
   chain: Promise<unknown>
+  /**
+   * Input inserts, in order. On one instance an input does not wait for the event appends queued before it
+   * (their frames do not depend on it, and stepping holds until the input is stored); with several
+   * instances inputs stay on `chain`, behind the fenced appends.
+   */
+  inputs: Promise<unknown>
   pending: StoredFrame[]
   timer: NodeJS.Timeout | undefined
   /** Seq of the last frame stored, and the highest handed to the store (several instances: a take-back checks the stream). */
@@ -408,7 +417,7 @@ export class SimulationService {
     let run: Run
     const journal: JournalState | undefined = this.#journal === undefined
       ? undefined
-      : { seq: 0, chain: Promise.resolve(), pending: [], timer: undefined, rebuild: undefined, appended: 0, tried: 0 }
+      : { seq: 0, chain: Promise.resolve(), inputs: Promise.resolve(), pending: [], timer: undefined, rebuild: undefined, appended: 0, tried: 0 }
     const key = keyOf(user.user_id, sessionId)
     const ownership = this.#cluster?.ownership
     const runner = new SimulationRunner({
@@ -1234,12 +1243,18 @@ export class SimulationService {
   async #logInput (run: Run, kind: InputKind, payload: unknown): Promise<void> {
     const journal = this.#journal
     if (journal === undefined) return
-    await this.#journaled(run, async () => {
-      const j = run.journal as JournalState
+    const j = run.journal as JournalState
+    const write = async (): Promise<void> => {
       const input: LoggedInput = { seq: j.seq + 1, step: run.runner.ticksSent, kind, payload }
       await journal.inputs.append(run.user.user_id, run.sessionId, input)
       j.seq = input.seq
-    })
+    }
+    if (this.#cluster !== undefined) { await this.#journaled(run, write); return }
+    const p = j.inputs.then(write)
+    j.inputs = p.catch(() => undefined)
+    // Event appends handed over from now on, and whoever waits for all of the run's writes, wait for it.
+    j.chain = Promise.all([j.chain, j.inputs])
+    await p
   }
 
   /**
@@ -1266,7 +1281,7 @@ export class SimulationService {
     const check = j.rebuild
     if (check !== undefined && seq <= check.storedLast) {
       const stored = check.page[seq - check.pageFrom]
-      if (check.diverged === undefined && (stored === undefined || withoutStamp(stored) !== withoutStamp(frame))) check.diverged = seq
+      if (check.diverged === undefined && (stored === undefined || !sameButStamp(stored, frame))) check.diverged = seq
       return
     }
     j.pending.push({ seq, frame })
@@ -1405,10 +1420,30 @@ export class SimulationService {
     j.seq = inputs[inputs.length - 1].seq
     const target = Math.max(storedLast, lastProcessed)
     runner.hold()
+    // Stored frames are read a page ahead: the next page is on its way while the replay checks this one.
+    let ahead: { after: number, frames: Promise<string[]> } | undefined
+    const read = (after: number): Promise<string[]> => after >= storedLast
+      ? Promise.resolve([])
+      : journal.events.read(user.user_id, sessionId, after, REBUILD_PAGE, Number.POSITIVE_INFINITY)
+    const pageEnd = (): number => check.pageFrom + check.page.length - 1
+    const readAhead = (): void => {
+      if (ahead === undefined && pageEnd() < storedLast) ahead = { after: pageEnd(), frames: read(pageEnd()) }
+      ahead?.frames.catch(() => undefined)
+    }
     const fetchPage = async (): Promise<void> => {
       const from = runner.log.lastSequenceId
+      const next = ahead
+      ahead = undefined
+      if (next !== undefined && next.after === pageEnd() && from + 1 >= check.pageFrom && from <= pageEnd()) {
+        // The frames not yet checked, then the page read ahead.
+        const rest = check.page.slice(from + 1 - check.pageFrom)
+        const frames = await next.frames
+        check.page = rest.length === 0 ? frames : rest.concat(frames)
+      } else {
+        check.page = await read(from)
+      }
       check.pageFrom = from + 1
-      check.page = from >= storedLast ? [] : await journal.events.read(user.user_id, sessionId, from, REBUILD_PAGE, Number.POSITIVE_INFINITY)
+      readAhead()
     }
     try {
       await fetchPage()
@@ -1428,11 +1463,11 @@ export class SimulationService {
           if (input === undefined && runner.log.lastSequenceId >= target) { more = false; break }
           if (runner.state !== 'running') { more = false; break }
           // Refill the page of stored frames before the check could run past it.
-          if (check.pageFrom + check.page.length - 1 < Math.min(storedLast, runner.log.lastSequenceId + REBUILD_PAGE / 2)) break
+          if (pageEnd() < Math.min(storedLast, runner.log.lastSequenceId + REBUILD_PAGE / 2)) break
           runner.replayStep()
         }
         if (!more) break
-        if (check.pageFrom + check.page.length - 1 < Math.min(storedLast, runner.log.lastSequenceId + REBUILD_PAGE / 2)) await fetchPage()
+        if (pageEnd() < Math.min(storedLast, runner.log.lastSequenceId + REBUILD_PAGE / 2)) await fetchPage()
         await nextTurn()
       }
       if (check.diverged === undefined && runner.log.lastSequenceId < storedLast) check.diverged = runner.log.lastSequenceId + 1
@@ -1765,9 +1800,23 @@ function notHere (sessionId: string, state: Session['state'], durable = false): 
   }
 }
 
-/** A frame without its envelope's wall-clock timestamp (the one thing a replay may change). */
-function withoutStamp (frame: string): string {
-  return frame.replace(/,"timestamp":"[^"]*"(,"sequence_id":\d+\})$/, '$1')
+const STAMP = ',"timestamp":"'
+
+/**
+ * Whether two frames are the same but for their envelopes' wall-clock timestamp (the one thing a replay may
+ * change): `…,"timestamp":"<any>","sequence_id":N}`. Compared in place, without copying either frame: a
+ * rebuild checks every regenerated event this way.
+ */
+export function sameButStamp (a: string, b: string): boolean {
+  if (a === b) return true
+  const ia = a.lastIndexOf(STAMP)
+  if (ia < 0 || ia !== b.lastIndexOf(STAMP)) return false
+  const ea = a.indexOf('"', ia + STAMP.length)
+  const eb = b.indexOf('"', ia + STAMP.length)
+  if (ea < 0 || eb < 0 || a.length - ea !== b.length - eb || !a.startsWith(',"sequence_id":', ea + 1)) return false
+  for (let i = 0; i < ia; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return false
+  for (let i = ea, j = eb; i < a.length; i++, j++) if (a.charCodeAt(i) !== b.charCodeAt(j)) return false
+  return true
 }
 
 /** Applies one logged input to a run being rebuilt; an input refused then is refused again (same events). */

@@ -40,7 +40,11 @@ t.test('embedded mode: a lockstep run killed mid-way ends as the uninterrupted r
     await server.stop('SIGKILL')
     const db = await openPglite(join(dir, 'pgdata'))
     const changed = await db.query<{ seq: number }>(
-      "UPDATE run_events SET frame = replace(frame, '\"is_eod\":', '\"is_eod_x\":') WHERE session_id = $1 AND seq = 10 RETURNING seq::int", [id])
+      // Frames are stored one row per batch (migration 004): change the 10th frame of the run, in its batch.
+      `UPDATE run_event_batches SET frames = (
+         SELECT string_agg(CASE WHEN first_seq + o - 1 = 10 THEN replace(f, '"is_eod":', '"is_eod_x":') ELSE f END, E'\\n' ORDER BY o)
+         FROM unnest(string_to_array(frames, E'\\n')) WITH ORDINALITY AS u (f, o))
+       WHERE session_id = $1 AND first_seq <= 10 AND last_seq >= 10 RETURNING 10 AS seq`, [id])
     await db.close()
     t.equal(changed.length, 1, 'one stored frame changed')
     server = await startServer(t, { ...env, PORT: port })

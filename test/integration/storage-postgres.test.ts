@@ -55,7 +55,7 @@ if (await requirePostgres(t)) {
     t.teardown(async () => { await fresh.close() })
     const migrations = await loadMigrations()
     t.same(await migrate(fresh, migrations.slice(0, 2)), { from: 0, to: 2 }, 'the previous release\'s schema')
-    t.same(await migrate(fresh), { from: 2, to: 3 }, 'brought to schema 3 at start')
+    t.same(await migrate(fresh), { from: 2, to: 4 }, 'brought to the newest schema at start')
     t.same((await fresh.query<{ indexname: string }>(
       "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('sessions_finished_by_updated', 'run_results_by_finished') ORDER BY 1")).map((r) => r.indexname),
     ['run_results_by_finished', 'sessions_finished_by_updated'])
@@ -73,8 +73,8 @@ if (await requirePostgres(t)) {
       FROM generate_series(1, 44000) i;
       INSERT INTO run_results (user_id, session_id, state, final_equity, results, account, orders, finished_at)
         SELECT user_id, session_id, state, 100000, '{}', '{}', '[]', updated_at FROM sessions WHERE state IN ('completed', 'error');
-      INSERT INTO run_events (user_id, session_id, seq, frame)
-        SELECT r.user_id, r.session_id, g, '{}' FROM run_results r, generate_series(1, 20) g WHERE r.finished_at > now() - interval '25 hours';
+      INSERT INTO run_event_batches (user_id, session_id, first_seq, last_seq, frames)
+        SELECT r.user_id, r.session_id, 1, 20, '{}' FROM run_results r WHERE r.finished_at > now() - interval '25 hours';
       INSERT INTO run_inputs (user_id, session_id, seq, step, kind, payload)
         SELECT r.user_id, r.session_id, 1, 0, 'start', '{}' FROM run_results r WHERE r.finished_at > now() - interval '25 hours';
       ANALYZE`)
@@ -115,6 +115,21 @@ if (await requirePostgres(t)) {
       // (The logs hold only the last day's runs: the planner may read a small one whole.)
       t.notOk(nodes.some((n) => /^Seq Scan (sessions|run_results)$/.test(n)), `sessions and run_results (a month of history) are not read whole: ${nodes.join('; ')}`)
     }
+  })
+
+  t.test('schema 4: the frames stored one row each by schema 3 are read the same after the upgrade', async (t) => {
+    const fresh = open((await freshSchema(t)).url)
+    t.teardown(async () => { await fresh.close() })
+    t.same(await migrate(fresh, (await loadMigrations()).slice(0, 3)), { from: 0, to: 3 })
+    await new SqlSessionStore(fresh).insert(record({ session_id: 'sess_4' }), OPEN_GUARD)
+    await fresh.query(`INSERT INTO run_events (user_id, session_id, seq, frame) SELECT 'user_alice', 'sess_4', g, '{"n":' || g || '}' FROM generate_series(1, 5) g`)
+    t.same(await migrate(fresh), { from: 3, to: 4 })
+    const events = new SqlEventStore(fresh)
+    t.equal(await events.lastSeq('user_alice', 'sess_4'), 5)
+    t.same(await events.read('user_alice', 'sess_4', 1, 3, 1 << 20), ['{"n":2}', '{"n":3}', '{"n":4}'])
+    await events.append('user_alice', 'sess_4', [{ seq: 6, frame: '{"n":6}' }, { seq: 7, frame: '{"n":7}' }])
+    t.same(await events.read('user_alice', 'sess_4', 4, 100, 1 << 20), ['{"n":5}', '{"n":6}', '{"n":7}'], 'appends go on after the converted frames')
+    t.same(await fresh.query("SELECT to_regclass('run_events') IS NULL AS gone"), [{ gone: true }], 'the old table is dropped')
   })
 
   t.test('no connection error was reported while the database was up', async (t) => {

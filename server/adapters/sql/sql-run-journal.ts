@@ -1,8 +1,6 @@
-// InputLog and EventStore in SQL (PGlite or PostgreSQL, migration 002). One row per input; events are
-// appended in batches (one statement per batch through unnest), so the event log costs no round trip per
-// tick. Rows go with their session (foreign keys, ON DELETE CASCADE).
+// InputLog and EventStore in SQL (PGlite or PostgreSQL, migrations 002 and 004). One row per input; events
+// are appended in batches, one row per batch, so the event log costs no round trip per tick. Rows go with their session (foreign keys, ON DELETE CASCADE).
 import type { EventStore, InputKind, InputLog, LoggedInput, StoredFrame } from '../../ports/run-journal.js'
-import { trimToChars } from '../memory/memory-run-journal.js'
 import type { SqlClient } from './sql-client.js'
 
 export class SqlInputLog implements InputLog {
@@ -41,32 +39,60 @@ export class SqlEventStore implements EventStore {
 
   constructor (db: SqlClient) { this.#db = db }
 
+  /**
+   * One row for the whole batch (migration 004). It must follow the stored frames exactly: a batch that
+   * overlaps them, or leaves a gap, inserts nothing and rejects.
+   */
   async append (userId: string, sessionId: string, frames: readonly StoredFrame[]): Promise<void> {
     if (frames.length === 0) return
-    await this.#db.query(
-      'INSERT INTO run_events (user_id, session_id, seq, frame) SELECT $1, $2, s, f FROM unnest($3::bigint[], $4::text[]) AS u (s, f)',
-      [userId, sessionId, frames.map((f) => f.seq), frames.map((f) => f.frame)])
+    const first = frames[0].seq
+    const last = frames[frames.length - 1].seq
+    if (last - first !== frames.length - 1) throw new Error(`events ${first}..${last} of ${sessionId} are not consecutive`)
+    let joined = frames[0].frame
+    for (let i = 1; i < frames.length; i++) joined += '\n' + frames[i].frame
+    const rows = await this.#db.query<{ ok: number }>(
+      `INSERT INTO run_event_batches (user_id, session_id, first_seq, last_seq, frames)
+        SELECT $1, $2, $3, $4, $5
+        WHERE coalesce((SELECT max(last_seq) FROM run_event_batches WHERE user_id = $1 AND session_id = $2), 0) = $3::bigint - 1
+        RETURNING 1 AS ok`,
+      [userId, sessionId, first, last, joined])
+    if (rows.length === 0) throw new Error(`events ${first}..${last} of ${sessionId} do not follow the stored ones`)
   }
 
   async read (userId: string, sessionId: string, afterSeq: number, limit: number, maxChars: number): Promise<string[]> {
-    const rows = await this.#db.query<{ frame: string }>(
-      'SELECT frame FROM run_events WHERE user_id = $1 AND session_id = $2 AND seq > $3 ORDER BY seq LIMIT $4',
-      [userId, sessionId, afterSeq, limit])
-    return trimToChars(rows.map((r) => r.frame), maxChars)
+    const after = Math.max(0, Math.floor(afterSeq))
+    if (limit <= 0) return []
+    const rows = await this.#db.query<{ first_seq: number, frames: string }>(
+      `SELECT first_seq::float8 AS first_seq, frames FROM run_event_batches
+        WHERE user_id = $1 AND session_id = $2 AND last_seq > $3 AND first_seq <= $3::bigint + $4
+        ORDER BY last_seq`,
+      [userId, sessionId, after, limit])
+    const out: string[] = []
+    let chars = 0
+    for (const row of rows) {
+      const frames = row.frames.split('\n')
+      for (let i = Math.max(0, after + 1 - row.first_seq); i < frames.length; i++) {
+        const f = frames[i]
+        chars += f.length
+        if (out.length >= limit || (chars > maxChars && out.length > 0)) return out
+        out.push(f)
+      }
+    }
+    return out
   }
 
   async lastSeq (userId: string, sessionId: string): Promise<number> {
     const [row] = await this.#db.query<{ n: number }>(
-      'SELECT coalesce(max(seq), 0)::float8 AS n FROM run_events WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
+      'SELECT coalesce(max(last_seq), 0)::float8 AS n FROM run_event_batches WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
     return row.n
   }
 
   async delete (userId: string, sessionId: string): Promise<void> {
-    await this.#db.query('DELETE FROM run_events WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
+    await this.#db.query('DELETE FROM run_event_batches WHERE user_id = $1 AND session_id = $2', [userId, sessionId])
   }
 
   async deleteFinishedBefore (before: number, since?: number): Promise<number> {
-    return await deleteFinished(this.#db, 'run_events', before, since)
+    return await deleteFinished(this.#db, 'run_event_batches', before, since)
   }
 }
 
@@ -75,7 +101,7 @@ export class SqlEventStore implements EventStore {
  * (every sweep but a process's first) it reads only those runs, through run_results_by_finished
  * (migration 003), and their rows through the log's primary key.
  */
-async function deleteFinished (db: SqlClient, table: 'run_inputs' | 'run_events', before: number, since: number | undefined): Promise<number> {
+async function deleteFinished (db: SqlClient, table: 'run_inputs' | 'run_event_batches', before: number, since: number | undefined): Promise<number> {
   const [row] = await db.query<{ n: number }>(
     `WITH gone AS (
       DELETE FROM ${table} t USING run_results r
