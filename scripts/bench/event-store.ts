@@ -1,12 +1,11 @@
 // The event store's cost per frame (issue 9: what a durable run pays to store its events), on PGlite and on
 // PostgreSQL, in this process: 30,000 tick frames of ~400 bytes (the size e2e-ticks.ts sends) appended in
-// batches of 100 and 512, then 4,096 of them read back (one page of a rebuild). Three layouts:
-//   store      — the real SqlEventStore: one row per frame, the batch as two arrays (unnest of bigint[], text[])
-//   joined     — one row per frame, the batch's frames as ONE string split in SQL (a frame never contains a raw
-//                newline: JSON escapes it)
-//   per-batch  — one row per batch (first_seq, last_seq, the frames joined by newlines), in a scratch table
-// The last two are not what the server does; they measure what a change of layout would save. CPU is this
-// process's (for PGlite that is the database too; for PostgreSQL only the client side). Figures only.
+// batches of 100 and 512, then 4,096 of them read back (one page of a rebuild). Two layouts:
+//   store    — the real SqlEventStore: one row per batch (first_seq, last_seq, the frames joined by newlines;
+//              schema 4)
+//   per-row  — what schemas 2 and 3 stored: one row per frame, the batch as two arrays (unnest of bigint[],
+//              text[]), in a scratch table of that shape
+// CPU is this process's (for PGlite that is the database too; for PostgreSQL only the client side). Figures only.
 //
 // Run: npx tsx scripts/bench/event-store.ts [--storage=pglite,postgres] [--rounds=2]
 import { performance } from 'node:perf_hooks'
@@ -32,9 +31,9 @@ async function open (mode: BenchStorage): Promise<SqlClient> {
     ? openPostgres(mode.env.DATABASE_URL, { onConnectionError: (err) => { console.log(`PostgreSQL: ${err.message}`) } })
     : await openPglite(join(mode.env.SIMUTRADOR_STATE_DIR, 'pgdata'))
   await migrate(db)
-  await db.exec(`CREATE TABLE bench_event_batches (
-    user_id text COLLATE "C" NOT NULL, session_id text COLLATE "C" NOT NULL, first_seq bigint NOT NULL, last_seq bigint NOT NULL,
-    frames text NOT NULL, PRIMARY KEY (user_id, session_id, first_seq))`)
+  await db.exec(`CREATE TABLE bench_event_rows (
+    user_id text COLLATE "C" NOT NULL, session_id text COLLATE "C" NOT NULL, seq bigint NOT NULL, frame text NOT NULL,
+    PRIMARY KEY (user_id, session_id, seq))`)
   // The event tables reference a session.
   await db.query(`INSERT INTO sessions (user_id, session_id, symbols, start_date, end_date, timeframe, initial_capital, commission_per_share,
     min_commission_per_order, slippage_bps, allow_short, fill_policy_version, state, created_at, updated_at, metadata, estimated_ticks, progress)
@@ -42,12 +41,12 @@ async function open (mode: BenchStorage): Promise<SqlClient> {
   return db
 }
 
-type Layout = 'store' | 'joined' | 'per-batch'
+type Layout = 'store' | 'per-row'
 
 async function measure (db: SqlClient, layout: Layout, batch: number): Promise<string> {
   const store = new SqlEventStore(db)
-  await db.query('DELETE FROM run_events')
-  await db.query('DELETE FROM bench_event_batches')
+  await db.query('DELETE FROM run_event_batches')
+  await db.query('DELETE FROM bench_event_rows')
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   let worst = 0
@@ -56,12 +55,9 @@ async function measure (db: SqlClient, layout: Layout, batch: number): Promise<s
     const q0 = performance.now()
     if (layout === 'store') {
       await store.append('u', 's', frames)
-    } else if (layout === 'joined') {
-      await db.query("INSERT INTO run_events (user_id, session_id, seq, frame) SELECT $1, $2, $3::bigint + o - 1, f FROM unnest(string_to_array($4::text, E'\\n')) WITH ORDINALITY AS u (f, o)",
-        ['u', 's', first, frames.map((f) => f.frame).join('\n')])
     } else {
-      await db.query('INSERT INTO bench_event_batches (user_id, session_id, first_seq, last_seq, frames) VALUES ($1, $2, $3, $4, $5)',
-        ['u', 's', first, first + frames.length - 1, frames.map((f) => f.frame).join('\n')])
+      await db.query('INSERT INTO bench_event_rows (user_id, session_id, seq, frame) SELECT $1, $2, s, f FROM unnest($3::bigint[], $4::text[]) AS u (s, f)',
+        ['u', 's', frames.map((f) => f.seq), frames.map((f) => f.frame)])
     }
     worst = Math.max(worst, performance.now() - q0)
   }
@@ -69,10 +65,10 @@ async function measure (db: SqlClient, layout: Layout, batch: number): Promise<s
   const cpu = process.cpuUsage(cpu0)
   const r0 = process.cpuUsage()
   let read: number
-  if (layout === 'per-batch') {
-    const rows = await db.query<{ frames: string }>('SELECT frames FROM bench_event_batches WHERE user_id = $1 AND session_id = $2 AND last_seq > $3 ORDER BY first_seq LIMIT $4',
-      ['u', 's', 10_000, Math.ceil(READ / batch) + 1])
-    read = rows.flatMap((r) => r.frames.split('\n')).length
+  if (layout === 'per-row') {
+    const rows = await db.query<{ frame: string }>('SELECT frame FROM bench_event_rows WHERE user_id = $1 AND session_id = $2 AND seq > $3 ORDER BY seq LIMIT $4',
+      ['u', 's', 10_000, READ])
+    read = rows.length
   } else {
     read = (await store.read('u', 's', 10_000, READ, Number.POSITIVE_INFINITY)).length
   }
@@ -94,7 +90,7 @@ async function main (): Promise<void> {
       console.log(`[round ${r + 1}] ${mode.label} — ${machineLine().replace(/^.*load average/, 'load average')}`)
       try {
         for (const batch of [100, 512]) {
-          for (const layout of ['store', 'joined', 'per-batch'] as const) console.log(`  ${await measure(db, layout, batch)}`)
+          for (const layout of ['store', 'per-row'] as const) console.log(`  ${await measure(db, layout, batch)}`)
         }
       } finally {
         await db.close()

@@ -197,11 +197,11 @@ export interface StatementCount {
   n: number
   /** Milliseconds from send to answer, summed (each statement is a round trip to the database). */
   ms: number
-  /** INSERT INTO run_events: frames inserted (the batch sizes). */
+  /** INSERT INTO run_event_batches: frames inserted (the batch sizes). */
   rows: number
 }
 
-/** Statements by kind (`insert run_events`, `update sessions`, `select sessions`, `begin`, …). */
+/** Statements by kind (`insert run_event_batches`, `update sessions`, `select sessions`, `begin`, …). */
 export class StatementCounter {
   readonly byKind = new Map<string, StatementCount>()
 
@@ -210,7 +210,7 @@ export class StatementCounter {
     const c = this.byKind.get(kind) ?? { n: 0, ms: 0, rows: 0 }
     c.n++
     c.ms += ms
-    if (kind === 'insert run_events' && Array.isArray(params?.[2])) c.rows += (params[2] as unknown[]).length
+    if (kind === 'insert run_event_batches' && typeof params?.[2] === 'number' && typeof params[3] === 'number') c.rows += params[3] - params[2] + 1
     this.byKind.set(kind, c)
   }
 
@@ -230,7 +230,7 @@ export class StatementCounter {
   }
 }
 
-/** `insert run_events`, `update sessions`, `select run_events`, `begin` … from the statement's text. */
+/** `insert run_event_batches`, `update sessions`, `select run_event_batches`, `begin` … from the statement's text. */
 export function statementKind (text: string): string {
   const t = text.trimStart()
   const write = /^(insert\s+into|update|delete\s+from)\s+([a-z_]+)/i.exec(t)

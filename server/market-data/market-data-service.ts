@@ -9,7 +9,7 @@ import type { BarSeries } from './bar-series.js'
 import { barAt } from './bar-series.js'
 import { calendarFor, calendarKindOf, marketSessionAt, nominalSessionNum, isTradingDayNum, type MarketCalendar, type MarketSession } from './calendar.js'
 import { Catalog } from './catalog.js'
-import { formatDate, parseDate } from './dates.js'
+import { formatDate, fromDayNumber, parseDate } from './dates.js'
 import type { BarSource, LoadOptions } from './sources/bar-source.js'
 import { createBarSources } from './sources/index.js'
 import { MarketDataValidator } from './validator.js'
@@ -177,5 +177,13 @@ export class MarketDataService {
   /** Which session ('pre' | 'regular' | 'after' | 'closed') a symbol's market is in at an instant. */
   marketSessionAt (symbol: string, epochMs: number): MarketSession {
     return marketSessionAt(this.marketOf(symbol), epochMs)
+  }
+
+  /**
+   * When a symbol's daily bar of trading day `day` (yyyymmdd) closes: its market's regular close that day from
+   * the calendar (NYSE 16:00 New York, 13:00 on early-close days; forex 17:00 New York; crypto midnight UTC).
+   */
+  dailyCloseAt (symbol: string, day: number): number {
+    return nominalSessionNum(calendarKindOf(this.marketOf(symbol)), fromDayNumber(day)).close
   }
 }

@@ -103,7 +103,8 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     runs: storage.runs,
     marketData: {
       acquireSeries: async (symbol, timeframe, start, end) => await marketData.acquireSeries(symbol, timeframe, start, end),
-      marketSessionAt: (symbol, ms) => WIRE_SESSION[marketData.marketSessionAt(symbol, ms)]
+      marketSessionAt: (symbol, ms) => WIRE_SESSION[marketData.marketSessionAt(symbol, ms)],
+      dailyCloseAt: (symbol, day) => marketData.dailyCloseAt(symbol, day)
     },
     onError: (err) => { app.log.error({ err }, 'simulation state update failed') },
     onStrategyError: (info) => { app.log.info(info, 'strategy reported an error; run ended in state error') },

@@ -27,8 +27,8 @@
 // Events are `{ type, data }` with `data` matching schemas/simulation.ts; the runner adds envelopes,
 // sequence numbers and wall-clock timestamps. `tick.data.sequence_id` is the 1-based step number.
 //
-// Simulation time: a step's tick carries sim_time = bar start + timeframe length (the instant the bar
-// closes). Fills at the open are stamped with the bar start, fills inside the bar with its close; orders
+// Simulation time: a step's tick carries sim_time = the instant its bars close: bar start + timeframe
+// length intraday, the market's close of that day from the calendar for daily bars (dailyCloseAt). Fills at the open are stamped with the bar start, fills inside the bar with its close; orders
 // placed between steps are created at the previous tick's sim_time.
 import type { AccountUpdateFrequency, AccountSnapshot, MarketSession, BatchAck, EstimatedFill, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, PerformanceMetrics, RejectedOrder, SimulationCompleteData, SimulationResults, SimulationSettings, TickData, EquityPoint } from '../../schemas/simulation.js'
 import type { Bar } from '../../schemas/market-data.js'
@@ -73,6 +73,11 @@ export interface SimulationEngineOptions {
    * without it every tick says 'regular'. Daily ticks are always 'regular'.
    */
   readonly marketSessionAt?: (symbolIndex: number, barStartMs: number) => MarketSession
+  /**
+   * When symbol `symbolIndex`'s daily bar of trading day `day` (yyyymmdd) closes (its market's close that day,
+   * from the calendar). Daily steps are stamped then; without it, at the bar's start + 24 h.
+   */
+  readonly dailyCloseAt?: (symbolIndex: number, day: number) => number
 }
 
 /** Defaults filled in and ranges checked (the schema does this on the wire; in-process callers skip it). */
@@ -119,6 +124,8 @@ export class SimulationEngine {
   private readonly series: readonly BarSeries[]
   private readonly tl: Timeline
   private readonly stepMs: number
+  /** Daily timelines with a calendar: when each step closes (the latest close among its bars). */
+  private readonly stepClose: Float64Array | undefined
   private readonly symbolIndex = new Map<string, number>()
   private readonly portfolio: Portfolio
   private readonly book: OrderBook
@@ -149,6 +156,7 @@ export class SimulationEngine {
     this.series = options.series
     this.tl = options.timeline ?? buildTimeline(options.series)
     this.stepMs = TIMEFRAME_MS[this.tl.timeframe]
+    this.stepClose = this.tl.timeframe === '1d' && options.dailyCloseAt !== undefined ? dailyCloses(this.tl, options.series, options.dailyCloseAt) : undefined
     options.series.forEach((s, i) => this.symbolIndex.set(s.symbol, i))
     const capital = typeof options.initialCapital === 'bigint'
       ? options.initialCapital
@@ -172,13 +180,18 @@ export class SimulationEngine {
 
   get done (): boolean { return this.finished }
   get totalSteps (): number { return this.tl.length }
+  /** When step k's bars close: the bar's start + its length, or (daily, with a calendar) the market's close. */
+  private closeOf (k: number): number {
+    return this.stepClose === undefined ? this.tl.time[k] + this.stepMs : this.stepClose[k]
+  }
+
   get stepsDone (): number { return this.next }
   get progress (): number { return this.tl.length === 0 ? 1 : this.next / this.tl.length }
 
   /** Close of the last replayed step; before the first step, the first bar's start. */
   get simTime (): string {
     if (this.tl.length === 0) return new Date(0).toISOString()
-    return this.next === 0 ? this.iso(this.tl.time[0]) : this.iso(this.tl.time[this.next - 1] + this.stepMs)
+    return this.next === 0 ? this.iso(this.tl.time[0]) : this.iso(this.closeOf(this.next - 1))
   }
 
   // ── orders in ──────────────────────────────────────────────────────────────────────────────────
@@ -347,7 +360,7 @@ export class SimulationEngine {
     const equity = p.held.length === 0 ? p.cashNum : p.equityNum(this.markPrice)
     this.equityByStep[k] = equity
     if (equity > this.peakEquity) this.peakEquity = equity
-    const closeMs = tl.time[k] + this.stepMs
+    const closeMs = this.closeOf(k)
     if (k + 1 === tl.length || tl.day[k + 1] !== tl.day[k]) {
       const exact = p.equity(this.markPrice)
       // The peak starts at the (positive) initial capital and only rises, so the division is safe.
@@ -418,7 +431,7 @@ export class SimulationEngine {
       const bySeq = (a: PendingFill, b: PendingFill): number => a.order.seq - b.order.seq
       const openTime = this.iso(tl.time[k])
       for (const pf of atOpen.sort(bySeq)) this.apply(pf, k, openTime, capLeft, events)
-      const closeTime = this.iso(tl.time[k] + this.stepMs)
+      const closeTime = this.iso(this.closeOf(k))
       for (const pf of inBar.sort(bySeq)) {
         // Conservative bracket rule: once the stop leg traded in this bar the target leg may not.
         const sib = pf.order.sibling
@@ -426,7 +439,7 @@ export class SimulationEngine {
         this.apply(pf, k, closeTime, capLeft, events)
       }
     }
-    const closeTime = this.iso(tl.time[k] + this.stepMs)
+    const closeTime = this.iso(this.closeOf(k))
     for (const [o, sym, i] of tried) {
       if (!o.isOpen) continue
       if (o.tif === 'ioc') this.close(o, 'cancelled', closeTime, events, 'ioc: unfilled remainder cancelled after its first bar')
@@ -709,4 +722,19 @@ export class SimulationEngine {
 /** a / b truncated to 8 decimals (never buys more than the notional pays for). */
 function floorDiv (a: Fixed, b: Fixed): Fixed {
   return (abs(a) * SCALE) / abs(b)
+}
+
+/** The close of each daily step: the latest of its bars' closes (markets with different calendars may share a day). */
+function dailyCloses (tl: Timeline, series: readonly BarSeries[], closeAt: (symbolIndex: number, day: number) => number): Float64Array {
+  const out = new Float64Array(tl.length)
+  for (let k = 0; k < tl.length; k++) {
+    let close = -Infinity
+    for (let e = tl.entryStart[k]; e < tl.entryStart[k + 1]; e++) {
+      const sym = tl.entrySymbol[e]
+      const c = closeAt(sym, series[sym].day[tl.entryBar[e]])
+      if (c > close) close = c
+    }
+    out[k] = close
+  }
+  return out
 }

@@ -81,6 +81,8 @@ export interface RunnerInit {
   ordersPerMinute?: number
   /** Market session of a symbol at an instant, for intraday ticks (see SimulationEngineOptions). */
   marketSessionAt?: (symbol: string, epochMs: number) => MarketSession
+  /** When a symbol's daily bar of a trading day (yyyymmdd) closes (see SimulationEngineOptions). */
+  dailyCloseAt?: (symbol: string, day: number) => number
   /** Bytes of newest frames the log keeps while running (a ring). */
   logMaxBytes?: number
   /**
@@ -161,7 +163,8 @@ export class SimulationRunner {
       settings: init.settings,
       accountUpdateFrequency: init.options.account_update_frequency,
       includeBars: init.options.include_bars,
-      ...(init.marketSessionAt !== undefined ? { marketSessionAt: sessionOfSymbol(init.series, init.marketSessionAt) } : {})
+      ...(init.marketSessionAt !== undefined ? { marketSessionAt: sessionOfSymbol(init.series, init.marketSessionAt) } : {}),
+      ...(init.dailyCloseAt !== undefined ? { dailyCloseAt: bySymbolIndex(init.series, init.dailyCloseAt) } : {})
     })
     this.#totalTicks = this.#engine.totalSteps
     this.#releaseBars = init.releaseBars
@@ -627,6 +630,12 @@ export class SimulationRunner {
     this.#emit('session_error', { error_code: 'INTERNAL_ERROR', message: 'The simulation failed', details: { session_id: this.sessionId } }, undefined)
     this.#finish('error', true, message)
   }
+}
+
+/** The engine asks by symbol index; the calendar answers by symbol. */
+function bySymbolIndex<T> (series: readonly BarSeries[], at: (symbol: string, arg: number) => T): (symbolIndex: number, arg: number) => T {
+  const symbols = series.map((s) => s.symbol)
+  return (i, arg) => at(symbols[i], arg)
 }
 
 /** The engine asks by symbol index; the calendar answers by symbol. */

@@ -61,6 +61,8 @@ export interface SeriesLoader {
   acquireSeries: (symbol: string, timeframe: Timeframe, start: string, end: string) => Promise<Lease<BarSeries>>
   /** The symbol's market session at an instant (pre, regular, after, closed), for intraday ticks. */
   marketSessionAt?: (symbol: string, epochMs: number) => MarketSession
+  /** When the symbol's daily bar of trading day `day` (yyyymmdd) closes, from its market's calendar (epoch ms). */
+  dailyCloseAt?: (symbol: string, day: number) => number
 }
 
 /** Durable runs: where inputs and events go (absent in `:memory:` mode). */
@@ -437,6 +439,7 @@ export class SimulationService {
       options,
       ordersPerMinute: this.#limitsFor(plan ?? user.plan).orders_per_minute,
       ...(this.#marketData.marketSessionAt !== undefined ? { marketSessionAt: this.#marketData.marketSessionAt.bind(this.#marketData) } : {}),
+      ...(this.#marketData.dailyCloseAt !== undefined ? { dailyCloseAt: this.#marketData.dailyCloseAt.bind(this.#marketData) } : {}),
       ...this.#runnerTuning,
       logMaxBytes: this.#logMaxBytes,
       holdFinal: true,
