@@ -292,7 +292,11 @@ export interface paths {
         delete: operations["cancelOrder"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Replace a working order (as Alpaca's replace)
+         * @description The order must be open and not yet partly filled. The old order ends `replaced` (`replaced_by` names the new one); the reply is the new order (`new_order_id`, default `<order_id>-r1`, then `-r2` …, with `replaces` set), admitted like a new order and first tried on the next bar. A bracket leg can change only its price or stop_price. See docs/fill-policy.md §3.
+         */
+        patch: operations["replaceOrder"];
         trace?: never;
     };
     "/sessions/{id}/account": {
@@ -3526,6 +3530,128 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    replaceOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "price": "129.50",
+                 *       "quantity": 20
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Shares/units; fractional allowed (8 decimals) */
+                    quantity?: number;
+                    /**
+                     * @description Decimal amount: number or decimal string
+                     * @example 100000
+                     * @example 100000.00
+                     */
+                    price?: number | string;
+                    /**
+                     * @description Decimal amount: number or decimal string
+                     * @example 100000
+                     * @example 100000.00
+                     */
+                    stop_price?: number | string;
+                    /** @description trailing_stop only */
+                    trail_price?: number | string;
+                    /** @description trailing_stop only */
+                    trail_percent?: number | string;
+                    time_in_force?: components["schemas"]["TimeInForce"];
+                    /** @description Id of the replacing order; default the old id with -r1 (then -r2 …) */
+                    new_order_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
