@@ -1,7 +1,7 @@
 // Replacing an order is a run input (issue 12): logged like a cancel (kind 'replace'), so a run rebuilt after a
 // restart replays it and regenerates byte-identical events (a difference would be REPLAY_DIVERGED). In one
 // process over real sockets, with the memory journal and with the machine's PostgreSQL (migration 004).
-import t from 'tap'
+import t, { type Test as Tap } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { buildApp } from '../../server/app.js'
@@ -63,8 +63,6 @@ async function replaceThenRestart (t: Tap, serve: Serve): Promise<string> {
     [['w', 'replaced'], ['ts', 'replaced'], ['w-r1', 'accepted'], ['ts-r1', 'accepted']])
   return id
 }
-
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('memory journal: a replaced order survives a restart', async (t) => {
   const storage: Storage = memoryStorage({ journal: true })
