@@ -4,6 +4,10 @@
 import t from 'tap'
 import { KEYS, TestSocket, listen, tokenFor, type WsMessage } from '../fixtures/app.js'
 import { call } from '../fixtures/rest.js'
+import { connectedClient } from '../fixtures/sdk.js'
+import { runStrategy } from '../../client/strategy-runner.js'
+import { SessionError } from '../../client/session-error.js'
+import type { Order } from '../../schemas/simulation.js'
 
 const SESSION = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-03-31', slippage_bps: 0, commission_per_share: 0 }
 
@@ -165,4 +169,31 @@ t.test('over REST: PATCH …/orders/{order_id}, its errors, and OCO when a brack
   t.equal(orders.find((o) => o.order_id === 'br-sl')?.status, 'cancelled', 'one-cancels-other')
   const update = await ws.next((m) => m.type === 'order_update' && m.data.order_id === 'br-sl' && m.data.status !== 'accepted')
   t.equal(update.data.reason, 'one-cancels-other: br-tp cancelled')
+})
+
+t.test('the SDK: SessionClient.replaceOrder and a strategy\'s ctx.replace', async (t) => {
+  const { baseUrl } = await listen(t)
+  const client = await connectedClient(t, { url: baseUrl, apiKey: KEYS.ent })
+  const seen: Array<[string, string]> = []
+  let replaced: Order | undefined
+  let refusal: unknown
+  const run = await runStrategy(client, {
+    onTick: async (tick, ctx) => {
+      if (tick.sequence_id === 1) return [{ order_id: 'lim', symbol: 'AAPL', side: 'buy', type: 'limit', price: '1.00', quantity: 1, time_in_force: 'gtc' }]
+      if (tick.sequence_id === 3) {
+        replaced = await ctx.replace('lim', { price: '2.00', quantity: 2 })
+        refusal = await ctx.replace('lim', { price: '3.00' }).catch((err: unknown) => err)
+      }
+    },
+    onOrder: (u) => { seen.push([u.order_id, u.status]) }
+  }, { session: SESSION })
+  t.match(replaced, { order_id: 'lim-r1', replaces: 'lim', price: '2.00', quantity: 2, status: 'accepted' })
+  t.ok(refusal instanceof SessionError, 'a refused replace rejects with a SessionError')
+  t.equal((refusal as SessionError).error_code, 'INVALID_STATE')
+  t.same(seen.filter(([id]) => id.startsWith('lim')), [['lim', 'accepted'], ['lim', 'replaced'], ['lim-r1', 'accepted'], ['lim-r1', 'cancelled']])
+
+  // The client method on its own, against the finished run: refused with the server's code.
+  const err = await client.replaceOrder(run.session.session_id, 'lim-r1', { price: 5 }).catch((e: unknown) => e)
+  t.ok(err instanceof SessionError)
+  t.match((err as SessionError).error_code, /^(INVALID_STATE)$/)
 })
