@@ -3,7 +3,7 @@
 // the server. The maps are interfaces on purpose: the simulation work extends them (start_simulation, tick…)
 // by adding entries here or by declaration merging, and `request`/`on`/`events` pick the new types up.
 import type { CreateSessionData, DeleteSessionData, GetSessionData, ListSessionsData, Session, SessionDeleted, SessionList } from '../schemas/sessions.js'
-import type { AccountSnapshot, BatchAck, CancelOrderData, ExecutionReport, OrderBatchData, OrderUpdate, SimulationCompleteData, StartSimulationData, TickAckData, TickData } from '../schemas/simulation.js'
+import type { AccountSnapshot, BatchAck, CancelOrderData, ExecutionReport, ReplaceOrderData, OrderBatchData, OrderUpdate, SimulationCompleteData, StartSimulationData, TickAckData, TickData } from '../schemas/simulation.js'
 import type { ResumeSessionData, SessionRefData, SimulationStartedData, SimulationStateData, StateSyncData, StrategyErrorData, SubscriptionData } from '../schemas/simulation-control.js'
 import type {
   ConnectionClosingData,
@@ -27,6 +27,8 @@ export interface ClientMessageMap {
   tick_ack: TickAckData
   order_batch: OrderBatchData
   cancel_order: CancelOrderData
+  /** Replace a working order; the reply is the new order's order_update (the old one ends `replaced`). */
+  replace_order: ReplaceOrderData
   pause_simulation: SessionRefData
   resume_simulation: SessionRefData
   query_account: SessionRefData

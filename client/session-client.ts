@@ -10,6 +10,7 @@ import WebSocket from 'ws'
 import { createTokenCache, type TokenCache } from '../generated-client/index.js'
 import type { ConnectionReadyData, ServerEnvelope } from '../schemas/ws-messages.js'
 import type { CreateSessionBody, ListSessionsData, Session, SessionDeleted, SessionList, SessionState } from '../schemas/sessions.js'
+import type { Order, ReplaceOrderBody } from '../schemas/simulation.js'
 import { SESSION_PAYLOAD_TYPES, type ClientFrame, type ClientMessageMap, type ServerMessageMap } from './messages.js'
 import { SessionError } from './session-error.js'
 import { parseServerUrls, rebaseRequest, UrlRotation, type ServerUrl } from './server-urls.js'
@@ -228,6 +229,15 @@ export class SessionClient {
   /** One page of the listing, as the server sends it (`next_cursor` for the next page). */
   async listSessionsPage (query: ListSessionsData = {}, opts: RequestOptions = {}): Promise<SessionList> {
     return await this.request('list_sessions', query, 'session_list', { idempotent: true, ...opts })
+  }
+
+  /**
+   * Replace a working order (as Alpaca's replace): resolves the new order (`replaces` = orderId); the old one
+   * ends `replaced`. Refused (INVALID_STATE, INVALID_ORDER, …) → rejects with the server's error, nothing changed.
+   */
+  async replaceOrder (sessionId: string, orderId: string, changes: ReplaceOrderBody, opts: RequestOptions = {}): Promise<Order> {
+    const update = await this.request('replace_order', { session_id: sessionId, order_id: orderId, ...changes }, 'order_update', opts)
+    return update.order
   }
 
   /** Delete a session (stopping it if running). */

@@ -5,7 +5,7 @@
 // never sees the protocol. When the strategy's own code throws, the server is told (`strategy_error`, so
 // the run ends in state `error` with the message instead of hanging paused) and the strategy's original
 // error is rethrown, stack included.
-import type { AccountSnapshot, ExecutionReport, OrderBatchData, OrderRequest, OrderUpdate, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
+import type { AccountSnapshot, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, ReplaceOrderBody, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
 import type { CreateSessionBody, Session } from '../schemas/sessions.js'
 import { StrategyErrorData } from '../schemas/simulation-control.js'
 import type { SessionClient, SessionClientEvent } from './session-client.js'
@@ -56,6 +56,8 @@ export interface StrategyContext {
   readonly account: AccountSnapshot | undefined
   /** Cancel a working order; resolves when the server has cancelled it. */
   cancel: (orderId: string) => Promise<void>
+  /** Replace a working order (new price, quantity, trail, time in force); resolves the new order. */
+  replace: (orderId: string, changes: ReplaceOrderBody) => Promise<Order>
 }
 
 export interface Strategy {
@@ -123,7 +125,8 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
   const ctx: StrategyContext = {
     session,
     get account () { return account },
-    cancel: async (orderId) => { await client.request('cancel_order', { session_id: sessionId, order_id: orderId }, 'order_update') }
+    cancel: async (orderId) => { await client.request('cancel_order', { session_id: sessionId, order_id: orderId }, 'order_update') },
+    replace: async (orderId, changes) => await client.replaceOrder(sessionId, orderId, changes)
   }
 
   // Connections seen so far: a tick handled across a reconnect must not send its orders on the new

@@ -292,7 +292,11 @@ export interface paths {
         delete: operations["cancelOrder"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Replace a working order (as Alpaca's replace)
+         * @description The order must be open and not yet partly filled. The old order ends `replaced` (`replaced_by` names the new one); the reply is the new order (`new_order_id`, default `<order_id>-r1`, then `-r2` …, with `replaces` set), admitted like a new order and first tried on the next bar. A bracket leg can change only its price or stop_price. See docs/fill-policy.md §3.
+         */
+        patch: operations["replaceOrder"];
         trace?: never;
     };
     "/sessions/{id}/account": {
@@ -948,22 +952,25 @@ export interface components {
         };
         /** @enum {string} */
         OrderSide: "buy" | "sell";
-        /** @enum {string} */
-        OrderType: "market" | "limit" | "stop" | "stop_limit";
         /**
-         * @description day: expires at the end of its trading day; gtc: until filled or cancelled; ioc: its first bar only
+         * @description trailing_stop: a stop that follows the best close by trail_price or trail_percent (docs/fill-policy.md §4)
          * @enum {string}
          */
-        TimeInForce: "day" | "gtc" | "ioc";
+        OrderType: "market" | "limit" | "stop" | "stop_limit" | "trailing_stop";
+        /**
+         * @description day: expires at the end of its trading day; gtc: until filled or cancelled; ioc: its first bar only; fok: entirely on its first bar or cancelled; opg: at the open of the next trading day's first bar only; cls: at the close of the trading day's last bar only (market and limit orders)
+         * @enum {string}
+         */
+        TimeInForce: "day" | "gtc" | "ioc" | "fok" | "opg" | "cls";
         /**
          * @description atomic: one invalid order rejects the whole batch; best_effort: each order on its own
          * @enum {string}
          */
         ExecutionMode: "atomic" | "best_effort";
         /** @enum {string} */
-        OrderState: "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected";
+        OrderState: "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected" | "replaced";
         /** @enum {string} */
-        FillReason: "market_open" | "limit_open" | "limit_touch" | "stop_gap_open" | "stop_touch" | "stop_limit_open" | "stop_limit_stop" | "stop_limit_touch";
+        FillReason: "market_open" | "limit_open" | "limit_touch" | "stop_gap_open" | "stop_touch" | "stop_limit_open" | "stop_limit_stop" | "stop_limit_touch" | "market_close" | "limit_close";
         /** @enum {string} */
         AccountUpdateFrequency: "every_fill" | "every_tick" | "on_demand";
         /** @enum {string} */
@@ -1035,6 +1042,16 @@ export interface components {
              * @example 100000.00
              */
             stop_price?: number | string;
+            /**
+             * @description trailing_stop only: distance of the stop from the best close, in price units (exactly one of trail_price/trail_percent)
+             * @example 2.5
+             */
+            trail_price?: number | string;
+            /**
+             * @description trailing_stop only: distance of the stop from the best close, in percent of it (0 < x < 100)
+             * @example 1.5
+             */
+            trail_percent?: number | string;
             time_in_force?: components["schemas"]["TimeInForce"];
             take_profit?: components["schemas"]["TakeProfitRequest"];
             stop_loss?: components["schemas"]["StopLossRequest"];
@@ -1056,6 +1073,72 @@ export interface components {
              */
             session_id: string;
             order_id: string;
+        };
+        /**
+         * @example {
+         *       "session_id": "sess_3kT9xQ2mVb7Lw1Rz",
+         *       "order_id": "ord-1",
+         *       "price": "129.50",
+         *       "quantity": 20
+         *     }
+         */
+        ReplaceOrderData: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            order_id: string;
+            /** @description Shares/units; fractional allowed (8 decimals) */
+            quantity?: number;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            price?: number | string;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            stop_price?: number | string;
+            /** @description trailing_stop only */
+            trail_price?: number | string;
+            /** @description trailing_stop only */
+            trail_percent?: number | string;
+            time_in_force?: components["schemas"]["TimeInForce"];
+            /** @description Id of the replacing order; default the old id with -r1 (then -r2 …) */
+            new_order_id?: string;
+        };
+        /**
+         * @example {
+         *       "price": "129.50",
+         *       "quantity": 20
+         *     }
+         */
+        ReplaceOrderBody: {
+            /** @description Shares/units; fractional allowed (8 decimals) */
+            quantity?: number;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            price?: number | string;
+            /**
+             * @description Decimal amount: number or decimal string
+             * @example 100000
+             * @example 100000.00
+             */
+            stop_price?: number | string;
+            /** @description trailing_stop only */
+            trail_price?: number | string;
+            /** @description trailing_stop only */
+            trail_percent?: number | string;
+            time_in_force?: components["schemas"]["TimeInForce"];
+            /** @description Id of the replacing order; default the old id with -r1 (then -r2 …) */
+            new_order_id?: string;
         };
         RejectedOrder: {
             order_id: string;
@@ -1156,6 +1239,18 @@ export interface components {
              * @example 100000.00
              */
             stop_loss_limit_price?: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            trail_price?: string;
+            /** @description Percent, exact decimal */
+            trail_percent?: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            hwm?: string;
             status: components["schemas"]["OrderState"];
             filled_quantity: number;
             remaining_quantity?: number;
@@ -1184,6 +1279,10 @@ export interface components {
             parent_order_id?: string;
             /** @enum {string} */
             leg?: "take_profit" | "stop_loss";
+            /** @description The order this one replaced */
+            replaces?: string;
+            /** @description The order that replaced this one (status replaced) */
+            replaced_by?: string;
         };
         OrderUpdate: {
             order_id: string;
@@ -1672,7 +1771,7 @@ export interface components {
              * @default all
              * @enum {string}
              */
-            status?: "all" | "open" | "closed" | "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected";
+            status?: "all" | "open" | "closed" | "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected" | "replaced";
         };
         /**
          * @example {
@@ -3114,7 +3213,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description open: accepted or partially_filled; closed: filled, cancelled, expired or rejected; all; or one order state */
-                status?: "all" | "open" | "closed" | "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected";
+                status?: "all" | "open" | "closed" | "accepted" | "partially_filled" | "filled" | "cancelled" | "expired" | "rejected" | "replaced";
             };
             header?: never;
             path: {
@@ -3431,6 +3530,128 @@ export interface operations {
             };
             /** @description Body of every 4xx/5xx response */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    replaceOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "price": "129.50",
+                 *       "quantity": 20
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Shares/units; fractional allowed (8 decimals) */
+                    quantity?: number;
+                    /**
+                     * @description Decimal amount: number or decimal string
+                     * @example 100000
+                     * @example 100000.00
+                     */
+                    price?: number | string;
+                    /**
+                     * @description Decimal amount: number or decimal string
+                     * @example 100000
+                     * @example 100000.00
+                     */
+                    stop_price?: number | string;
+                    /** @description trailing_stop only */
+                    trail_price?: number | string;
+                    /** @description trailing_stop only */
+                    trail_percent?: number | string;
+                    time_in_force?: components["schemas"]["TimeInForce"];
+                    /** @description Id of the replacing order; default the old id with -r1 (then -r2 …) */
+                    new_order_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

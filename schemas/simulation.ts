@@ -23,14 +23,16 @@ function Nullable<T extends TSchema> (schema: T): TUnion<[T, TNull]> {
 export const OrderSide = StringEnum(['buy', 'sell'], { $id: 'OrderSide' })
 export type OrderSide = Static<typeof OrderSide>
 
-export const OrderType = StringEnum(['market', 'limit', 'stop', 'stop_limit'],
-  { $id: 'OrderType' }
+export const OrderType = StringEnum(['market', 'limit', 'stop', 'stop_limit', 'trailing_stop'],
+  { $id: 'OrderType', description: 'trailing_stop: a stop that follows the best close by trail_price or trail_percent (docs/fill-policy.md §4)' }
 )
 export type OrderType = Static<typeof OrderType>
 
-export const TimeInForce = StringEnum(['day', 'gtc', 'ioc'], {
+export const TimeInForce = StringEnum(['day', 'gtc', 'ioc', 'fok', 'opg', 'cls'], {
   $id: 'TimeInForce',
-  description: 'day: expires at the end of its trading day; gtc: until filled or cancelled; ioc: its first bar only'
+  description: 'day: expires at the end of its trading day; gtc: until filled or cancelled; ioc: its first bar only; ' +
+    'fok: entirely on its first bar or cancelled; opg: at the open of the next trading day\'s first bar only; ' +
+    'cls: at the close of the trading day\'s last bar only (market and limit orders)'
 })
 export type TimeInForce = Static<typeof TimeInForce>
 
@@ -40,14 +42,14 @@ export const ExecutionMode = StringEnum(['atomic', 'best_effort'], {
 })
 export type ExecutionMode = Static<typeof ExecutionMode>
 
-export const ORDER_STATES = ['accepted', 'partially_filled', 'filled', 'cancelled', 'expired', 'rejected'] as const
+export const ORDER_STATES = ['accepted', 'partially_filled', 'filled', 'cancelled', 'expired', 'rejected', 'replaced'] as const
 /** Working orders (can still fill); every other state is final. */
 export const OPEN_ORDER_STATES: readonly OrderState[] = ['accepted', 'partially_filled']
 export const OrderState = StringEnum(ORDER_STATES, { $id: 'OrderState' })
 export type OrderState = Static<typeof OrderState>
 
 /** Which rule of docs/fill-policy.md priced a fill. */
-export const FillReason = StringEnum(['market_open', 'limit_open', 'limit_touch', 'stop_gap_open', 'stop_touch', 'stop_limit_open', 'stop_limit_stop', 'stop_limit_touch'],
+export const FillReason = StringEnum(['market_open', 'limit_open', 'limit_touch', 'stop_gap_open', 'stop_touch', 'stop_limit_open', 'stop_limit_stop', 'stop_limit_touch', 'market_close', 'limit_close'],
   { $id: 'FillReason' }
 )
 export type FillReason = Static<typeof FillReason>
@@ -110,6 +112,14 @@ export const OrderRequest = Type.Object(
     notional: Type.Optional(MoneyInput),
     price: Type.Optional(MoneyInput),
     stop_price: Type.Optional(MoneyInput),
+    trail_price: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })], {
+      description: 'trailing_stop only: distance of the stop from the best close, in price units (exactly one of trail_price/trail_percent)',
+      examples: [2.5]
+    })),
+    trail_percent: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })], {
+      description: 'trailing_stop only: distance of the stop from the best close, in percent of it (0 < x < 100)',
+      examples: [1.5]
+    })),
     time_in_force: Type.Optional(ref(TimeInForce, { default: 'day' })),
     take_profit: Type.Optional(ref(TakeProfitRequest)),
     stop_loss: Type.Optional(ref(StopLossRequest))
@@ -134,6 +144,38 @@ export const CancelOrderData = Type.Object(
   { $id: 'CancelOrderData', additionalProperties: false }
 )
 export type CancelOrderData = Static<typeof CancelOrderData>
+
+/**
+ * Replace an open order (as Alpaca's PATCH /orders/{id}): the old order ends `replaced` and a new order with
+ * `new_order_id` (default `<id>-r1`, `-r2` …) takes its place with the fields given here changed.
+ */
+const replaceFields = {
+  quantity: Type.Optional(Quantity),
+  price: Type.Optional(MoneyInput),
+  stop_price: Type.Optional(MoneyInput),
+  trail_price: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })], { description: 'trailing_stop only' })),
+  trail_percent: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })], { description: 'trailing_stop only' })),
+  time_in_force: Type.Optional(ref(TimeInForce)),
+  new_order_id: Type.Optional(Type.String({ minLength: 1, maxLength: 60, pattern: '^[A-Za-z0-9_.:-]+$', description: 'Id of the replacing order; default the old id with -r1 (then -r2 …)' }))
+}
+
+export const ReplaceOrderData = Type.Object(
+  { session_id: SessionId, order_id: OrderId, ...replaceFields },
+  {
+    $id: 'ReplaceOrderData',
+    additionalProperties: false,
+    examples: [{ session_id: 'sess_3kT9xQ2mVb7Lw1Rz', order_id: 'ord-1', price: '129.50', quantity: 20 }]
+  }
+)
+export type ReplaceOrderData = Static<typeof ReplaceOrderData>
+
+/** REST body of PATCH /sessions/{id}/orders/{order_id}: the replace message without the ids (they are in the path). */
+export const ReplaceOrderBody = Type.Object(replaceFields, {
+  $id: 'ReplaceOrderBody',
+  additionalProperties: false,
+  examples: [{ price: '129.50', quantity: 20 }]
+})
+export type ReplaceOrderBody = Static<typeof ReplaceOrderBody>
 
 export const RejectedOrder = Type.Object(
   {
@@ -191,6 +233,9 @@ export const Order = Type.Object(
     take_profit_price: Type.Optional(Money),
     stop_loss_price: Type.Optional(Money),
     stop_loss_limit_price: Type.Optional(Money),
+    trail_price: Type.Optional(Money),
+    trail_percent: Type.Optional(Type.String({ description: 'Percent, exact decimal' })),
+    hwm: Type.Optional(Money),
     status: ref(OrderState),
     filled_quantity: Type.Number(),
     remaining_quantity: Type.Optional(Type.Number()),
@@ -201,7 +246,9 @@ export const Order = Type.Object(
     updated_at: Timestamp,
     batch_id: Type.Optional(Type.String()),
     parent_order_id: Type.Optional(Type.String()),
-    leg: Type.Optional(StringEnum(['take_profit', 'stop_loss']))
+    leg: Type.Optional(StringEnum(['take_profit', 'stop_loss'])),
+    replaces: Type.Optional(Type.String({ description: 'The order this one replaced' })),
+    replaced_by: Type.Optional(Type.String({ description: 'The order that replaced this one (status replaced)' }))
   },
   {
     $id: 'Order',
@@ -511,6 +558,8 @@ export const simulationSchemas = [
   OrderRequest,
   OrderBatchData,
   CancelOrderData,
+  ReplaceOrderData,
+  ReplaceOrderBody,
   RejectedOrder,
   EstimatedFill,
   BatchAck,

@@ -8,7 +8,7 @@
 import type { AppendFence } from './run-registry.js'
 
 /** What a logged input is (see SimulationService for each payload). */
-export type InputKind = 'start' | 'orders' | 'cancel' | 'pause' | 'resume' | 'stop' | 'strategy_error'
+export type InputKind = 'start' | 'orders' | 'cancel' | 'replace' | 'pause' | 'resume' | 'stop' | 'strategy_error'
 
 export interface LoggedInput {
   /** 1, 2, 3 … per run, in the order the inputs applied. */

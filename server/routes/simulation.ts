@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { SessionIdParams } from '../../schemas/sessions.js'
 import { EventsQuery, ListOrdersQuery, OrderIdParams, StartSimulationBody, SubmitOrdersBody } from '../../schemas/simulation-control.js'
+import { ReplaceOrderBody } from '../../schemas/simulation.js'
 import { authenticated, authenticatedOptionalBody, bearer, errorResponses } from './route-options.js'
 
 const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -79,6 +80,22 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     ...auth,
     schema: { tags: ['simulation'], security: bearer, params: OrderIdParams, operationId: 'cancelOrder', summary: 'Cancel a working order', response: { 200: Type.Ref('Order'), ...errors } }
   }, async (request) => (await sim.cancelOrder(request.user, request.params.id, request.params.order_id)).order)
+
+  app.patch('/sessions/:id/orders/:order_id', {
+    ...auth,
+    schema: {
+      tags: ['simulation'],
+      security: bearer,
+      params: OrderIdParams,
+      operationId: 'replaceOrder',
+      summary: 'Replace a working order (as Alpaca\'s replace)',
+      description: 'The order must be open and not yet partly filled. The old order ends `replaced` (`replaced_by` names the new one); ' +
+        'the reply is the new order (`new_order_id`, default `<order_id>-r1`, then `-r2` …, with `replaces` set), admitted like a new ' +
+        'order and first tried on the next bar. A bracket leg can change only its price or stop_price. See docs/fill-policy.md §3.',
+      body: ReplaceOrderBody,
+      response: { 200: Type.Ref('Order'), ...errorResponses(400, 401, 404, 409, 422, 429, 503) }
+    }
+  }, async (request) => (await sim.replaceOrder(request.user, request.params.id, request.params.order_id, request.body)).order)
 
   app.get('/sessions/:id/account', {
     ...auth,

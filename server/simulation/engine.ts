@@ -20,6 +20,8 @@
 //   engine.submitBatch(batch) → { ack: BatchAck, events }   between steps; accepted orders are first
 //                          tried on the NEXT step (events = one `order_update` accepted per order).
 //   engine.cancelOrder(orderId) → EngineEvent[]   throws AppError ORDER_NOT_FOUND / INVALID_STATE.
+//   engine.replaceOrder(orderId, changes) → { order, events }   the replacing order; throws like cancelOrder,
+//                          or INVALID_ORDER / INSUFFICIENT_BUYING_POWER when the new order would be refused.
 //   engine.finish()      → the closing events now (session stopped early); [] if already done.
 //   engine.account()     → AccountSnapshot at the current simulation time (on_demand / query_account).
 //   engine.orders(), engine.order(id) → Order wire objects.   engine.results() → SimulationResults.
@@ -30,16 +32,16 @@
 // Simulation time: a step's tick carries sim_time = the instant its bars close: bar start + timeframe
 // length intraday, the market's close of that day from the calendar for daily bars (dailyCloseAt). Fills at the open are stamped with the bar start, fills inside the bar with its close; orders
 // placed between steps are created at the previous tick's sim_time.
-import type { AccountUpdateFrequency, AccountSnapshot, MarketSession, BatchAck, EstimatedFill, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, PerformanceMetrics, RejectedOrder, SimulationCompleteData, SimulationResults, SimulationSettings, TickData, EquityPoint } from '../../schemas/simulation.js'
+import type { AccountUpdateFrequency, AccountSnapshot, MarketSession, BatchAck, EstimatedFill, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, ReplaceOrderBody, PerformanceMetrics, RejectedOrder, SimulationCompleteData, SimulationResults, SimulationSettings, TickData, EquityPoint } from '../../schemas/simulation.js'
 import type { Bar } from '../../schemas/market-data.js'
 import type { ErrorCode } from '../../schemas/errors.js'
 import { AppError } from '../app-error.js'
 import { IsoFormatter } from '../iso-time.js'
 import { barAt, dayNumberToDate, type BarSeries } from '../market-data/bar-series.js'
 import { abs, formatMoney, fromNumber, max, min, mul, parseMoney, toNumber, type Fixed } from '../money.js'
-import { FILL_POLICY_VERSION, fillLimit, fillMarket, fillStop, fillStopLimit, type BarPrices, type FillDecision } from './fills.js'
+import { FILL_POLICY_VERSION, fillAtClose, fillLimit, fillMarket, fillStop, fillStopLimit, type BarPrices, type FillDecision } from './fills.js'
 import { calendarDaysBetween, cagrPct, calmarRatio, maxDrawdownPct, periodReturns, sharpeRatio, sortinoRatio, tidy, tidyOrNull, tradeStats } from './metrics.js'
-import { legIds, OrderBook, OrderRejection, parseOrderFields, WorkingOrder, type Leg } from './order-book.js'
+import { legIds, OrderBook, OrderRejection, parseOrderFields, trailingStopLevel, WorkingOrder, type Leg } from './order-book.js'
 import { Portfolio, prorate } from './portfolio.js'
 import { buildTimeline, isLastBarOfDay, TIMEFRAME_MS, type Timeline } from './timeline.js'
 
@@ -246,8 +248,101 @@ export class SimulationEngine {
     if (o === undefined) throw new AppError('ORDER_NOT_FOUND', `no order ${orderId} in this session`, { order_id: orderId })
     if (!o.isOpen) throw new AppError('INVALID_STATE', `order ${orderId} is already ${o.status}`, { order_id: orderId, status: o.status })
     const events: EngineEvent[] = []
-    this.close(o, 'cancelled', this.simTime, events, 'cancelled by the client')
+    const time = this.simTime
+    this.close(o, 'cancelled', time, events, 'cancelled by the client')
+    // One-cancels-other: a bracket's exit legs go together, whoever ends one of them.
+    const sib = o.sibling
+    if (sib !== null && sib.isOpen) this.close(sib, 'cancelled', time, events, `one-cancels-other: ${o.orderId} cancelled`)
     return events
+  }
+
+  /**
+   * Replace an open order that has not traded yet (as Alpaca's replace): the old order ends `replaced`, a new
+   * order (`new_order_id`, default `<id>-r1`, `-r2` …) with the changed fields takes its place, admitted by the
+   * same rules as a new order, without the old order's hold. A refused replacement changes nothing.
+   */
+  replaceOrder (orderId: string, changes: ReplaceOrderBody): { order: Order, events: EngineEvent[] } {
+    if (this.finished) throw new AppError('INVALID_STATE', 'the simulation has ended')
+    const o = this.book.get(orderId)
+    if (o === undefined) throw new AppError('ORDER_NOT_FOUND', `no order ${orderId} in this session`, { order_id: orderId })
+    if (!o.isOpen) throw new AppError('INVALID_STATE', `order ${orderId} is already ${o.status}`, { order_id: orderId, status: o.status })
+    if (o.filled > 0n) {
+      throw new AppError('INVALID_STATE', `order ${orderId} is partially filled; cancel it and place a new order for the rest`, { order_id: orderId, status: o.status })
+    }
+    const { new_order_id: wanted, ...fields } = changes
+    if (Object.values(fields).every((v) => v === undefined)) {
+      throw new AppError('INVALID_ORDER', 'give at least one of quantity, price, stop_price, trail_price, trail_percent, time_in_force', { order_id: orderId })
+    }
+    if (o.leg !== undefined && (fields.quantity !== undefined || fields.time_in_force !== undefined)) {
+      throw new AppError('INVALID_ORDER', 'a bracket leg can change only its price or stop_price (its quantity and time in force follow the bracket)', { order_id: orderId })
+    }
+    const newId = wanted ?? nextReplaceId(orderId)
+    if (newId.length > 60) throw new AppError('INVALID_ORDER', `${newId} is longer than 60 characters; give new_order_id`, { order_id: orderId })
+    if (this.book.isIdTaken(newId)) throw new AppError('INVALID_ORDER', `order_id ${newId} is already used in this session`, { order_id: orderId })
+
+    const req: OrderRequest = { order_id: newId, symbol: o.symbol, side: o.side, type: o.type, time_in_force: fields.time_in_force ?? o.tif }
+    if (fields.quantity !== undefined) req.quantity = fields.quantity
+    else if (o.quantity !== null) req.quantity = toNumber(o.quantity)
+    else if (o.notional !== null) req.notional = formatMoney(o.notional)
+    if (o.limit !== null || fields.price !== undefined) req.price = fields.price ?? formatMoney(o.limit as Fixed)
+    if (o.type !== 'trailing_stop' && (o.stop !== null || fields.stop_price !== undefined)) req.stop_price = fields.stop_price ?? formatMoney(o.stop as Fixed)
+    if (fields.trail_price !== undefined || fields.trail_percent !== undefined) {
+      if (fields.trail_price !== undefined) req.trail_price = fields.trail_price
+      if (fields.trail_percent !== undefined) req.trail_percent = fields.trail_percent
+    } else {
+      if (o.trailAmount !== null) req.trail_price = formatMoney(o.trailAmount)
+      if (o.trailPercent !== null) req.trail_percent = formatMoney(o.trailPercent, 0)
+    }
+    if (o.bracket !== null) {
+      if (o.bracket.takeProfit !== null) req.take_profit = { limit_price: formatMoney(o.bracket.takeProfit) }
+      if (o.bracket.stopLoss !== null) {
+        req.stop_loss = { stop_price: formatMoney(o.bracket.stopLoss) }
+        if (o.bracket.stopLossLimit !== null) req.stop_loss.limit_price = formatMoney(o.bracket.stopLossLimit)
+      }
+    }
+
+    // The old order's hold and pending quantity do not count against its replacement.
+    this.book.remove(o)
+    const held = o.reserved
+    o.reserved = 0n
+    const w = o.leg !== undefined ? this.replacementLeg(o, req) : this.admit(req, o.batchId ?? '')
+    if (w instanceof OrderRejection) {
+      o.reserved = held
+      this.book.restore(o)
+      throw new AppError(w.errorCode, w.reason, { order_id: orderId })
+    }
+    if (o.batchId === undefined) w.batchId = undefined
+    if (o.hwm !== null && w.type === 'trailing_stop') {
+      // The replacement trails from the best close the old order saw (as Alpaca's hwm).
+      w.hwm = null
+      w.trailTo(o.hwm)
+    }
+    w.replaces = o.orderId
+    const time = this.simTime
+    o.status = 'replaced'
+    o.replacedBy = newId
+    o.updatedAt = time
+    this.book.add(w)
+    const events: EngineEvent[] = [this.update(o, time, `replaced by ${newId}`), this.update(w, time)]
+    return { order: w.toWire(), events }
+  }
+
+  /** A bracket leg's replacement: same leg, sibling and time priority, never refused for buying power (as a leg). */
+  private replacementLeg (o: WorkingOrder, req: OrderRequest): WorkingOrder | OrderRejection {
+    const f = parseOrderFields(req)
+    if (f instanceof OrderRejection) return f
+    const w = new WorkingOrder(o.seq, req.order_id, o.symbolIndex, o.symbol, o.side, o.type, o.tif, o.quantity, null, f.limit, f.stop, this.next - 1, this.simTime)
+    w.parentId = o.parentId
+    w.leg = o.leg
+    w.refPrice = f.limit ?? f.stop
+    if (w.side === 'buy' && w.refPrice !== null && w.quantity !== null) w.reserved = mul(w.quantity, w.refPrice) + this.commissionFor(w.quantity, 0n, 0n)
+    const sib = o.sibling
+    if (sib !== null) {
+      w.sibling = sib
+      sib.sibling = w
+      o.sibling = null
+    }
+    return w
   }
 
   /** Validation + buying power of one request; a working order ready to add, or why not. */
@@ -266,7 +361,9 @@ export class SimulationEngine {
     }
 
     const last = Number.isNaN(this.markPrice[sym]) ? null : fromNumber(this.markPrice[sym])
-    let ref: Fixed | null = f.type === 'market' ? last : (f.limit ?? f.stop)
+    let ref: Fixed | null = f.type === 'market'
+      ? last
+      : f.type === 'trailing_stop' ? (last === null ? null : trailingStopLevel(f.side, last, f.trailAmount, f.trailPercent)) : (f.limit ?? f.stop)
     if (f.type === 'market' && ref !== null && f.side === 'buy') ref = ref + prorate(ref, fromNumber(this.slippageBps), 10000n * SCALE)
     const qty = f.quantity ?? (f.notional !== null && ref !== null ? floorDiv(f.notional, ref) : null)
 
@@ -306,6 +403,11 @@ export class SimulationEngine {
     o.reserved = reserved
     o.refPrice = ref
     o.batchId = batchId
+    if (f.type === 'trailing_stop') {
+      o.trailAmount = f.trailAmount
+      o.trailPercent = f.trailPercent
+      if (last !== null) o.trailTo(last)
+    }
     if (f.takeProfit !== null || f.stopLoss !== null) {
       o.bracket = { takeProfit: f.takeProfit, stopLoss: f.stopLoss, stopLossLimit: f.stopLossLimit }
       if (f.takeProfit !== null) this.book.reserveId(legs.takeProfit)
@@ -410,6 +512,7 @@ export class SimulationEngine {
     const tl = this.tl
     const atOpen: PendingFill[] = []
     const inBar: PendingFill[] = []
+    const atClose: PendingFill[] = []
     const tried: Array<[WorkingOrder, number, number]> = []
     for (let e = tl.entryStart[k]; e < tl.entryStart[k + 1]; e++) {
       const sym = tl.entrySymbol[e]
@@ -420,13 +523,22 @@ export class SimulationEngine {
       const bar: BarPrices = { open: s.open[i], high: s.high[i], low: s.low[i] }
       for (const o of list) {
         if (o.placedStep >= k) continue
+        // Auction orders wait for their auction's bar (docs/fill-policy.md §4, time in force).
+        if (o.tif === 'opg' && !this.opensDay(sym, i)) continue
+        if (o.tif === 'cls' && !this.closesDay(sym, i)) continue
         if (o.day === 0) o.day = s.day[i]
         tried.push([o, sym, i])
+        if (o.tif === 'cls') {
+          const d = fillAtClose(o.side, bar, s.close[i], o.limit, o.limitNum, this.slippageBps)
+          if (d !== null) atClose.push({ order: o, decision: d, sym, bar: i })
+          continue
+        }
         const d = this.evaluate(o, bar)
-        if (d !== null) (d.phase === 'open' ? atOpen : inBar).push({ order: o, decision: d, sym, bar: i })
+        if (d === null || (o.tif === 'opg' && d.phase !== 'open')) continue
+        ;(d.phase === 'open' ? atOpen : inBar).push({ order: o, decision: d, sym, bar: i })
       }
     }
-    if (atOpen.length + inBar.length > 0) {
+    if (atOpen.length + inBar.length + atClose.length > 0) {
       const capLeft = new Map<number, Fixed>()
       const bySeq = (a: PendingFill, b: PendingFill): number => a.order.seq - b.order.seq
       const openTime = this.iso(tl.time[k])
@@ -438,15 +550,41 @@ export class SimulationEngine {
         if (pf.order.leg === 'take_profit' && sib !== null && sib.filledOnStep === k) continue
         this.apply(pf, k, closeTime, capLeft, events)
       }
+      for (const pf of atClose.sort(bySeq)) this.apply(pf, k, closeTime, capLeft, events)
     }
     const closeTime = this.iso(this.closeOf(k))
     for (const [o, sym, i] of tried) {
       if (!o.isOpen) continue
       if (o.tif === 'ioc') this.close(o, 'cancelled', closeTime, events, 'ioc: unfilled remainder cancelled after its first bar')
+      else if (o.tif === 'fok') this.close(o, 'cancelled', closeTime, events, 'fok: not filled entirely on its first bar')
+      else if (o.tif === 'opg') this.close(o, 'cancelled', closeTime, events, `opg: not filled at the open of ${dayNumberToDate(this.series[sym].day[i])}`)
+      else if (o.tif === 'cls') this.close(o, 'cancelled', closeTime, events, `cls: not filled at the close of ${dayNumberToDate(this.series[sym].day[i])}`)
       else if (o.tif === 'day' && o.day === this.series[sym].day[i] && isLastBarOfDay(this.series[sym], i)) {
         this.close(o, 'expired', closeTime, events, `day order expired at the end of ${dayNumberToDate(o.day)}`)
       }
+      // A trailing stop still working follows the bar's close (backtrader's StopTrail: trailadjust(pclose)).
+      if (o.isOpen && o.type === 'trailing_stop') o.trailTo(fromNumber(this.series[sym].close[i]))
     }
+  }
+
+  /** Whether bar i is an opening-auction bar: a daily bar, or the first regular-session bar of its trading day. */
+  private opensDay (sym: number, i: number): boolean {
+    if (this.tl.timeframe === '1d') return true
+    const s = this.series[sym]
+    if (!this.isRegular(sym, i)) return false
+    return i === 0 || s.day[i - 1] !== s.day[i] || !this.isRegular(sym, i - 1)
+  }
+
+  /** Whether bar i is a closing-auction bar: a daily bar, or the last regular-session bar of its trading day. */
+  private closesDay (sym: number, i: number): boolean {
+    if (this.tl.timeframe === '1d') return true
+    const s = this.series[sym]
+    if (!this.isRegular(sym, i)) return false
+    return isLastBarOfDay(s, i) || !this.isRegular(sym, i + 1)
+  }
+
+  private isRegular (sym: number, i: number): boolean {
+    return this.marketSessionAt === undefined || this.marketSessionAt(sym, this.series[sym].time[i]) === 'regular'
   }
 
   private evaluate (o: WorkingOrder, bar: BarPrices): FillDecision | null {
@@ -456,6 +594,13 @@ export class SimulationEngine {
       case 'limit':
         return fillLimit(o.side, bar, o.limit as Fixed, o.limitNum)
       case 'stop': {
+        const d = fillStop(o.side, bar, o.stop as Fixed, o.stopNum)
+        if (d !== null) o.triggered = true
+        return d
+      }
+      case 'trailing_stop': {
+        // Placed before the symbol had a price: the first bar's open is the first best price.
+        if (o.hwm === null) o.trailTo(fromNumber(bar.open))
         const d = fillStop(o.side, bar, o.stop as Fixed, o.stopNum)
         if (d !== null) o.triggered = true
         return d
@@ -491,6 +636,8 @@ export class SimulationEngine {
       }
       // Whole-share orders fill in whole shares; fractional orders to 8 decimals.
       const allowed = o.quantity % SCALE === 0n ? cap - (cap % SCALE) : cap
+      // fill-or-kill: all of it in this bar or nothing (it is cancelled after the bar).
+      if (o.tif === 'fok' && allowed < qty) return
       if (allowed < qty) qty = allowed
       if (qty <= 0n) return
       capLeft.set(sym, cap - qty)
@@ -717,6 +864,12 @@ export class SimulationEngine {
   private iso (ms: number): string {
     return this.isoFormatter.format(ms)
   }
+}
+
+/** The default id of a replacing order: `<id>-r1`, then `-r2` … along a chain of replacements. */
+function nextReplaceId (id: string): string {
+  const m = /^(.*)-r(\d+)$/.exec(id)
+  return m === null ? `${id}-r1` : `${m[1]}-r${Number(m[2]) + 1}`
 }
 
 /** a / b truncated to 8 decimals (never buys more than the notional pays for). */

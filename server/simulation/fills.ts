@@ -11,8 +11,11 @@ export interface BarPrices {
   readonly low: number
 }
 
-/** `open` fills happen at the bar's first trade and are applied before every `intrabar` fill of the step. */
-export type FillPhase = 'open' | 'intrabar'
+/**
+ * `open` fills happen at the bar's first trade and are applied before every `intrabar` fill of the step;
+ * `close` fills (time in force cls) after them, at the bar's last trade.
+ */
+export type FillPhase = 'open' | 'intrabar' | 'close'
 
 export interface FillDecision {
   readonly price: Fixed
@@ -105,4 +108,29 @@ function limitAfterTrigger (side: OrderSide, bar: BarPrices, limit: Fixed, limit
   const d = fillLimit(side, bar, limit, limitNum)
   if (d === null) return null
   return decision(d.price, d.reason === 'limit_open' ? 'stop_limit_open' : 'stop_limit_touch', d.phase)
+}
+
+/**
+ * At the close (time in force cls, the closing auction): a market order at the close moved `slippageBps`
+ * against it but never beyond the bar's range; a limit order at the close when the close is at or better
+ * than its limit, else no fill.
+ */
+export function fillAtClose (
+  side: OrderSide,
+  bar: BarPrices,
+  close: number,
+  limit: Fixed | null,
+  limitNum: number,
+  slippageBps: number
+): FillDecision | null {
+  if (limit !== null) {
+    const marketable = side === 'buy' ? close <= limitNum : close >= limitNum
+    return marketable ? decision(fromNumber(close), 'limit_close', 'close') : null
+  }
+  const c = fromNumber(close)
+  if (slippageBps === 0) return decision(c, 'market_close', 'close')
+  const delta = div(mul(c, fromNumber(slippageBps)), TEN_THOUSAND)
+  const price = side === 'buy' ? min(c + delta, fromNumber(bar.high)) : max(c - delta, fromNumber(bar.low))
+  const paid = toNumber(side === 'buy' ? price - c : c - price) / close * 10000
+  return decision(price, 'market_close', 'close', Math.round(paid * 1e6) / 1e6)
 }

@@ -4,7 +4,7 @@ import type { ErrorCode } from '../../schemas/errors.js'
 import type { Order, OrderRequest, OrderSide, OrderState, OrderType, TimeInForce } from '../../schemas/simulation.js'
 import { AppError } from '../app-error.js'
 import { formatMoney, parseMoney, toNumber, type Fixed } from '../money.js'
-import { averagePrice } from './portfolio.js'
+import { averagePrice, prorate } from './portfolio.js'
 
 export type Leg = 'take_profit' | 'stop_loss'
 
@@ -37,8 +37,20 @@ export class WorkingOrder {
   parentId: string | undefined = undefined
   leg: Leg | undefined = undefined
   batchId: string | undefined = undefined
+  /** Replace links (docs/fill-policy.md §3 "Replace"). */
+  replaces: string | undefined = undefined
+  replacedBy: string | undefined = undefined
+  /**
+   * Trailing stops: the trail (one of amount/percent) and the best close seen since placement (highest for a
+   * sell, lowest for a buy); `stop` is always hwm ∓ trail. hwm is null until the symbol has a price.
+   */
+  trailAmount: Fixed | null = null
+  trailPercent: Fixed | null = null
+  hwm: Fixed | null = null
   readonly limitNum: number
-  readonly stopNum: number
+  /** Mutable: a trailing stop moves it. */
+  stop: Fixed | null
+  stopNum: number
 
   constructor (
     readonly seq: number,
@@ -51,15 +63,24 @@ export class WorkingOrder {
     quantity: Fixed | null,
     readonly notional: Fixed | null,
     readonly limit: Fixed | null,
-    readonly stop: Fixed | null,
+    stop: Fixed | null,
     /** Orders are tried only on steps after this one (never on the bar they were placed during). */
     readonly placedStep: number,
     readonly createdAt: string
   ) {
     this.quantity = quantity
+    this.stop = stop
     this.limitNum = limit === null ? Number.NaN : toNumber(limit)
     this.stopNum = stop === null ? Number.NaN : toNumber(stop)
     this.updatedAt = createdAt
+  }
+
+  /** A trailing stop follows a new close: the best close ratchets (never back) and the stop is re-derived from it. */
+  trailTo (close: Fixed): void {
+    if (this.hwm !== null && (this.side === 'sell' ? close <= this.hwm : close >= this.hwm)) return
+    this.hwm = close
+    this.stop = trailingStopLevel(this.side, close, this.trailAmount, this.trailPercent)
+    this.stopNum = toNumber(this.stop)
   }
 
   get isOpen (): boolean {
@@ -92,12 +113,28 @@ export class WorkingOrder {
       if (this.bracket.stopLoss !== null) o.stop_loss_price = formatMoney(this.bracket.stopLoss)
       if (this.bracket.stopLossLimit !== null) o.stop_loss_limit_price = formatMoney(this.bracket.stopLossLimit)
     }
+    if (this.trailAmount !== null) o.trail_price = formatMoney(this.trailAmount)
+    if (this.trailPercent !== null) o.trail_percent = formatMoney(this.trailPercent, 0)
+    if (this.hwm !== null) o.hwm = formatMoney(this.hwm)
+    if (this.replaces !== undefined) o.replaces = this.replaces
+    if (this.replacedBy !== undefined) o.replaced_by = this.replacedBy
     if (this.filled > 0n) o.avg_fill_price = formatMoney(averagePrice(this.filledValue, this.filled))
     if (this.batchId !== undefined) o.batch_id = this.batchId
     if (this.parentId !== undefined) o.parent_order_id = this.parentId
     if (this.leg !== undefined) o.leg = this.leg
     return o
   }
+}
+
+const HUNDRED = 100n * 100_000_000n
+
+/**
+ * The stop of a trailing stop whose best close is `hwm`: a sell trails below it (hwm − amount, or
+ * hwm × (1 − percent/100)), a buy above it; rounded half-even to 8 decimals.
+ */
+export function trailingStopLevel (side: OrderSide, hwm: Fixed, amount: Fixed | null, percent: Fixed | null): Fixed {
+  const distance = amount ?? prorate(hwm, percent ?? 0n, HUNDRED)
+  return side === 'sell' ? hwm - distance : hwm + distance
 }
 
 /** Child ids of a bracket; reserved when the parent is accepted so the client cannot take them later. */
@@ -129,7 +166,19 @@ export interface ParsedOrder {
   readonly takeProfit: Fixed | null
   readonly stopLoss: Fixed | null
   readonly stopLossLimit: Fixed | null
+  readonly trailAmount: Fixed | null
+  readonly trailPercent: Fixed | null
 }
+
+/** Time in force each order type may use (as Alpaca: opg/cls/fok for market and limit, trailing stops day/gtc). */
+const TIF_FOR_TYPE: Record<OrderType, readonly TimeInForce[]> = {
+  market: ['day', 'gtc', 'ioc', 'fok', 'opg', 'cls'],
+  limit: ['day', 'gtc', 'ioc', 'fok', 'opg', 'cls'],
+  stop: ['day', 'gtc', 'ioc'],
+  stop_limit: ['day', 'gtc', 'ioc'],
+  trailing_stop: ['day', 'gtc']
+}
+const BRACKET_TIF: readonly TimeInForce[] = ['day', 'gtc', 'ioc']
 
 /**
  * Shape rules the schema cannot express: quantity XOR notional, the prices each type needs (and no others),
@@ -164,6 +213,16 @@ export function parseOrderFields (req: OrderRequest): ParsedOrder | OrderRejecti
     return new OrderRejection('INVALID_ORDER', needsStop ? `${req.type} orders need stop_price` : `${req.type} orders take no stop_price`)
   }
   const hasBracket = req.take_profit !== undefined || req.stop_loss !== undefined
+  const trail = parseTrail(req.type, req.trail_price, req.trail_percent)
+  if (trail instanceof OrderRejection) return trail
+  const tif = req.time_in_force ?? 'day'
+  if (!TIF_FOR_TYPE[req.type].includes(tif)) {
+    return new OrderRejection('INVALID_ORDER', `time_in_force ${tif} is not accepted on ${req.type} orders (allowed: ${TIF_FOR_TYPE[req.type].join(', ')})`)
+  }
+  if (hasBracket && !BRACKET_TIF.includes(tif)) {
+    return new OrderRejection('INVALID_ORDER', `time_in_force ${tif} is not accepted on bracket orders (allowed: ${BRACKET_TIF.join(', ')})`)
+  }
+  if (hasBracket && req.type === 'trailing_stop') return new OrderRejection('INVALID_ORDER', 'trailing_stop orders take no take_profit/stop_loss')
   if (n !== null && (req.type !== 'market' || hasBracket)) {
     return new OrderRejection('INVALID_ORDER', 'notional is accepted only on market orders without a bracket')
   }
@@ -180,15 +239,33 @@ export function parseOrderFields (req: OrderRequest): ParsedOrder | OrderRejecti
   return {
     side: req.side,
     type: req.type,
-    tif: req.time_in_force ?? 'day',
+    tif,
     quantity,
     notional: n,
     limit: l,
     stop: s,
     takeProfit: tpv,
     stopLoss: slv,
-    stopLossLimit: sll as Fixed | null
+    stopLossLimit: sll as Fixed | null,
+    trailAmount: trail.amount,
+    trailPercent: trail.percent
   }
+}
+
+/** trailing_stop: exactly one of trail_price (> 0) and trail_percent (0 < x < 100); other types: neither. */
+export function parseTrail (type: OrderType, trailPrice: number | string | undefined, trailPercent: number | string | undefined): { amount: Fixed | null, percent: Fixed | null } | OrderRejection {
+  const given = (trailPrice !== undefined ? 1 : 0) + (trailPercent !== undefined ? 1 : 0)
+  if (type !== 'trailing_stop') {
+    if (given > 0) return new OrderRejection('INVALID_ORDER', `${type} orders take no trail_price/trail_percent (trailing_stop only)`)
+    return { amount: null, percent: null }
+  }
+  if (given !== 1) return new OrderRejection('INVALID_ORDER', 'trailing_stop orders need exactly one of trail_price or trail_percent')
+  const amount = price(trailPrice, 'trail_price')
+  if (amount instanceof OrderRejection) return amount
+  const percent = price(trailPercent, 'trail_percent')
+  if (percent instanceof OrderRejection) return percent
+  if (percent !== null && percent >= HUNDRED) return new OrderRejection('INVALID_ORDER', 'trail_percent must be below 100')
+  return { amount, percent }
 }
 
 /** Working orders by symbol in time priority, plus every order id the session has used. */
@@ -230,6 +307,15 @@ export class OrderBook {
       list.splice(i, 1)
       this.openCount--
     }
+  }
+
+  /** Put an order taken off by `remove` back in its place (seq order): a refused replacement. */
+  restore (order: WorkingOrder): void {
+    const list = this.open[order.symbolIndex]
+    let i = list.length
+    while (i > 0 && list[i - 1].seq > order.seq) i--
+    list.splice(i, 0, order)
+    this.openCount++
   }
 
   /** Undo `add` (an atomic batch that failed): the id and the bracket leg ids become free again. */

@@ -6,7 +6,7 @@
 // store by the service first and applied here after, moves the run makes itself (completion, failure, a
 // dropped connection) are reported through hooks and committed by the service in order.
 // Transport-free: it writes frames to EventSinks; server/ws adapts a WebSocket connection into one.
-import type { AccountSnapshot, BatchAck, Order, OrderBatchData, OrderUpdate, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
+import type { AccountSnapshot, BatchAck, Order, OrderBatchData, OrderUpdate, ReplaceOrderBody, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
 import type { SessionState } from '../../schemas/sessions.js'
 import type { SimulationStateData } from '../../schemas/simulation-control.js'
 import { AppError } from '../app-error.js'
@@ -247,6 +247,16 @@ export class SimulationRunner {
     this.#emitAll(events, requestId)
     const update = events.find((e) => e.type === 'order_update')
     return update !== undefined ? update.data as OrderUpdate : { order_id: orderId, status: 'cancelled', update_time: engine.simTime, order: engine.order(orderId) }
+  }
+
+  /** Replace a working order; returns the replacing order's order_update (the old order's `replaced` one precedes it on the stream). */
+  replaceOrder (orderId: string, changes: ReplaceOrderBody, requestId: string | undefined): OrderUpdate {
+    const engine = this.#open('replace orders')
+    const { events } = engine.replaceOrder(orderId, changes)
+    // Only the new order's update answers the request (request_id), so a client awaiting it gets the new order.
+    this.#emitAll(events.slice(0, -1), undefined)
+    this.#emitAll(events.slice(-1), requestId)
+    return events[events.length - 1].data as OrderUpdate
   }
 
   account (): AccountSnapshot { return this.#engine?.account() ?? this.#finalState().account }

@@ -33,7 +33,7 @@ import type { Plan, PlanLimits } from '../../schemas/common.js'
 import type { ErrorCode } from '../../schemas/errors.js'
 import type { Timeframe } from '../../schemas/market-data.js'
 import type { Session, SessionState } from '../../schemas/sessions.js'
-import type { AccountSnapshot, BatchAck, MarketSession, Order, OrderBatchData, OrderUpdate, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
+import type { AccountSnapshot, BatchAck, MarketSession, Order, OrderBatchData, OrderUpdate, ReplaceOrderBody, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
 import type { EventPage, OrderStatusFilter, PositionList, SessionEvent, SimulationStateData, StateSyncData, SubscriptionData } from '../../schemas/simulation-control.js'
 import { ordersWithStatus } from './order-filter.js'
 import { AppError, isAppError } from '../app-error.js'
@@ -518,6 +518,12 @@ export class SimulationService {
     return this.#runs.get(keyOf(user.user_id, batch.session_id))?.runner.submitBatch(batch, requestId, onAck)
   }
 
+  /** Replace a working order (as Alpaca's replace); resolves the replacing order's order_update. */
+  async replaceOrder (user: SessionUser, sessionId: string, orderId: string, changes: ReplaceOrderBody, requestId?: string): Promise<OrderUpdate> {
+    return await this.#routed(user, sessionId, 'replace_order', { order_id: orderId, changes, request_id: requestId ?? null },
+      async (run) => await this.#replaceOrderHere(run, orderId, changes, requestId))
+  }
+
   async cancelOrder (user: SessionUser, sessionId: string, orderId: string, requestId?: string): Promise<OrderUpdate> {
     return await this.#routed(user, sessionId, 'cancel_order', { order_id: orderId, request_id: requestId ?? null },
       async (run) => await this.#cancelOrderHere(run, orderId, requestId))
@@ -713,6 +719,10 @@ export class SimulationService {
 
   async #cancelOrderHere (run: Run, orderId: string, requestId: string | undefined): Promise<OrderUpdate> {
     return await this.#input(run, 'cancel', { order_id: orderId, request_id: requestId ?? null }, () => run.runner.cancelOrder(orderId, requestId))
+  }
+
+  async #replaceOrderHere (run: Run, orderId: string, changes: ReplaceOrderBody, requestId: string | undefined): Promise<OrderUpdate> {
+    return await this.#input(run, 'replace', { order_id: orderId, changes, request_id: requestId ?? null }, () => run.runner.replaceOrder(orderId, changes, requestId))
   }
 
   async #pauseHere (run: Run, requestId: string | undefined): Promise<SimulationStateData> {
@@ -1080,7 +1090,7 @@ export class SimulationService {
   /** A command from another instance, for a run this instance holds (NOT_HERE otherwise: the caller routes again). */
   async #serve (command: RunCommand): Promise<RunReply> {
     const user: SessionUser = { user_id: command.user.user_id, plan: command.user.plan as Plan }
-    const args = (command.args ?? {}) as { request_id?: string | null, batch?: OrderBatchData, order_id?: string, message?: string, after?: number, limit?: number, token?: string }
+    const args = (command.args ?? {}) as { request_id?: string | null, batch?: OrderBatchData, order_id?: string, changes?: ReplaceOrderBody, message?: string, after?: number, limit?: number, token?: string }
     const rid = args.request_id ?? undefined
     const run = await this.#here(user, command.session_id)
     const cluster = this.#cluster as ClusterState
@@ -1092,6 +1102,7 @@ export class SimulationService {
       switch (command.op) {
         case 'orders': value = await this.#ordersHere(run, args.batch as OrderBatchData, rid); break
         case 'cancel_order': value = await this.#cancelOrderHere(run, args.order_id ?? '', rid); break
+        case 'replace_order': value = await this.#replaceOrderHere(run, args.order_id ?? '', args.changes ?? {}, rid); break
         case 'list_orders': value = run.runner.orders(); break
         case 'account': value = run.runner.account(); break
         case 'results': value = run.runner.results(); break
@@ -1825,12 +1836,13 @@ export function sameButStamp (a: string, b: string): boolean {
 /** Applies one logged input to a run being rebuilt; an input refused then is refused again (same events). */
 function applyInput (run: Run, input: LoggedInput): void {
   const { runner } = run
-  const p = (input.payload ?? {}) as { request_id?: string | null, batch?: OrderBatchData, order_id?: string, reason?: string, message?: string }
+  const p = (input.payload ?? {}) as { request_id?: string | null, batch?: OrderBatchData, order_id?: string, changes?: ReplaceOrderBody, reason?: string, message?: string }
   const rid = p.request_id ?? undefined
   try {
     switch (input.kind) {
       case 'orders': runner.submitBatch(p.batch as OrderBatchData, rid); break
       case 'cancel': runner.cancelOrder(p.order_id ?? '', rid); break
+      case 'replace': runner.replaceOrder(p.order_id ?? '', p.changes ?? {}, rid); break
       case 'pause': runner.pause(p.reason === 'disconnect' ? 'disconnect' : 'user', rid); break
       case 'resume': runner.resume(rid); break
       case 'stop': runner.cancel(rid); break

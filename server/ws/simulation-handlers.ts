@@ -3,7 +3,7 @@
 // REST routes): a reply goes to the connection that asked (ctx.reply); run events go to the run's stream.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { CancelOrderData, OrderBatchData, StartSimulationData, TickAckData, type BatchAck } from '../../schemas/simulation.js'
+import { CancelOrderData, OrderBatchData, ReplaceOrderData, StartSimulationData, TickAckData, type BatchAck } from '../../schemas/simulation.js'
 import { ResumeSessionData, SessionRefData, StrategyErrorData } from '../../schemas/simulation-control.js'
 import type { EventSink } from '../simulation/simulation-service.js'
 import type { WsConnection } from './connection.js'
@@ -85,6 +85,18 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
       const update = await sim.cancelOrder(ctx.conn.user, data.session_id, data.order_id, ctx.requestId)
       // The order_update is a run event; a requester off the run's stream gets it as its reply.
       if (!sim.streamsTo(ctx.conn.user, data.session_id, ctx.conn.id)) ctx.reply('order_update', update)
+    }
+  })
+
+  dispatcher.register({
+    type: 'replace_order',
+    schema: ReplaceOrderData,
+    family: 'simulation',
+    async handle (ctx, data) {
+      const { session_id: sessionId, order_id: orderId, ...changes } = data
+      const update = await sim.replaceOrder(ctx.conn.user, sessionId, orderId, changes, ctx.requestId)
+      // Both order_updates (old: replaced, new: accepted) are run events; a requester off the stream gets the new one.
+      if (!sim.streamsTo(ctx.conn.user, sessionId, ctx.conn.id)) ctx.reply('order_update', update)
     }
   })
 

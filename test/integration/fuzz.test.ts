@@ -147,7 +147,8 @@ const PATH_IDS: Record<string, string> = {
   'POST /sessions': '',
   'PATCH /sessions/{id}': ready,
   'POST /sessions/{id}/start': restStart,
-  'POST /sessions/{id}/orders': running
+  'POST /sessions/{id}/orders': running,
+  'PATCH /sessions/{id}/orders/{order_id}': running
 }
 
 const doc = app.swagger() as { paths: Record<string, Record<string, any>> }
@@ -190,7 +191,7 @@ for (const route of bodyRoutes) {
   const family = route.key
   const seed = seedFor(SEED, family)
   t.test(`${family}: ${COUNT} mutated bodies (seed ${SEED}, family seed ${seed})`, async (t) => {
-    const url = `${baseUrl}${route.path.replace('{id}', PATH_IDS[route.key])}`
+    const url = `${baseUrl}${route.path.replace('{id}', PATH_IDS[route.key]).replace('{order_id}', String(COMMON.order_id))}`
     const base = exampleOf(route.schema, refs, COMMON)
     t.ok(isValidInput(JSON.stringify(base), route.schema, allSchemas, MAX_DEPTH), `the base example is valid: ${JSON.stringify(base)}`)
     const rng = new Rng(seed)

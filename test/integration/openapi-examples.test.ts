@@ -51,6 +51,14 @@ t.test('every documented request body example is accepted (2xx) by a real listen
       const id = await newSession()
       t.equal((await call('POST', `/sessions/${id}/start`)).status, 200)
       return { id }
+    },
+    replaceOrder: async () => {
+      // A working limit order (ord-1) to replace, in a run waiting for its first tick_ack.
+      const id = await newSession()
+      t.equal((await call('POST', `/sessions/${id}/start`)).status, 200)
+      const ack = await call('POST', `/sessions/${id}/orders`, { batch_id: 'b', orders: [{ order_id: 'ord-1', symbol: 'AAPL', side: 'buy', type: 'limit', price: 100, quantity: 10, time_in_force: 'gtc' }] })
+      t.same(ack.json.accepted_orders, ['ord-1'])
+      return { id, order_id: 'ord-1' }
     }
   }
   for (const op of withBodies) {
@@ -65,6 +73,7 @@ t.test('every documented request body example is accepted (2xx) by a real listen
     t.ok(res.status >= 200 && res.status < 300, `${op.method} ${op.path} with its example: ${res.status} ${res.status >= 300 ? JSON.stringify(res.json) : ''}`)
     if (op.operationId === 'validateMarketData') t.equal(res.json.valid, true, 'the example validates as a usable request')
     if (op.operationId === 'submitOrders') t.same(res.json.rejected_orders, [], 'the example order is accepted, not rejected')
+    if (op.operationId === 'replaceOrder') t.match(res.json, { order_id: 'ord-1-r1', replaces: 'ord-1', status: 'accepted' }, 'the example replaces the order')
   }
 })
 
@@ -88,8 +97,8 @@ t.test('enumerations are enum lists in openapi.yaml, with their allowed values',
   const schemas = doc.components.schemas as Record<string, { type?: string, enum?: string[], anyOf?: unknown }>
   t.same(schemas.Timeframe.enum, ['1d', '1h', '1m'])
   t.same(schemas.OrderSide.enum, ['buy', 'sell'])
-  t.same(schemas.OrderType.enum, ['market', 'limit', 'stop', 'stop_limit'])
-  t.same(schemas.TimeInForce.enum, ['day', 'gtc', 'ioc'])
+  t.same(schemas.OrderType.enum, ['market', 'limit', 'stop', 'stop_limit', 'trailing_stop'])
+  t.same(schemas.TimeInForce.enum, ['day', 'gtc', 'ioc', 'fok', 'opg', 'cls'])
   t.same(schemas.SessionState.enum, ['initializing', 'ready', 'running', 'paused', 'completed', 'error'])
   for (const name of ['Timeframe', 'OrderSide', 'OrderType', 'TimeInForce', 'SessionState', 'OrderState', 'ErrorCode']) {
     t.equal(schemas[name].type, 'string', `${name} is a string enum`)

@@ -42,8 +42,8 @@ t.test('over REST and WebSocket', async (t) => {
     const id = created.body.session_id as string
     const cases: Array<[string, Record<string, unknown>, string]> = [
       ['side', { side: 'long' }, 'must be one of buy, sell'],
-      ['type', { type: 'trailing' }, 'must be one of market, limit, stop, stop_limit'],
-      ['time_in_force', { time_in_force: 'forever' }, 'must be one of day, gtc, ioc']
+      ['type', { type: 'trailing_stop_limit' }, 'must be one of market, limit, stop, stop_limit, trailing_stop'],
+      ['time_in_force', { time_in_force: 'forever' }, 'must be one of day, gtc, ioc, fok, opg, cls']
     ]
     for (const [field, change, allowed] of cases) {
       const orders = [{ ...ORDER, ...change }]

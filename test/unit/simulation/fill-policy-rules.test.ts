@@ -390,7 +390,7 @@ t.test('§3 estimated_fills: market ± slippage and marketable limits at the las
   ])
 })
 
-t.test('§3 cancel: unknown id → ORDER_NOT_FOUND; cancelled/expired/rejected → INVALID_STATE; one leg cancelled leaves the other', async (t) => {
+t.test('§3 cancel: unknown id → ORDER_NOT_FOUND; cancelled/expired/rejected → INVALID_STATE; one leg cancelled cancels the other (OCO)', async (t) => {
   const e = engineFor(dailySeries('AAA', [flat(100), flat(100), [100, 111, 99, 105], flat(100)]), { initialCapital: '2000' })
   steps(e, 1)
   submit(e, [
@@ -402,8 +402,11 @@ t.test('§3 cancel: unknown id → ORDER_NOT_FOUND; cancelled/expired/rejected �
   steps(e, 1)
   t.same(codeOf(() => e.cancelOrder('ioc')), ['INVALID_STATE', undefined], 'cancelled by ioc')
   const ev = e.cancelOrder('p-sl')
-  t.match(updates(ev), [{ order_id: 'p-sl', status: 'cancelled', reason: 'cancelled by the client' }])
+  t.match(updates(ev), [
+    { order_id: 'p-sl', status: 'cancelled', reason: 'cancelled by the client' },
+    { order_id: 'p-tp', status: 'cancelled', reason: 'one-cancels-other: p-sl cancelled' }
+  ])
   t.same(codeOf(() => e.cancelOrder('p-sl')), ['INVALID_STATE', undefined], 'already cancelled')
-  t.equal(e.order('p-tp').status, 'accepted', 'the target keeps working')
-  t.same(executions(steps(e, 1)).map((x) => [x.order_id, x.executed_price]), [['p-tp', '110.00']])
+  t.same(codeOf(() => e.cancelOrder('p-tp')), ['INVALID_STATE', undefined], 'the target went with it')
+  t.same(executions(steps(e, 1)), [], 'the bar reaching 110 fills nothing')
 })
