@@ -1,4 +1,4 @@
--- Schema 4: replacing an order (issue 12) is a run input like a cancel, logged as kind 'replace'.
+-- Schema 5: replacing an order (issue 12) is a run input like a cancel, logged as kind 'replace'.
 
 ALTER TABLE run_inputs DROP CONSTRAINT run_inputs_kind_check;
 ALTER TABLE run_inputs ADD CONSTRAINT run_inputs_kind_check
