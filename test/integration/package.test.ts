@@ -3,7 +3,8 @@
 //   - the installed `simutrador-server` bin (compiled dist/, no tsx) serves the API and the dashboard;
 //   - a script imports SessionClient/runStrategy from 'simutrador' and the REST client from
 //     'simutrador/client' and runs a strategy against that server;
-//   - the installed `simutrador` CLI prints its version and runs a .ts strategy of the project;
+//   - the installed `simutrador` CLI prints its version and runs .ts, .js and .cjs strategies, also from a
+//     folder whose package.json has no "type";
 //   - tsc checks a .ts file against the installed .d.ts files.
 // The tarball is packed from a copy of the repository (its files as git sees them, the built dashboard, the
 // repo's node_modules linked) whose dist/ is built here, so the test runs the current sources and never
@@ -166,6 +167,28 @@ export function createStrategy (): Strategy {
     const out = JSON.parse(r.stdout) as { results: { completed: boolean, trades: Array<{ symbol: string, quantity: number }> } }
     t.equal(out.results.completed, true)
     t.match(out.results.trades, [{ symbol: 'AAPL', quantity: 4 }])
+  })
+
+  await t.test('the installed CLI runs .js, .cjs and .ts strategies from a folder whose package.json has no type', async (t) => {
+    // No tsx loader in this process (the compiled CLI): Node reads the .js as an ES module by its syntax.
+    const legacy = join(project, 'legacy')
+    await mkdir(legacy)
+    await writeFile(join(legacy, 'package.json'), JSON.stringify({ name: 'legacy-strategies', version: '1.0.0' }))
+    const body = (qty: number): string => `{
+  let ticks = 0
+  return { onTick () { ticks++; return ticks === 1 ? [{ symbol: 'AAPL', side: 'buy', type: 'market', quantity: ${qty} }] : ticks === 3 ? [{ symbol: 'AAPL', side: 'sell', type: 'market', quantity: ${qty} }] : [] } }
+}`
+    await writeFile(join(legacy, 'esm.js'), `export function createStrategy () ${body(5)}\n`)
+    await writeFile(join(legacy, 'common.cjs'), `module.exports.createStrategy = function () ${body(6)}\n`)
+    await writeFile(join(legacy, 'typed.ts'), `import type { Strategy } from 'simutrador'\nexport default function (): Strategy ${body(8)}\n`)
+    for (const [file, qty] of [['esm.js', 5], ['common.cjs', 6], ['typed.ts', 8]] as const) {
+      const r = await run(bin('simutrador'), ['simulate', 'run', file, '--symbols', 'AAPL', '--start', '2023-01-03', '--end', '2023-01-13', '--json'],
+        { cwd: legacy, env: { SIMUTRADOR_URL: baseUrl, SIMUTRADOR_API_KEY: KEYS.dev, SIMUTRADOR_CONFIG_DIR: join(project, '.config'), NO_COLOR: '1' } })
+      ok(t, r, `simutrador simulate run ${file}`)
+      const out = JSON.parse(r.stdout) as { results: { trades: Array<{ symbol: string, quantity: number }> } }
+      t.match(out.results.trades, [{ symbol: 'AAPL', quantity: qty }], `${file} ran (${qty} shares)`)
+      t.notMatch(r.stderr, /require\(\) ES Module|ERR_/, `${file}: no module-system error`)
+    }
   })
 
   await t.test('a .ts file type-checks against the installed .d.ts files', async (t) => {
