@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'generated-client/schema.d.ts', '.tap/**', 'coverage/**', 'dashboard/dist/**', 'test-artifacts/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'dist.*/**', 'generated-client/schema.d.ts', '.tap/**', 'coverage/**', 'dashboard/dist/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// The `simutrador` command-line client, run from its TypeScript sources (tsx loader).
-import { register } from 'tsx/esm/api'
+// The `simutrador` command-line client, run from its compiled JavaScript in dist/ (built by `npm run build`,
+// which `npm ci` and `npm pack` run). Tests run the TypeScript sources: node --import tsx client/cli/main.ts
+import { existsSync } from 'node:fs'
 
-register()
-await import('../client/cli/main.ts')
+const main = new URL('../dist/client/cli/main.js', import.meta.url)
+if (!existsSync(main)) {
+  process.stderr.write('simutrador: dist/ is not built. Run `npm run build` (npm ci does it) and try again.\n')
+  process.exit(1)
+}
+await import(main.href)

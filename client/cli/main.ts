@@ -3,16 +3,49 @@
 import { createRequire } from 'node:module'
 import { Command, CommanderError } from 'commander'
 import { asOperationError, collect, DEFAULT_SERVER, describeServers, type GlobalOptions } from './api.js'
-import { registerAuthCommands } from './commands/auth.js'
-import { registerMarketCommands } from './commands/market.js'
-import { registerSessionCommands } from './commands/session.js'
-import { registerSimulateCommands } from './commands/simulate.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OperationError, StrategyFailedError, UsageError } from './errors.js'
 import { printOperationError, printStrategyError, printUsageError } from './output.js'
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
+// The package's own package.json by self-reference: the same from client/cli/ (tsx) and dist/client/cli/.
+const { version } = createRequire(import.meta.url)('simutrador/package.json') as { version: string }
 
-export function buildProgram (): Command {
+type Register = (program: Command) => void
+
+/**
+ * The command groups, in help order. Each module is imported only when its group is used, so that
+ * `simutrador --version` or `simutrador auth status` does not load the WebSocket SDK, TypeBox or the prompts
+ * (CLI start time, issue 12; scripts/bench/cli-start.ts).
+ */
+const COMMAND_GROUPS: Record<string, () => Promise<Register>> = {
+  auth: async () => (await import('./commands/auth.js')).registerAuthCommands,
+  session: async () => (await import('./commands/session.js')).registerSessionCommands,
+  market: async () => (await import('./commands/market.js')).registerMarketCommands,
+  simulate: async () => (await import('./commands/simulate.js')).registerSimulateCommands
+}
+
+/** Global options that take a value: their value is not the command's name. */
+const VALUE_OPTIONS = new Set(['--url', '--server', '--api-key'])
+
+/**
+ * The groups `argv` needs: the one it names; none for a bare --version; all of them otherwise (help, no
+ * command, or an unknown one, which commander answers with suggestions drawn from every name).
+ */
+export function groupsFor (argv: readonly string[]): string[] {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--') break
+    if (VALUE_OPTIONS.has(arg)) { i++; continue }
+    if (arg.startsWith('-')) continue
+    return Object.hasOwn(COMMAND_GROUPS, arg) ? [arg] : Object.keys(COMMAND_GROUPS)
+  }
+  const bareVersion = (argv.includes('--version') || argv.includes('-V')) && !argv.includes('--help') && !argv.includes('-h')
+  return bareVersion ? [] : Object.keys(COMMAND_GROUPS)
+}
+
+/** The program with the command groups `argv` needs (all of them when `argv` is not given). */
+export async function buildProgram (argv?: readonly string[]): Promise<Command> {
+  const groups = argv === undefined ? Object.keys(COMMAND_GROUPS) : groupsFor(argv)
+  const registers = await Promise.all(groups.map(async (g) => await COMMAND_GROUPS[g]()))
   const program = new Command()
   program
     .name('simutrador')
@@ -40,16 +73,13 @@ instance drops):
 
 Exit codes: 0 ok, 1 the operation failed, 2 usage error.
 Config dir: $SIMUTRADOR_CONFIG_DIR, else $XDG_CONFIG_HOME/simutrador, else ~/.config/simutrador.`)
-  registerAuthCommands(program)
-  registerSessionCommands(program)
-  registerMarketCommands(program)
-  registerSimulateCommands(program)
+  for (const register of registers) register(program)
   return program
 }
 
 /** Run with `argv` (without node and script) and resolve with the exit code. */
 export async function run (argv: string[]): Promise<number> {
-  const program = buildProgram()
+  const program = await buildProgram(argv)
   const json = argv.includes('--json')
   try {
     await program.parseAsync(argv, { from: 'user' })

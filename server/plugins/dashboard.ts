@@ -1,12 +1,14 @@
 // The web dashboard (dashboard/, built by Vite into dashboard/dist at install) served at `/`, with security
 // headers that allow only its own scripts. Encapsulated on purpose: helmet's CSP must not reach /docs.
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import helmet from '@fastify/helmet'
 import fastifyStatic from '@fastify/static'
 
-export const DASHBOARD_DIST = fileURLToPath(new URL('../../dashboard/dist/', import.meta.url))
+// From the package root (found by self-reference), so the sources (tsx) and dist/server/ find the same folder.
+export const DASHBOARD_DIST = join(dirname(createRequire(import.meta.url).resolve('simutrador/package.json')), 'dashboard/dist/')
 
 export interface DashboardOptions {
   /** Folder of the built dashboard (tests point it elsewhere). */

@@ -3,14 +3,13 @@
 // and prints the results table (metrics from GET /sessions/{id}/results). A strategy that throws ends the
 // run in state error; its stack is printed and the command exits 1. With several --url the run reconnects
 // to the next instance when its connection drops, and resumes there.
-import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { Option, type Command } from 'commander'
 import { SessionClient } from '../../session-client.js'
-import { isStrategyError, runStrategy, type Strategy } from '../../strategy-runner.js'
+import { isStrategyError, runStrategy } from '../../strategy-runner.js'
 import { authedClient, contextFrom, resolveApiKey, unwrap, type GlobalOptions } from '../api.js'
 import { StrategyFailedError, UsageError } from '../errors.js'
 import { formatFields, printJson, printLine, progressBar } from '../output.js'
+import { loadStrategy } from '../strategy-loader.js'
 import { addSessionBodyOptions, checked, sessionBodyFrom, type SessionBodyFlags } from './session.js'
 
 interface RunFlags extends SessionBodyFlags {
@@ -20,27 +19,11 @@ interface RunFlags extends SessionBodyFlags {
   accountUpdates: 'every_fill' | 'every_tick' | 'on_demand'
 }
 
-/** A strategy module exports `createStrategy()` (or a default export: a Strategy or a factory of one). */
-async function loadStrategy (file: string): Promise<Strategy> {
-  let mod: Record<string, unknown>
-  try {
-    mod = await import(pathToFileURL(resolve(file)).href) as Record<string, unknown>
-  } catch (err) {
-    throw new UsageError(`cannot load strategy ${file}: ${(err as Error).message}`)
-  }
-  const candidate = mod.createStrategy ?? mod.default
-  const strategy = typeof candidate === 'function' ? (candidate as () => unknown)() : candidate
-  if (strategy === null || typeof strategy !== 'object' || typeof (strategy as Strategy).onTick !== 'function') {
-    throw new UsageError(`${file} must export createStrategy() returning an object with onTick(tick, ctx)`)
-  }
-  return strategy as Strategy
-}
-
 export function registerSimulateCommands (program: Command): void {
   const simulate = program.command('simulate').description('Run a strategy against a session')
 
   addSessionBodyOptions(simulate.command('run')
-    .description('Run STRATEGY_FILE (a .ts/.js module exporting createStrategy()) to the end of a new or existing session')
+    .description('Run STRATEGY_FILE (a .js, .mjs or .ts module exporting createStrategy(), from any folder) to the end of a new or existing session')
     .argument('<strategy_file>', 'e.g. examples/sma-crossover.ts'))
     .option('--session <session_id>', 'run an existing ready session instead of creating one')
     .option('--window <n>', 'ticks the server may send ahead of your acks (1 = lockstep)', '1')
