@@ -1,5 +1,6 @@
 // The `simutrador` command line (bin/simutrador.js runs this file): auth, session and market commands over
-// the generated REST client. Exit codes: 0 ok, 1 the operation failed (server error, network), 2 usage.
+// the generated REST client. Exit codes: 0 ok, 1 the operation failed (server error, network), 2 usage,
+// 130 interrupted (Ctrl-C, or a cancelled prompt).
 import { createRequire } from 'node:module'
 import { Command, CommanderError } from 'commander'
 import { asOperationError, collect, DEFAULT_SERVER, describeServers, type GlobalOptions } from './api.js'
@@ -7,7 +8,7 @@ import { registerAuthCommands } from './commands/auth.js'
 import { registerMarketCommands } from './commands/market.js'
 import { registerSessionCommands } from './commands/session.js'
 import { registerSimulateCommands } from './commands/simulate.js'
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OperationError, StrategyFailedError, UsageError } from './errors.js'
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, InterruptedError, OperationError, StrategyFailedError, UsageError } from './errors.js'
 import { printOperationError, printStrategyError, printUsageError } from './output.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
@@ -38,7 +39,7 @@ instance drops):
   simutrador session list --url http://10.0.0.1:8003 --url http://10.0.0.2:8003
   SIMUTRADOR_URL=http://10.0.0.1:8003,http://10.0.0.2:8003 simutrador simulate run …
 
-Exit codes: 0 ok, 1 the operation failed, 2 usage error.
+Exit codes: 0 ok, 1 the operation failed, 2 usage error, 130 interrupted (Ctrl-C).
 Config dir: $SIMUTRADOR_CONFIG_DIR, else $XDG_CONFIG_HOME/simutrador, else ~/.config/simutrador.`)
   registerAuthCommands(program)
   registerSessionCommands(program)
@@ -59,6 +60,10 @@ export async function run (argv: string[]): Promise<number> {
       // Help and version end through exitOverride too; commander has already printed them.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK
       return EXIT_USAGE
+    }
+    if (err instanceof InterruptedError) {
+      if (err.message !== '') process.stderr.write(`${err.message}\n`)
+      return EXIT_INTERRUPTED
     }
     if (err instanceof UsageError) {
       printUsageError(err)
