@@ -45,3 +45,21 @@ export class InterruptedError extends Error {
     this.name = 'InterruptedError'
   }
 }
+
+let interruptHandler: (() => void) | undefined
+
+/**
+ * Let the running command answer Ctrl-C itself (watch unsubscribes and closes first, then ends with an
+ * InterruptedError); returns the function that hands Ctrl-C back to main.ts's default (exit 130 at once).
+ */
+export function handleInterrupt (handler: () => void): () => void {
+  interruptHandler = handler
+  return () => { if (interruptHandler === handler) interruptHandler = undefined }
+}
+
+/** Called by main.ts on SIGINT: true when a command took it. */
+export function interruptCommand (): boolean {
+  if (interruptHandler === undefined) return false
+  interruptHandler()
+  return true
+}

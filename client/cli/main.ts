@@ -8,7 +8,7 @@ import { registerAuthCommands } from './commands/auth.js'
 import { registerMarketCommands } from './commands/market.js'
 import { registerSessionCommands } from './commands/session.js'
 import { registerSimulateCommands } from './commands/simulate.js'
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, InterruptedError, OperationError, StrategyFailedError, UsageError } from './errors.js'
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, InterruptedError, interruptCommand, OperationError, StrategyFailedError, UsageError } from './errors.js'
 import { printOperationError, printStrategyError, printUsageError } from './output.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
@@ -83,5 +83,13 @@ export async function run (argv: string[]): Promise<number> {
     return EXIT_FAILURE
   }
 }
+
+// Ctrl-C anywhere: one line and exit 130, never a stack. A command that must clean up first (watch) takes
+// it with handleInterrupt and ends through InterruptedError instead.
+process.on('SIGINT', () => {
+  if (interruptCommand()) return
+  process.stderr.write('\nInterrupted\n')
+  process.exit(EXIT_INTERRUPTED)
+})
 
 process.exitCode = await run(process.argv.slice(2))

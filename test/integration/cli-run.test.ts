@@ -113,7 +113,8 @@ t.test('simutrador session start/pause/resume/cancel/results/watch', async (t) =
     const id = await create(cli)
     const dir = await tempDir(t)
     const watcher = spawnCli(['session', 'watch', id, '--json'], baseUrl, dir, KEYS.dev)
-    await watcher.waitFor(/"state":"ready"/)
+    const text = spawnCli(['session', 'watch', id], baseUrl, dir, KEYS.dev)
+    await Promise.all([watcher.waitFor(/"state":"ready"/), text.waitFor(/waiting for its run to start/)])
     const started = await cli(['session', 'start', id])
     t.equal(started.code, 0, started.stderr)
     t.match(started.stdout, new RegExp(`^Started session ${id}: (running|completed), \\d+/\\d+ ticks\\n$`))
@@ -125,6 +126,10 @@ t.test('simutrador session start/pause/resume/cancel/results/watch', async (t) =
     t.match(last, { state: 'completed', equity: (await restResults(id)).metrics.final_equity })
     t.equal(last.ticks, last.total_ticks, 'every tick replayed')
     t.equal(updates.find((u) => u.state === 'ready')?.equity, '25000.125', '--json keeps full precision')
+    const shown = await text.exit
+    t.equal(shown.code, 0, shown.stderr)
+    t.match(shown.stdout, /^completed +\[█+\] 100% {2}(\d+)\/\1 ticks {2}equity 25000\.12 {2}cash 25000\.12/m, 'the last line: done, money at 2 decimals')
+    t.equal(shown.stdout.match(/^Final equity /gm)?.length, 1, 'the results table once')
   })
 
   t.test('pause, resume and cancel a run; watch of a cancelled run exits 1', async (t) => {
@@ -183,6 +188,17 @@ t.test('simutrador session start/pause/resume/cancel/results/watch', async (t) =
     t.match(json(status), { state: 'running' }, 'watching stopped, not the run')
   })
 
+  t.test('Ctrl-C during simulate run exits 130 with one line, no stack', async (t) => {
+    // Minute bars over a year: the run is still going when the signal comes.
+    const runner = spawnCli(['simulate', 'run', 'examples/sma-crossover.ts', '--symbols', 'AAPL', '--start', '2023-01-03', '--end', '2023-12-29', '--timeframe', '1m'], baseUrl, await tempDir(t), KEYS.dev)
+    await runner.waitFor(/sess_\w+ +\[/)
+    runner.kill('SIGINT')
+    const r = await runner.exit
+    t.equal(r.code, 130)
+    t.match(r.stderr, /\nInterrupted\n$/)
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack')
+  })
+
   t.test('errors: unknown id, another user\'s session, bad --csv, --out without --csv, results before a run', async (t) => {
     const cli = await withKey(t)
     const bob = await withKey(t, KEYS.bob)
@@ -197,6 +213,13 @@ t.test('simutrador session start/pause/resume/cancel/results/watch', async (t) =
     t.match(json(theirs), { error_code: 'SESSION_NOT_FOUND' }, 'another user\'s session does not exist for them')
     t.equal(theirsWatch.code, 1)
     t.match(theirsWatch.stderr, /^SESSION_NOT_FOUND: /)
+
+    // Money in every table at 2 decimals, exact in --json.
+    const [status, list, raw] = await Promise.all([cli(['session', 'status', mine]), cli(['session', 'list', '--state', 'ready']), cli(['session', 'status', mine, '--json'])])
+    t.match(status.stdout, /^Capital\s+25000\.12$/m)
+    t.match(status.stdout, /^Costs\s+commission 0\.005\/share \(min 0\.00\)/m, 'a per-share rate is not money: as the server has it')
+    t.match(list.stdout, new RegExp(`^${mine}\\s+ready\\s+AAPL\\s+\\S+\\s+1d\\s+25000\\.12\\s`, 'm'))
+    t.match(json(raw), { initial_capital: '25000.125' })
 
     const badCsv = await cli(['session', 'results', mine, '--csv', 'orders'])
     t.equal(badCsv.code, 2)

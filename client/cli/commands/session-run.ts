@@ -9,7 +9,7 @@ import type { Schemas } from '../../../generated-client/index.js'
 import { EquityPoint, TradeRecord } from '../../../schemas/simulation.js'
 import { SessionClient } from '../../session-client.js'
 import { authedClient, contextFrom, resolveApiKey, unwrap, type AuthedClient, type CliContext, type GlobalOptions } from '../api.js'
-import { InterruptedError, OperationError, UsageError } from '../errors.js'
+import { handleInterrupt, InterruptedError, OperationError, UsageError } from '../errors.js'
 import { decimalUnits, formatCsv, formatFields, formatMoney, printJson, printLine, progressBar, unitsToDecimal } from '../output.js'
 
 type Session = Schemas['Session']
@@ -200,8 +200,12 @@ async function watch (ctx: CliContext, id: string): Promise<void> {
   const fail = (err: Error): void => { outcome?.failed(err) }
 
   /** The run has ended (or had already): decide the exit from the stored session and its results. */
+  let settling = false
   const settle = async (s: Session): Promise<void> => {
     update.state = s.state
+    // The end is seen up to three times (simulation_complete, the session_updated push, a re-read): once is enough.
+    if ((s.state !== 'completed' && s.state !== 'error') || settling) return
+    settling = true
     if (s.state === 'error') { fail(new OperationError({ error_code: 'SIMULATION_FAILED', message: `Session ${id} failed: ${s.error_message ?? 'unknown error'}`, details: { session_id: id, state: s.state } })); return }
     if (s.state !== 'completed') return
     const results = unwrap(await rest.GET('/sessions/{id}/results', { params: { path: { id } } }))
@@ -306,8 +310,7 @@ async function watch (ctx: CliContext, id: string): Promise<void> {
     }
   }
 
-  const interrupted = (): void => { fail(new InterruptedError()) }
-  process.once('SIGINT', interrupted)
+  const giveBackCtrlC = handleInterrupt(() => { fail(new InterruptedError()) })
   try {
     if (session.state === 'completed' || session.state === 'error') {
       await settle(session)
@@ -318,7 +321,7 @@ async function watch (ctx: CliContext, id: string): Promise<void> {
     }
     await ended
   } finally {
-    process.off('SIGINT', interrupted)
+    giveBackCtrlC()
     closeLine()
     await ws.close()
     await persist()
