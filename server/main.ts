@@ -1,7 +1,9 @@
 // The only file that listens: loads config, builds the app, prints the development API key when one was
 // generated, and shuts down gracefully on SIGINT/SIGTERM (WebSocket clients get connection_closing + 1001).
-import { buildApp } from './app.js'
-import { loadConfig, ConfigError, describeStorage, describeRedis } from './config.js'
+// Stdout is one ordered stream: the JSON log lines and, in development, the start banner in a single write,
+// never interleaved; with NODE_ENV=production the banner is one JSON line at info like every other.
+import { buildApp, loggerOptions } from './app.js'
+import { loadConfig, ConfigError, describeStorage, describeRedis, type Config } from './config.js'
 import { StorageStartError } from './ports/storage.js'
 
 async function main (): Promise<void> {
@@ -17,7 +19,9 @@ async function main (): Promise<void> {
   }
   let app
   try {
-    app = await buildApp(config)
+    // pino's default destination writes stdout asynchronously on its own, so a banner written meanwhile could
+    // land between (or inside) its lines. Through process.stdout every write is in order and whole.
+    app = await buildApp(config, { logger: { ...loggerOptions(config.logLevel, config.instanceId) as object, stream: process.stdout } })
     await app.ready()
   } catch (err) {
     if (err instanceof StorageStartError) {
@@ -32,6 +36,30 @@ async function main (): Promise<void> {
   const address = await app.listen({ port: config.port, host: config.host })
 
   const base = address.replace('[::1]', 'localhost')
+  if (config.production) {
+    app.log.info({ url: base, dashboard: `${base}/`, docs: `${base}/docs`, websocket: `${base.replace(/^http/, 'ws')}/ws/simulate`, state: describeStorage(config.storage), bus: describeRedis(config) }, `SimuTrador is listening on ${base}`)
+  } else {
+    printBanner(base, config)
+  }
+
+  let closing = false
+  const shutdown = (signal: string): void => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => process.exit(1), 10_000)
+    force.unref()
+    app.close().then(() => process.exit(0), (err: unknown) => {
+      app.log.error({ err }, 'error during shutdown')
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => { shutdown('SIGINT') })
+  process.on('SIGTERM', () => { shutdown('SIGTERM') })
+}
+
+/** The development banner: where to point a browser, curl or the SDK, and the generated key. One write. */
+function printBanner (base: string, config: Config): void {
   const lines = [
     '',
     `  SimuTrador is listening on ${base}`,
@@ -52,22 +80,8 @@ async function main (): Promise<void> {
       `    curl -s -X POST ${base}/auth/token -H 'X-API-Key: ${dev.key}'`
     )
   }
+  // Blank lines around it set it apart from the JSON log lines; it is one write, so nothing lands inside.
   process.stdout.write(lines.join('\n') + '\n\n')
-
-  let closing = false
-  const shutdown = (signal: string): void => {
-    if (closing) return
-    closing = true
-    app.log.info({ signal }, 'shutting down')
-    const force = setTimeout(() => process.exit(1), 10_000)
-    force.unref()
-    app.close().then(() => process.exit(0), (err: unknown) => {
-      app.log.error({ err }, 'error during shutdown')
-      process.exit(1)
-    })
-  }
-  process.on('SIGINT', () => { shutdown('SIGINT') })
-  process.on('SIGTERM', () => { shutdown('SIGTERM') })
 }
 
 main().catch((err: unknown) => {

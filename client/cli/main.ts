@@ -1,9 +1,10 @@
 // The `simutrador` command line (bin/simutrador.js runs this file): auth, session and market commands over
-// the generated REST client. Exit codes: 0 ok, 1 the operation failed (server error, network), 2 usage.
+// the generated REST client. Exit codes: 0 ok, 1 the operation failed (server error, network), 2 usage,
+// 130 interrupted (Ctrl-C, or a cancelled prompt).
 import { createRequire } from 'node:module'
 import { Command, CommanderError } from 'commander'
 import { asOperationError, collect, DEFAULT_SERVER, describeServers, type GlobalOptions } from './api.js'
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OperationError, StrategyFailedError, UsageError } from './errors.js'
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, InterruptedError, interruptCommand, OperationError, StrategyFailedError, UsageError } from './errors.js'
 import { printOperationError, printStrategyError, printUsageError } from './output.js'
 
 // The package's own package.json by self-reference: the same from client/cli/ (tsx) and dist/client/cli/.
@@ -71,7 +72,7 @@ instance drops):
   simutrador session list --url http://10.0.0.1:8003 --url http://10.0.0.2:8003
   SIMUTRADOR_URL=http://10.0.0.1:8003,http://10.0.0.2:8003 simutrador simulate run …
 
-Exit codes: 0 ok, 1 the operation failed, 2 usage error.
+Exit codes: 0 ok, 1 the operation failed, 2 usage error, 130 interrupted (Ctrl-C).
 Config dir: $SIMUTRADOR_CONFIG_DIR, else $XDG_CONFIG_HOME/simutrador, else ~/.config/simutrador.`)
   for (const register of registers) register(program)
   return program
@@ -89,6 +90,10 @@ export async function run (argv: string[]): Promise<number> {
       // Help and version end through exitOverride too; commander has already printed them.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK
       return EXIT_USAGE
+    }
+    if (err instanceof InterruptedError) {
+      if (err.message !== '') process.stderr.write(`${err.message}\n`)
+      return EXIT_INTERRUPTED
     }
     if (err instanceof UsageError) {
       printUsageError(err)
@@ -108,5 +113,13 @@ export async function run (argv: string[]): Promise<number> {
     return EXIT_FAILURE
   }
 }
+
+// Ctrl-C anywhere: one line and exit 130, never a stack. A command that must clean up first (watch) takes
+// it with handleInterrupt and ends through InterruptedError instead.
+process.on('SIGINT', () => {
+  if (interruptCommand()) return
+  process.stderr.write('\nInterrupted\n')
+  process.exit(EXIT_INTERRUPTED)
+})
 
 process.exitCode = await run(process.argv.slice(2))

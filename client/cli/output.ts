@@ -1,5 +1,6 @@
-// Terminal output of the CLI: aligned tables, key/value blocks, a progress bar, JSON for --json, and the
-// one way errors are printed (`error_code: message` plus suggestions on stderr, or the body as JSON).
+// Terminal output of the CLI: aligned tables, key/value blocks, a progress bar, money at 2 decimals, CSV,
+// JSON for --json (full precision), and the one way errors are printed (`error_code: message` plus
+// suggestions on stderr, or the body as JSON).
 import type { OperationError, StrategyFailedError, UsageError } from './errors.js'
 
 export function printJson (value: unknown): void {
@@ -21,6 +22,56 @@ export function formatTable (headers: string[], rows: string[][]): string {
 export function formatFields (fields: Array<[string, string]>): string {
   const width = Math.max(...fields.map(([k]) => k.length))
   return fields.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
+}
+
+const DECIMAL = /^(-)?(\d+)(?:\.(\d*))?$/
+
+/**
+ * A wire money string (exact decimal) as people read cash, equity, P&L and commission in tables: exactly 2
+ * decimals, rounded half-even on the string's digits (as the server rounds), never through a float.
+ * `--json` prints the wire value instead. A value that is not a decimal is shown as it is.
+ */
+export function formatMoney (value: string): string {
+  const m = DECIMAL.exec(value.trim())
+  if (m === null) return value
+  const frac = m[3] ?? ''
+  let cents = BigInt(m[2]) * 100n + BigInt(frac.slice(0, 2).padEnd(2, '0'))
+  const rest = frac.slice(2)
+  const first = rest.length > 0 ? rest.charCodeAt(0) - 48 : 0
+  if (first > 5 || (first === 5 && (/[1-9]/.test(rest.slice(1)) || cents % 2n === 1n))) cents += 1n
+  const sign = m[1] === '-' && cents !== 0n ? '-' : ''
+  return `${sign}${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`
+}
+
+const UNITS = 100_000_000n
+const DECIMAL_8 = /^(-)?(\d+)(?:\.(\d+))?$/
+
+/**
+ * A decimal string (or a finite JSON number) as integer units of 1e-8, the server's money scale (digits past
+ * the 8th are dropped); undefined when it is not a decimal. For exact sums and comparisons in the CLI.
+ */
+export function decimalUnits (value: string | number): bigint | undefined {
+  if (typeof value === 'number' && !Number.isFinite(value)) return undefined
+  const m = DECIMAL_8.exec(typeof value === 'number' ? value.toFixed(8) : value.trim())
+  if (m === null) return undefined
+  const u = BigInt(m[2]) * UNITS + BigInt((m[3] ?? '').slice(0, 8).padEnd(8, '0'))
+  return m[1] === '-' ? -u : u
+}
+
+/** Units of 1e-8 as a decimal string with at least 2 decimals (the wire's money shape). */
+export function unitsToDecimal (u: bigint): string {
+  const abs = u < 0n ? -u : u
+  const frac = (abs % UNITS).toString().padStart(8, '0').replace(/0+$/, '').padEnd(2, '0')
+  return `${u < 0n && abs !== 0n ? '-' : ''}${abs / UNITS}.${frac}`
+}
+
+/** RFC 4180 CSV: a header line and one line per row; fields with commas, quotes or newlines are quoted. */
+export function formatCsv (headers: readonly string[], rows: ReadonlyArray<readonly unknown[]>): string {
+  const cell = (v: unknown): string => {
+    const text = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)
+    return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+  }
+  return [headers, ...rows].map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n'
 }
 
 /** `[██████░░░░░░░░░░░░░░]  30%` for a fraction 0..1. */

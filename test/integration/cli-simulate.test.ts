@@ -4,6 +4,7 @@
 import t from 'tap'
 import { listen, KEYS, tokenFor } from '../fixtures/app.js'
 import { runCli, tempDir } from '../fixtures/cli.js'
+import { formatMoney } from '../../client/cli/output.js'
 
 interface Results {
   metrics: Record<string, number | string | null>
@@ -29,14 +30,14 @@ t.test('the report prints the session’s own results, by value', async (t) => {
   t.equal(res.status, 200)
   const { metrics: m, equity_curve: curve, trades } = await res.json() as Results
 
-  // What the CLI printed is what the server computed, at the printed precision.
-  t.equal(field(r.stdout, 'Initial capital'), m.initial_capital)
-  t.equal(field(r.stdout, 'Final equity'), m.final_equity)
+  // What the CLI printed is what the server computed, at the printed precision (money: 2 decimals).
+  t.equal(field(r.stdout, 'Initial capital'), formatMoney(m.initial_capital as string))
+  t.equal(field(r.stdout, 'Final equity'), formatMoney(m.final_equity as string))
   t.equal(field(r.stdout, 'Total return'), `${(m.total_return_pct as number).toFixed(2)}%`)
   t.equal(field(r.stdout, 'Max drawdown'), `${(m.max_drawdown_pct as number).toFixed(2)}%`)
   t.equal(field(r.stdout, 'Sharpe'), (m.sharpe_ratio as number).toFixed(3))
   t.equal(field(r.stdout, 'Trades'), `${m.total_trades} (${m.winning_trades} won, win rate ${((m.win_rate as number) * 100).toFixed(2)}%)`)
-  t.equal(field(r.stdout, 'Commission'), m.total_commission)
+  t.equal(field(r.stdout, 'Commission'), formatMoney(m.total_commission as string))
 
   // And the server's figures are the documented formulas over its own curve (daily bars: a step is a day).
   const initial = Number(m.initial_capital)

@@ -1,4 +1,4 @@
-// `simutrador session create | status | list | delete`. Create takes flags, a --config JSON/YAML file, or a
+// `simutrador session create | status | list | delete` (the run's commands are in session-run.ts). Create takes flags, a --config JSON/YAML file, or a
 // wizard on a terminal; it checks the body against the CreateSessionBody schema, asks the server to validate
 // symbols and dates (showing per-symbol verdicts and suggestions), then creates with an Idempotency-Key so a
 // retry after a network failure cannot create a second session.
@@ -13,8 +13,9 @@ import { CreateSessionBody, SESSION_DEFAULTS } from '../../../schemas/sessions.j
 import { Timeframe } from '../../../schemas/market-data.js'
 import { authedClient, contextFrom, serverList, unwrap, type CliContext, type GlobalOptions } from '../api.js'
 import { OperationError, UsageError } from '../errors.js'
-import { formatFields, formatTable, isRecord, printJson, printLine, progressBar } from '../output.js'
+import { formatFields, formatMoney, formatTable, isRecord, printJson, printLine, progressBar } from '../output.js'
 import { sessionWizard } from '../prompts.js'
+import { registerRunCommands } from './session-run.js'
 import { validationError, printVerdicts } from './market.js'
 
 type Session = Schemas['Session']
@@ -69,7 +70,7 @@ export async function sessionBodyFrom (flags: SessionBodyFlags): Promise<Partial
 }
 
 export function registerSessionCommands (program: Command): void {
-  const session = program.command('session').description('Create, inspect, list and delete simulation sessions')
+  const session = program.command('session').description('Create, inspect, list and delete simulation sessions; start, watch and control their runs; read their results')
 
   addSessionBodyOptions(session.command('create')
     .description('Create a session from flags, a config file, or (on a terminal) a short wizard'))
@@ -142,7 +143,7 @@ Examples:
       if (sessions.length === 0) { printLine(opts.state !== undefined ? `No sessions in state ${opts.state}.` : 'No sessions.'); return }
       printLine(formatTable(
         ['SESSION', 'STATE', 'SYMBOLS', 'PERIOD', 'TF', 'CAPITAL', 'PROGRESS', 'CREATED'],
-        sessions.map((s) => [s.session_id, s.state, abbreviate(s.symbols), `${s.start_date}..${s.end_date}`, s.timeframe, s.initial_capital, `${Math.floor(s.progress * 100)}%`, s.created_at.slice(0, 19).replace('T', ' ')])
+        sessions.map((s) => [s.session_id, s.state, abbreviate(s.symbols), `${s.start_date}..${s.end_date}`, s.timeframe, formatMoney(s.initial_capital), `${Math.floor(s.progress * 100)}%`, s.created_at.slice(0, 19).replace('T', ' ')])
       ))
     })
 
@@ -159,6 +160,8 @@ Examples:
       if (ctx.json) { printJson(deleted); return }
       printLine(`Deleted session ${id}.`)
     })
+
+  registerRunCommands(session)
 }
 
 function bodyFromFlags (f: SessionBodyFlags): Partial<CreateBody> {
@@ -247,8 +250,8 @@ function sessionFields (s: Session): Array<[string, string]> {
   fields.push(
     ['Symbols', s.symbols.join(', ')],
     ['Period', `${s.start_date} → ${s.end_date} (${s.timeframe} bars, ~${s.estimated_ticks} ticks)`],
-    ['Capital', s.initial_capital],
-    ['Costs', `commission ${s.commission_per_share}/share (min ${s.min_commission_per_order}), slippage ${s.slippage_bps} bps${s.allow_short ? ', shorting allowed' : ''}`],
+    ['Capital', formatMoney(s.initial_capital)],
+    ['Costs', `commission ${s.commission_per_share}/share (min ${formatMoney(s.min_commission_per_order)}), slippage ${s.slippage_bps} bps${s.allow_short ? ', shorting allowed' : ''}`],
     ['Created', s.created_at],
     ['Expires', s.expires_at ?? 'never while running']
   )

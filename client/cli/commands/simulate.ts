@@ -11,6 +11,7 @@ import { StrategyFailedError, UsageError } from '../errors.js'
 import { formatFields, printJson, printLine, progressBar } from '../output.js'
 import { loadStrategy } from '../strategy-loader.js'
 import { addSessionBodyOptions, checked, sessionBodyFrom, type SessionBodyFlags } from './session.js'
+import { resultsFields } from './session-run.js'
 
 interface RunFlags extends SessionBodyFlags {
   session?: string
@@ -77,26 +78,8 @@ Example:
         const results = unwrap(await rest.GET('/sessions/{id}/results', { params: { path: { id: run.session.session_id } } }))
         await persist()
         if (ctx.json) { printJson({ session: run.session, results }); return }
-        const m = results.metrics
-        const pct = (v: number | null): string => v === null ? 'n/a' : `${v.toFixed(2)}%`
-        const num = (v: number | null): string => v === null ? 'n/a' : v.toFixed(3)
         printLine()
-        printLine(formatFields([
-          ['Session', `${run.session.session_id} (${run.session.symbols.join(', ')}, ${run.session.start_date} → ${run.session.end_date}, ${run.session.timeframe})`],
-          ['Ticks', String(run.ticks)],
-          ['Initial capital', m.initial_capital],
-          ['Final equity', m.final_equity],
-          ['Total return', pct(m.total_return_pct)],
-          ['CAGR', pct(m.cagr_pct)],
-          ['Max drawdown', pct(m.max_drawdown_pct)],
-          ['Sharpe', num(m.sharpe_ratio)],
-          ['Sortino', num(m.sortino_ratio)],
-          ['Calmar', num(m.calmar_ratio)],
-          ['Trades', `${m.total_trades} (${m.winning_trades} won, win rate ${pct(m.win_rate === null ? null : m.win_rate * 100)})`],
-          ['Profit factor', num(m.profit_factor)],
-          ['Commission', m.total_commission],
-          ['Fill policy', results.fill_policy_version]
-        ]))
+        printLine(formatFields(resultsFields(run.session, results, run.ticks)))
       } finally {
         await client.close()
       }
