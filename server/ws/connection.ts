@@ -13,7 +13,8 @@ import { ClientEnvelope, type WsErrorData } from '../../schemas/ws-messages.js'
 import { AppError, isAppError } from '../app-error.js'
 import { assertJsonDepth } from '../json-depth.js'
 import type { AuthUser } from '../plugins/auth.js'
-import type { HandlerFamily, WsDispatcher, WsHandlerContext } from './dispatcher.js'
+import type { CompiledHandler, HandlerFamily, WsDispatcher, WsHandlerContext } from './dispatcher.js'
+import { plainTickAck } from './tick-ack-fast-path.js'
 
 const checkEnvelope = TypeCompiler.Compile(ClientEnvelope)
 
@@ -110,6 +111,8 @@ export class WsConnection {
   readonly #counters: ConnectionCounters
   readonly #raw: RawSocket | undefined
   readonly #closeListeners: Array<() => void> = []
+  /** The tick_ack handler, when one is registered (the fast path calls it directly). */
+  readonly #tickAck: CompiledHandler | undefined
   #lastActivity = Date.now()
 
   // Inbound: strict arrival order. A message waits in the queue while an asynchronous handler is pending,
@@ -147,6 +150,8 @@ export class WsConnection {
     this.#counters = counters
     this.#tokens = bounds.messageBurst
     this.#tokensPerMs = bounds.messagesPerSecond / 1000
+    const tickAck = dispatcher.find('tick_ack')
+    this.#tickAck = tickAck !== undefined && !tickAck.hasDefaults && bounds.maxJsonDepth >= 2 ? tickAck : undefined
     this.#raw = (socket as unknown as { _socket?: RawSocket })._socket
     socket.on('message', (raw, isBinary) => { this.#receive(raw as Buffer, isBinary) })
     // ws emits every message of a TCP chunk synchronously from its own 'data' listener, registered before
@@ -405,6 +410,13 @@ export class WsConnection {
 
   #handle (raw: Buffer, isBinary: boolean, now: number): void {
     if (!this.#takeToken(now)) { this.#refuse(raw, now); return }
+    // Lockstep's one message per tick, in the exact shape the SDK sends: no parse, no schema walk (see
+    // tick-ack-fast-path.ts); any other shape takes the full path below.
+    if (!isBinary && this.#tickAck !== undefined) {
+      const ack = plainTickAck(raw)
+      // The compiled TickAckData check still runs (a few hundred ns): the schema stays the only rule.
+      if (ack !== undefined && this.#tickAck.check.Check(ack)) { this.#invoke(this.#tickAck, ack, undefined); return }
+    }
     let requestId: string | undefined
     let family: HandlerFamily = 'system'
     try {
@@ -435,11 +447,19 @@ export class WsConnection {
       const handler = this.#dispatcher.lookup(envelope.type)
       family = handler.spec.family
       const data = this.#dispatcher.validate(handler, envelope.data)
+      this.#invoke(handler, data, requestId)
+    } catch (err) {
+      this.#fail(err, requestId, family)
+    }
+  }
+
+  /** Runs a validated message's handler; its failure (thrown or rejected) becomes the error reply. */
+  #invoke (handler: CompiledHandler, data: unknown, requestId: string | undefined): void {
+    const family = handler.spec.family
+    try {
       const result = handler.spec.handle(new HandlerContext(this, requestId), data)
       if (result instanceof Promise) {
-        const rid = requestId
-        const fam = family
-        this.#pending = result.then(() => { this.#settled() }, (err: unknown) => { this.#fail(err, rid, fam); this.#settled() })
+        this.#pending = result.then(() => { this.#settled() }, (err: unknown) => { this.#fail(err, requestId, family); this.#settled() })
       }
     } catch (err) {
       this.#fail(err, requestId, family)

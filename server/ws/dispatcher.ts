@@ -74,6 +74,9 @@ export class WsDispatcher {
 
   get types (): string[] { return [...this.#handlers.keys()].sort() }
 
+  /** The handler registered for `type`, if any. */
+  find (type: string): CompiledHandler | undefined { return this.#handlers.get(type) }
+
   /** The handler registered for `type`; UNKNOWN_MESSAGE_TYPE otherwise. */
   lookup (type: string): CompiledHandler {
     const handler = this.#handlers.get(type)
