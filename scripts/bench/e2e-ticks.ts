@@ -9,7 +9,8 @@
 // Run:      npx tsx scripts/bench/e2e-ticks.ts                  (all modes + memory, ~30-60 s)
 // Profile:  npx tsx scripts/bench/e2e-ticks.ts --profile        (server side of (a) only → /tmp/*.cpuprofile + top frames;
 //           with --storage, of every run)
-// Summary:  npx tsx scripts/bench/e2e-ticks.ts --summarise=/tmp/x.cpuprofile   (any --cpu-prof output)
+// Summary:  npx tsx scripts/bench/e2e-ticks.ts --summarise=/tmp/x.cpuprofile [--ticks=51690]  (any --cpu-prof output;
+//           with --ticks, the CPU split per tick too: parse, validate, engine, serialise, write, dispatch, gc, other)
 // Options:  --only=floor,lockstep,inprocess,window,stream,memory (floor: raw TCP ping-pong, the ceiling for lockstep here)
 // Storage:  npx tsx scripts/bench/e2e-ticks.ts --storage=memory,pglite,postgres --rounds=3
 //           (issue 9: one app per storage mode, all listening at once; lockstep and window 16 by default, each
@@ -444,7 +445,13 @@ async function storageComparison (keys: readonly StorageKey[], only: ReadonlySet
 async function main (): Promise<void> {
   const argv = process.argv.slice(2)
   const summarise = argv.find((a) => a.startsWith('--summarise='))
-  if (summarise !== undefined) { printProfileSummary(summarise.slice('--summarise='.length), 30); return }
+  if (summarise !== undefined) {
+    printProfileSummary(summarise.slice('--summarise='.length), 30)
+    // --ticks=N: also the CPU split per tick of a run of N ticks.
+    const ticks = argv.find((a) => a.startsWith('--ticks='))
+    if (ticks !== undefined) printCpuSplit(summarise.slice('--summarise='.length), Number(ticks.slice('--ticks='.length)))
+    return
+  }
   const profile = argv.includes('--profile')
   const onlyArg = argv.find((a) => a.startsWith('--only='))
   const storages = storageArg(argv)

@@ -650,13 +650,15 @@ export function cpuPartOf (functionName: string, url: string): CpuPart | undefin
     return 'dispatch'
   }
   if (url.includes('/server/simulation/runner.ts')) {
+    if (f === '' || f === '(anonymous)') return undefined
     if (f === '#emit' || f === '#emitAll' || f === '#stamp' || f === 'releaseFinal' || f.includes('render') || f.includes('Frame')) return 'serialise'
     return 'dispatch'
   }
   if (url.includes('/server/simulation/tick-frames.') || url.includes('/server/simulation/event-log.') || url.includes('/server/iso-time.')) return 'serialise'
   if (url.includes('/server/ws/simulation-handlers.')) return (f === 'send' || f === 'cork' || f === 'uncork') ? 'write' : 'dispatch'
   if (url.includes('/server/simulation/simulation-service.') || url.includes('/server/ws/')) return 'dispatch'
-  if (/\/server\/(simulation\/(engine|order-book|portfolio|fills|metrics|timeline)|market-data\/bar-series|money)\./.test(url)) return 'engine'
+  if (url.includes('/server/market-data/sources/')) return 'other'
+  if (/\/server\/(simulation\/(engine|order-book|portfolio|fills|metrics|timeline)|market-data\/|money)/.test(url)) return 'engine'
   // Any other app or library code: counted as other, but not overriding a part named further up the stack.
   return undefined
 }
@@ -681,12 +683,23 @@ export function cpuSplit (path: string): { busyMs: number, parts: Record<CpuPart
     partOfNode.set(id, part)
     return part
   }
+  // The inspector's own work (the `dispatch` of Profiler messages) is the profiler's cost, not the server's.
+  const inspectorIds = new Map<number, boolean>()
+  const underInspector = (id: number): boolean => {
+    const known = inspectorIds.get(id)
+    if (known !== undefined) return known
+    const n = byId.get(id)
+    const up = parent.get(id)
+    const v = n !== undefined && (n.callFrame.url === 'node:inspector' || (up !== undefined && underInspector(up)))
+    inspectorIds.set(id, v)
+    return v
+  }
   const parts = Object.fromEntries(CPU_PARTS.map((p) => [p, 0])) as Record<CpuPart, number>
   let busyUs = 0
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0
     const node = byId.get(profile.samples[i])
-    if (node === undefined || node.callFrame.functionName === '(idle)') continue
+    if (node === undefined || node.callFrame.functionName === '(idle)' || underInspector(node.id)) continue
     busyUs += dt
     parts[resolve(node.id)] += dt
   }
