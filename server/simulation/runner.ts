@@ -563,7 +563,7 @@ export class SimulationRunner {
       }
       return true
     } finally {
-      events.length = 0
+      if (events.length > 0) events.length = 0 // (setting the length of an empty array is a runtime call)
       this.#stepping = reentered
     }
   }

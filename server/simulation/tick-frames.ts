@@ -8,10 +8,33 @@ import { IsoFormatter } from '../iso-time.js'
 import { dayNumberToDate, type BarSeries } from '../market-data/bar-series.js'
 import type { Timeline } from './timeline.js'
 
-/** JSON.stringify(n) for a number: its shortest round-trip text, or null when it is not finite. */
-function num (n: number): string {
+const PADDING = '000000'
+
+/**
+ * JSON.stringify(n) for a number: its shortest round-trip text, or null when it is not finite. Prices and
+ * volumes with at most 6 decimals below 10^9 (nearly every bar) are printed from integers: such a decimal is
+ * the one the number was read from, no shorter decimal reads back to it (doubles below 10^9 are closer together
+ * than 10^-6), so its digits are exactly the shortest round trip, without the general conversion.
+ */
+export function jsonNumber (n: number): string {
+  if (n > -1e9 && n < 1e9) {
+    const r = Math.round(n * 1e6)
+    if (r / 1e6 === n) {
+      const a = r < 0 ? -r : r
+      const whole = Math.floor(a / 1e6)
+      let frac = a - whole * 1e6
+      const sign = r < 0 ? '-' : ''
+      if (frac === 0) return `${sign}${whole}`
+      let digits = 6
+      while (frac % 10 === 0) { frac /= 10; digits-- }
+      const f = `${frac}`
+      return `${sign}${whole}.${PADDING.slice(0, digits - f.length)}${f}`
+    }
+  }
   return Number.isFinite(n) ? String(n) : 'null'
 }
+
+const num = jsonNumber
 
 /** A key JSON.stringify would move ahead of the others (an array index: "0", "42", …). */
 function isArrayIndex (key: string): boolean {

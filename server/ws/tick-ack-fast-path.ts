@@ -5,7 +5,7 @@
 // path (secure-json-parse, envelope check, TickAckData check) accepts with the same values; anything else —
 // other key orders, whitespace, extra fields, a request_id, escapes, odd numbers — returns undefined and goes
 // the full path, which gives it the same answer as before. test/unit/ws/tick-ack-fast-path.test.ts holds both
-// to that, message by message.
+// to that, message by message, and fails when TickAckData (or the envelope) changes under these rules.
 import type { TickAckData } from '../../schemas/simulation.js'
 
 const PREFIX = Buffer.from('{"type":"tick_ack","data":{"session_id":"', 'latin1')
@@ -28,6 +28,24 @@ function matchesAt (raw: Buffer, at: number, part: Buffer): boolean {
   if (at + part.length > raw.length) return false
   for (let i = 0; i < part.length; i++) if (raw[at + i] !== part[i]) return false
   return true
+}
+
+/** The last session id read and its bytes: a run's acks repeat it, so its string is made once. */
+const lastId = Buffer.alloc(MAX_ID)
+let lastIdLength = 0
+let lastIdText = ''
+
+function sessionIdAt (raw: Buffer, start: number, end: number): string {
+  const n = end - start
+  if (n === lastIdLength) {
+    let same = true
+    for (let i = 0; i < n; i++) if (raw[start + i] !== lastId[i]) { same = false; break }
+    if (same) return lastIdText
+  }
+  raw.copy(lastId, 0, start, end)
+  lastIdLength = n
+  lastIdText = raw.toString('latin1', start, end)
+  return lastIdText
 }
 
 /** The tick_ack's data when `raw` is exactly the plain shape with valid fields; undefined otherwise. */
@@ -54,7 +72,7 @@ export function plainTickAck (raw: Buffer): TickAckData | undefined {
   i += AFTER_SEQ.length
   for (const s of STATUSES) {
     if (i + s.bytes.length === n && matchesAt(raw, i, s.bytes)) {
-      return { session_id: raw.toString('latin1', idStart, idEnd), sequence_id: seq, processing_status: s.status }
+      return { session_id: sessionIdAt(raw, idStart, idEnd), sequence_id: seq, processing_status: s.status }
     }
   }
   return undefined

@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap'
 import { emptySeries, type BarSeries } from '../../../server/market-data/bar-series.js'
 import { CLOSING_STEP, NO_STEP, type EngineEvent } from '../../../server/simulation/engine.js'
+import { jsonNumber } from '../../../server/simulation/tick-frames.js'
 import { dailySeries, engineFor, flat, minuteSeries, submit, order } from './bars.js'
 
 /** Every step's tickJson against JSON.stringify(tickData), and stepInto's events against step()'s. */
@@ -59,4 +60,20 @@ t.test('tick JSON from templates equals JSON.stringify of the tick', async (t) =
   compare(t, 'odd numbers (NaN, Infinity, -0, exponents)', () => engineFor(odd('AAA'), { includeBars: true }))
   compare(t, 'symbols that need escaping', () => engineFor([dailySeries('A"B\\C', [flat(1), flat(2)]), dailySeries('é\u2028', [flat(3), flat(4)])], { includeBars: true }))
   compare(t, 'a numeric symbol (JSON.stringify puts it first)', () => engineFor([dailySeries('ZZZ', [flat(1), flat(2)]), dailySeries('7203', [flat(3), flat(4)])], { includeBars: true }))
+})
+
+t.test('numbers print exactly as JSON.stringify prints them', async (t) => {
+  let state = 12345
+  const rnd = (): number => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 2 ** 32 }
+  const values: number[] = [0, -0, 1, -1, 0.1, 0.2, 0.1 + 0.2, 1 / 3, 1e-6, 1e-7, 5e-7, 0.000001, 0.0000015, 999_999_999.999999, 1e9, -1e9, 1e21, 1.5e300,
+    Number.MIN_VALUE, Number.MAX_SAFE_INTEGER, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 166.91, 1.0712, 123.456789, 45_477_838]
+  for (let i = 0; i < 200_000; i++) {
+    const decimals = i % 9
+    const mag = 10 ** (i % 11)
+    const raw = (rnd() - 0.2) * mag
+    // Prices with a few decimals (as bars have them), parsed from their text like a CSV or a scaled integer.
+    values.push(Number(raw.toFixed(decimals)), Math.round(raw * 10 ** decimals) / 10 ** decimals, raw)
+  }
+  const wrong = values.filter((v) => jsonNumber(v) !== JSON.stringify(v))
+  t.same(wrong.slice(0, 10).map((v) => [v, jsonNumber(v), JSON.stringify(v)]), [], `all ${values.length} numbers alike`)
 })

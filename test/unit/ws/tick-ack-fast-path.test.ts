@@ -107,3 +107,27 @@ t.test('random mutations of the plain shape: whatever the fast path accepts, the
   t.same(mismatches, [], 'every message the fast path took, the full path accepts with the same values')
   t.ok(fastCount > 1000 && mutatedFast > 100, `many (mutated) messages keep the plain shape: ${fastCount}, ${mutatedFast} mutated`)
 })
+
+t.test('the schemas are still the ones the fast path checks by hand', async (t) => {
+  // plainTickAck checks these rules itself (no TypeBox check at run time): a change to either schema must
+  // change tick-ack-fast-path.ts too, and this test says so.
+  const plain = (schema: unknown): any => JSON.parse(JSON.stringify(schema, (k, v) => (k === 'description' || k === 'examples' ? undefined : v)))
+  t.same(plain(TickAckData), {
+    $id: 'TickAckData',
+    type: 'object',
+    additionalProperties: false,
+    required: ['session_id', 'sequence_id', 'processing_status'],
+    properties: {
+      session_id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+      sequence_id: { type: 'integer', minimum: 1 },
+      processing_status: { type: 'string', enum: ['ready', 'processing', 'need_time'] }
+    }
+  }, 'TickAckData is what plainTickAck checks')
+  t.same(plain(ClientEnvelope).properties.type, { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z_]+$' }, 'the envelope\'s type rule')
+  t.same(plain(ClientEnvelope).required, ['type'], 'only type is required in the envelope')
+})
+
+t.test('acks of sessions taking turns read each one\'s id', async (t) => {
+  const ids = ['sess_a', 'sess_b', 'sess_a', 'sess_c1', 'sess_c2', 'sess_c1']
+  t.same(ids.map((id, i) => (fast(sdk({ session_id: id, sequence_id: i + 1, processing_status: 'ready' })) as { session_id: string }).session_id), ids)
+})
