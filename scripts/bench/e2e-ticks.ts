@@ -9,7 +9,8 @@
 // Run:      npx tsx scripts/bench/e2e-ticks.ts                  (all modes + memory, ~30-60 s)
 // Profile:  npx tsx scripts/bench/e2e-ticks.ts --profile        (server side of (a) only → /tmp/*.cpuprofile + top frames;
 //           with --storage, of every run)
-// Summary:  npx tsx scripts/bench/e2e-ticks.ts --summarise=/tmp/x.cpuprofile   (any --cpu-prof output)
+// Summary:  npx tsx scripts/bench/e2e-ticks.ts --summarise=/tmp/x.cpuprofile [--ticks=51690]  (any --cpu-prof output;
+//           with --ticks, the CPU split per tick too: parse, validate, engine, serialise, write, dispatch, gc, other)
 // Options:  --only=floor,lockstep,inprocess,window,stream,memory (floor: raw TCP ping-pong, the ceiling for lockstep here)
 // Storage:  npx tsx scripts/bench/e2e-ticks.ts --storage=memory,pglite,postgres --rounds=3
 //           (issue 9: one app per storage mode, all listening at once; lockstep and window 16 by default, each
@@ -25,10 +26,11 @@ import WebSocket from 'ws'
 import type { EventSink } from '../../server/simulation/runner.js'
 import {
   benchStorages, benchUsers, cpuSince, gcFunction, int, isWorker, listenApp, machineLine, mb, memoryAfterGc, ms, openCountedStorage, percentiles,
-  printProfileSummary, serveWorker, sleep, statementLines, storageArg, tokenFor, WorkerProcess, type BenchApp, type BenchStorage, type CpuSpent,
+  printCpuSplit, printProfileSummary, serveWorker, sleep, statementLines, storageArg, tokenFor, WorkerProcess, type BenchApp, type BenchStorage, type CpuSpent,
   type StatementCounter, type StorageKey
 } from './lib.js'
 import type { Storage } from '../../server/ports/storage.js'
+import { runFloorClient, startFloorServer, type FloorResult } from './ws-floor.js'
 
 const SYMBOL = 'AAPL'
 const START = '2023-01-03'
@@ -245,6 +247,17 @@ async function transportFloor (worker: WorkerProcess, bytes: number, rounds: num
     `CPU per round trip: server side ${(1000 * result.cpu.totalMs / rounds).toFixed(1)} µs (system ${(1000 * result.cpu.systemMs / rounds).toFixed(1)}), child ${(1000 * childCpu.totalMs / rounds).toFixed(1)} µs`)
 }
 
+/** The bare Fastify + ws floor for a window of `window` unacknowledged ticks: ticks/s over as many ticks as a run. */
+async function bareFloor (worker: WorkerProcess, wsUrl: string, window: number): Promise<number> {
+  const cpu0 = process.cpuUsage()
+  const r = await worker.call<FloorResult>('floor', { wsUrl, ticks: 51_690, window }, 120_000)
+  const cpu = cpuSince(cpu0)
+  const rate = r.ticks / (r.wallMs / 1000)
+  console.log(`bare Fastify + ws floor, window ${window}: ${int(r.ticks)} ticks in ${ms(r.wallMs, 0)} → ${int(rate)} ticks/s; CPU per tick: server ${(1000 * cpu.totalMs / r.ticks).toFixed(1)} µs, ` +
+    `client ${(1000 * r.clientCpu.totalMs / r.ticks).toFixed(1)} µs; tick frame ${r.tickFrameBytes} bytes`)
+  return rate
+}
+
 // ── the server (parent process) ──────────────────────────────────────────────────────────────────────
 
 function printRun (label: string, r: RunResult, serverCpu: CpuSpent | undefined): void {
@@ -432,13 +445,19 @@ async function storageComparison (keys: readonly StorageKey[], only: ReadonlySet
 async function main (): Promise<void> {
   const argv = process.argv.slice(2)
   const summarise = argv.find((a) => a.startsWith('--summarise='))
-  if (summarise !== undefined) { printProfileSummary(summarise.slice('--summarise='.length), 30); return }
+  if (summarise !== undefined) {
+    printProfileSummary(summarise.slice('--summarise='.length), 30)
+    // --ticks=N: also the CPU split per tick of a run of N ticks.
+    const ticks = argv.find((a) => a.startsWith('--ticks='))
+    if (ticks !== undefined) printCpuSplit(summarise.slice('--summarise='.length), Number(ticks.slice('--ticks='.length)))
+    return
+  }
   const profile = argv.includes('--profile')
   const onlyArg = argv.find((a) => a.startsWith('--only='))
   const storages = storageArg(argv)
   const only = new Set(onlyArg !== undefined
     ? onlyArg.slice('--only='.length).split(',')
-    : profile ? ['lockstep'] : storages !== undefined ? ['floor', 'lockstep', 'window'] : ['floor', 'lockstep', 'inprocess', 'window', 'stream', 'memory'])
+    : profile ? ['lockstep'] : storages !== undefined ? ['floor', 'lockstep', 'window'] : ['wsfloor', 'floor', 'lockstep', 'inprocess', 'window', 'stream', 'memory'])
 
   console.log(machineLine())
   if (storages !== undefined) {
@@ -455,29 +474,55 @@ async function main (): Promise<void> {
     return [name, value.join('=')]
   }))
   if (Object.keys(env).length > 0) console.log(`server environment: ${Object.keys(env).join(', ')}`)
+  const roundsArg = argv.find((a) => a.startsWith('--rounds='))
+  const rounds = roundsArg !== undefined ? Number(roundsArg.slice('--rounds='.length)) : 1
   const { app, baseUrl, wsUrl } = await listenApp(users, env)
+  const floorServer = only.has('wsfloor') ? await startFloorServer() : undefined
   const worker = new WorkerProcess(fileURLToPath(import.meta.url))
+  const summary = new Map<Mode, Array<{ rate: number, floor: number | undefined, serverUsPerTick: number }>>()
   try {
     // Warm-up (JIT on both sides, demo daily walk cached): one month in lockstep, not reported.
     await worker.call<RunResult>('run', { baseUrl, wsUrl, key: users[0].key, mode: 'lockstep', start: START, end: '2023-01-31' } satisfies RunArgs)
-    if (only.has('floor')) await transportFloor(worker, 350, 50_000)
-    let u = 1
-    for (const mode of ['lockstep', 'window', 'stream'] as const) {
-      if (!only.has(mode)) continue
-      const inspector = profile ? await startProfiler() : undefined
-      const cpu0 = process.cpuUsage()
-      const r = await worker.call<RunResult>('run', { baseUrl, wsUrl, key: users[u++].key, mode, start: START, end: END } satisfies RunArgs, RUN_TIMEOUT_MS + 30_000)
-      const serverCpu = cpuSince(cpu0)
-      printRun(MODES[mode].label, r, serverCpu)
-      if (inspector !== undefined) printProfileSummary(await stopProfiler(inspector, mode), 30)
+    if (floorServer !== undefined) await worker.call<FloorResult>('floor', { wsUrl: floorServer.wsUrl, ticks: 20_000, window: 16 })
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) console.log(`\n── round ${round} of ${rounds}: ${machineLine().replace(/^.*load average/, 'load average')}`)
+      if (only.has('floor')) await transportFloor(worker, 350, 50_000)
+      let u = 1
+      for (const mode of ['lockstep', 'window', 'stream'] as const) {
+        if (!only.has(mode)) continue
+        // The bare Fastify + ws floor of this mode, right before it (issue 13: each mode beside its floor).
+        const floor = floorServer !== undefined && mode !== 'stream'
+          ? await bareFloor(worker, floorServer.wsUrl, MODES[mode].max_pending_ticks)
+          : undefined
+        const inspector = profile ? await startProfiler() : undefined
+        const cpu0 = process.cpuUsage()
+        const r = await worker.call<RunResult>('run', { baseUrl, wsUrl, key: users[u++ % users.length].key, mode, start: START, end: END } satisfies RunArgs, RUN_TIMEOUT_MS + 30_000)
+        const serverCpu = cpuSince(cpu0)
+        printRun(MODES[mode].label, r, serverCpu)
+        const rate = r.ticks / (r.wallMs / 1000)
+        if (floor !== undefined) console.log(`  = ${(100 * rate / floor).toFixed(1)} % of the bare ws floor of this run (${int(floor)} ticks/s)`)
+        summary.set(mode, [...(summary.get(mode) ?? []), { rate: r.completed ? rate : NaN, floor, serverUsPerTick: 1000 * serverCpu.totalMs / Math.max(1, r.ticks) }])
+        if (inspector !== undefined) {
+          const path = await stopProfiler(inspector, mode)
+          printProfileSummary(path, 30)
+          printCpuSplit(path, r.ticks)
+        }
+      }
     }
     if (only.has('inprocess')) {
       // The same strategy code in the server's own process: no cross-process wake-ups, one core for both.
-      const r = await runStrategy({ baseUrl, wsUrl, key: users[u++].key, mode: 'lockstep', start: START, end: END })
+      const r = await runStrategy({ baseUrl, wsUrl, key: users[0].key, mode: 'lockstep', start: START, end: END })
       printRun("(a') lockstep, strategy in the server's process (same event loop)", r, undefined)
+    }
+    if (summary.size > 0) {
+      console.log('\nsummary: ticks/s per round, beside the bare ws floor measured just before it')
+      for (const [mode, rows] of summary) {
+        console.log(`  ${MODES[mode].label.padEnd(34)} ${rows.map((x) => `${int(x.rate)}${x.floor !== undefined ? ` (${(100 * x.rate / x.floor).toFixed(0)} % of ${int(x.floor)})` : ''}, ${x.serverUsPerTick.toFixed(1)} µs/tick`).join('; ')}`)
+      }
     }
   } finally {
     await worker.close()
+    await floorServer?.app.close()
     await app.close()
   }
   if (only.has('memory')) await memoryOfRunningSession()
@@ -486,7 +531,8 @@ async function main (): Promise<void> {
 if (isWorker()) {
   serveWorker({
     run: async (args) => await runStrategy(args as RunArgs),
-    echo: async (args) => await echo(args as { port: number })
+    echo: async (args) => await echo(args as { port: number }),
+    floor: async (args) => await runFloorClient(args as { wsUrl: string, ticks: number, window: number })
   })
 } else {
   await main()

@@ -607,3 +607,110 @@ export function printProfileSummary (path: string, top = 25, window?: { fromMs: 
   console.log(`${'self ms'.padStart(9)} ${'self %'.padStart(7)} ${'total %'.padStart(8)}  function`)
   for (const r of rows) console.log(`${r.selfMs.toFixed(1).padStart(9)} ${r.selfPct.toFixed(1).padStart(7)} ${r.totalPct.toFixed(1).padStart(8)}  ${r.frame}`)
 }
+
+// ── server CPU split (issue 13) ───────────────────────────────────────────────────────────────────────
+
+export type CpuPart = 'parse' | 'validate' | 'engine' | 'serialise' | 'write' | 'dispatch' | 'gc' | 'other'
+export const CPU_PARTS: readonly CpuPart[] = ['parse', 'validate', 'engine', 'serialise', 'write', 'dispatch', 'gc', 'other']
+
+/**
+ * Which part of a tick's cost a profile frame is: the innermost frame of a sample's stack that some rule
+ * names decides its part (so `writev` under the runner's uncork is write, JSON.stringify under `#emit` is
+ * serialise, a Buffer decode under `#handle` is parse). Rules, by file and function:
+ * - parse: ws's Receiver (frame parsing, unmasking), the socket's read callback, `WsConnection#handle` itself
+ *   (text decode), the depth check, secure-json-parse, `JSON.parse`, the tick_ack fast path's scanner;
+ * - validate: the envelope and message checks (TypeBox compiled code, dispatcher, error iterators);
+ * - engine: everything under the simulation core (engine, order book, portfolio, fills, bars, metrics,
+ *   money) — in the original code this includes building the tick's object graph (`barAt`);
+ * - serialise: the runner's frame rendering (`#emit`, `#emitAll`, stamps, templates), the event log,
+ *   `JSON.stringify`, `WsConnection.send`'s envelope;
+ * - write: from the sink's `send` down (ws's Sender, the socket's write/writev, cork/uncork);
+ * - dispatch: the handler, the service's lookup and the runner's bookkeeping (ack, pump loop, flow control),
+ *   the connection's bounds (bucket, queue);
+ * - gc; other: the event loop, timers, V8 `(program)`, anything unnamed.
+ */
+export function cpuPartOf (functionName: string, url: string): CpuPart | undefined {
+  const f = functionName
+  if (f === '(garbage collector)') return 'gc'
+  if (url.includes('/ws/lib/receiver.js') || url.includes('secure-json-parse') || url.includes('json-depth.')) return 'parse'
+  if (url.includes('tick-ack-fast-path.')) return 'parse'
+  if (url === '' && (f === 'parse' || f === 'JSONParse')) return 'parse'
+  if (url.includes('stream_base_commons') && f === 'onStreamRead') return 'parse'
+  if (url.includes('/ws/lib/sender.js') || url.includes('/ws/lib/buffer-util.js')) return 'write'
+  if (url.includes('/ws/lib/websocket.js') && (f === 'send' || f === 'ping')) return 'write'
+  if (url === '' && /^(writev|writeUtf8String|writeLatin1String|writeBuffer|writeAsciiString)$/.test(f)) return 'write'
+  if ((url.startsWith('node:net') || url.includes('streams/writable') || url.includes('stream_base_commons')) && /write|cork|clearBuffer|doWrite|Writev/i.test(f)) return 'write'
+  if (url === '' && (f === 'stringify' || f === 'JSONStringify')) return 'serialise'
+  if (url.includes('/typebox/') || url.includes('validation-messages.') || url.includes('/ws/dispatcher.')) return 'validate'
+  if (url.endsWith('/server/ws/connection.ts')) {
+    if (f === '#handle') return 'parse'
+    if (f === 'send' || f === 'sendError') return 'serialise'
+    if (f === 'sendRaw' || f === '#write' || f === 'cork' || f === 'uncork') return 'write'
+    if (f === 'check' || f.startsWith('#check')) return 'validate'
+    return 'dispatch'
+  }
+  if (url.includes('/server/simulation/runner.ts')) {
+    if (f === '' || f === '(anonymous)') return undefined
+    if (f === '#emit' || f === '#emitAll' || f === '#stamp' || f === 'releaseFinal' || f.includes('render') || f.includes('Frame')) return 'serialise'
+    return 'dispatch'
+  }
+  if (url.includes('/server/simulation/tick-frames.') || url.includes('/server/simulation/event-log.') || url.includes('/server/iso-time.')) return 'serialise'
+  if (url.includes('/server/ws/simulation-handlers.')) return (f === 'send' || f === 'cork' || f === 'uncork') ? 'write' : 'dispatch'
+  if (url.includes('/server/simulation/simulation-service.') || url.includes('/server/ws/')) return 'dispatch'
+  if (url.includes('/server/market-data/sources/')) return 'other'
+  if (/\/server\/(simulation\/(engine|order-book|portfolio|fills|metrics|timeline)|market-data\/|money)/.test(url)) return 'engine'
+  // Any other app or library code: counted as other, but not overriding a part named further up the stack.
+  return undefined
+}
+
+/** Busy time of a .cpuprofile split into CpuPart (see cpuPartOf), in ms. */
+export function cpuSplit (path: string): { busyMs: number, parts: Record<CpuPart, number> } {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const partOfNode = new Map<number, CpuPart>()
+  const resolve = (id: number): CpuPart => {
+    const known = partOfNode.get(id)
+    if (known !== undefined) return known
+    const n = byId.get(id)
+    let part: CpuPart = 'other'
+    if (n !== undefined) {
+      const own = cpuPartOf(n.callFrame.functionName, n.callFrame.url)
+      const up = parent.get(id)
+      part = own ?? (up !== undefined ? resolve(up) : 'other')
+    }
+    partOfNode.set(id, part)
+    return part
+  }
+  // The inspector's own work (the `dispatch` of Profiler messages) is the profiler's cost, not the server's.
+  const inspectorIds = new Map<number, boolean>()
+  const underInspector = (id: number): boolean => {
+    const known = inspectorIds.get(id)
+    if (known !== undefined) return known
+    const n = byId.get(id)
+    const up = parent.get(id)
+    const v = n !== undefined && (n.callFrame.url === 'node:inspector' || (up !== undefined && underInspector(up)))
+    inspectorIds.set(id, v)
+    return v
+  }
+  const parts = Object.fromEntries(CPU_PARTS.map((p) => [p, 0])) as Record<CpuPart, number>
+  let busyUs = 0
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0
+    const node = byId.get(profile.samples[i])
+    if (node === undefined || node.callFrame.functionName === '(idle)' || underInspector(node.id)) continue
+    busyUs += dt
+    parts[resolve(node.id)] += dt
+  }
+  for (const p of CPU_PARTS) parts[p] /= 1000
+  return { busyMs: busyUs / 1000, parts }
+}
+
+/** One line: busy µs per tick and each part's µs per tick and share. */
+export function printCpuSplit (path: string, ticks: number): void {
+  const { busyMs, parts } = cpuSplit(path)
+  const per = (v: number): string => (1000 * v / Math.max(1, ticks)).toFixed(1)
+  console.log(`  CPU split (profiled, ${per(busyMs)} µs busy per tick): ` +
+    CPU_PARTS.map((p) => `${p} ${per(parts[p])} µs (${(100 * parts[p] / Math.max(1e-9, busyMs)).toFixed(0)} %)`).join(', '))
+}

@@ -40,8 +40,13 @@ export interface SessionRequest {
 const DEFAULT_BARS_LIMIT = 10000
 const STEP_MS: Record<Timeframe, number> = { '1d': 86_400_000, '1h': 3_600_000, '1m': 60_000 }
 
+/** Symbols whose market marketSessionAt remembers (any spelling of a known symbol; cleared past this). */
+const MAX_REMEMBERED_MARKETS = 4096
+
 export class MarketDataService {
   readonly catalog: Catalog
+  readonly #markets = new Map<string, Market>()
+  #marketsVersion = -1
   readonly validator: MarketDataValidator
   /**
    * Bar series of the runs in progress, one per source, symbol, timeframe and range (and catalogue version,
@@ -174,9 +179,22 @@ export class MarketDataService {
     return calendarFor(this.marketOf(symbol))
   }
 
-  /** Which session ('pre' | 'regular' | 'after' | 'closed') a symbol's market is in at an instant. */
+  /**
+   * Which session ('pre' | 'regular' | 'after' | 'closed') a symbol's market is in at an instant. Called for
+   * every intraday tick of a run, so the symbol's market is remembered (per catalogue version) instead of
+   * resolving the symbol through the catalogue each time.
+   */
   marketSessionAt (symbol: string, epochMs: number): MarketSession {
-    return marketSessionAt(this.marketOf(symbol), epochMs)
+    if (this.#marketsVersion !== this.catalog.version || this.#markets.size >= MAX_REMEMBERED_MARKETS) {
+      this.#markets.clear()
+      this.#marketsVersion = this.catalog.version
+    }
+    let market = this.#markets.get(symbol)
+    if (market === undefined) {
+      market = this.marketOf(symbol)
+      this.#markets.set(symbol, market)
+    }
+    return marketSessionAt(market, epochMs)
   }
 
   /**

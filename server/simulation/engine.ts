@@ -43,7 +43,13 @@ import { FILL_POLICY_VERSION, fillAtClose, fillLimit, fillMarket, fillStop, fill
 import { calendarDaysBetween, cagrPct, calmarRatio, maxDrawdownPct, periodReturns, sharpeRatio, sortinoRatio, tidy, tidyOrNull, tradeStats } from './metrics.js'
 import { legIds, OrderBook, OrderRejection, parseOrderFields, trailingStopLevel, WorkingOrder, type Leg } from './order-book.js'
 import { Portfolio, prorate } from './portfolio.js'
+import { TickTemplate } from './tick-frames.js'
 import { buildTimeline, isLastBarOfDay, TIMEFRAME_MS, type Timeline } from './timeline.js'
+
+/** stepInto: the closing events (open orders cancelled, final snapshot, simulation_complete) were appended. */
+export const CLOSING_STEP = -1
+/** stepInto: the run is over; nothing was appended. */
+export const NO_STEP = -2
 
 export type EngineEvent =
   | { type: 'tick', data: TickData }
@@ -150,6 +156,7 @@ export class SimulationEngine {
   private seq = 0
   private executions = 0
   private readonly isoFormatter = new IsoFormatter()
+  private tickTemplate: TickTemplate | undefined
   private readonly marketSessionAt: ((symbolIndex: number, barStartMs: number) => MarketSession) | undefined
 
   constructor (options: SimulationEngineOptions) {
@@ -437,16 +444,30 @@ export class SimulationEngine {
   // ── replay ─────────────────────────────────────────────────────────────────────────────────────
 
   step (): EngineEvent[] | null {
-    if (this.finished) return null
+    const events: EngineEvent[] = []
+    const k = this.stepInto(events)
+    if (k === NO_STEP) return null
+    if (k >= 0) events.push({ type: 'tick', data: this.tickData(k) })
+    return events
+  }
+
+  /**
+   * step() without its tick object: appends the step's events before its tick to `events` and returns the
+   * step index k whose tick closes it (render it with tickJson(k) or tickData(k)); CLOSING_STEP when the
+   * closing events were appended; NO_STEP when the run is over (step() would return null). No allocation
+   * of its own on a step without orders (the runner's hot path).
+   */
+  stepInto (events: EngineEvent[]): number {
+    if (this.finished) return NO_STEP
     const tl = this.tl
     if (this.next >= tl.length) {
       this.completedNormally = true
-      return this.finish()
+      for (const e of this.finish()) events.push(e)
+      return CLOSING_STEP
     }
     const k = this.next
     // Advanced first: orders created while this step runs (bracket legs) are placed at step k.
     this.next = k + 1
-    const events: EngineEvent[] = []
     if (this.book.openCount > 0) this.processOrders(k, events)
 
     const from = tl.entryStart[k]
@@ -463,31 +484,48 @@ export class SimulationEngine {
     this.equityByStep[k] = equity
     if (equity > this.peakEquity) this.peakEquity = equity
     const closeMs = this.closeOf(k)
+    let dayClosed = false
     if (k + 1 === tl.length || tl.day[k + 1] !== tl.day[k]) {
       const exact = p.equity(this.markPrice)
       // The peak starts at the (positive) initial capital and only rises, so the division is safe.
       const dd = (this.peakEquity - equity) / this.peakEquity * 100
       this.daily.push({ day: tl.day[k], timeMs: closeMs, equity: exact, cash: p.cash, drawdownPct: tidy(Math.max(0, dd)) })
+      dayClosed = true
     }
-    const simTime = this.iso(closeMs)
-    if (this.frequency === 'every_tick') events.push({ type: 'account_snapshot', data: this.snapshot(simTime) })
-    if (this.daily.length > 0 && this.daily[this.daily.length - 1].timeMs === closeMs) this.dayStartEquity = this.daily[this.daily.length - 1].equity
+    if (this.frequency === 'every_tick') events.push({ type: 'account_snapshot', data: this.snapshot(this.iso(closeMs)) })
+    if (dayClosed) this.dayStartEquity = this.daily[this.daily.length - 1].equity
+    return k
+  }
 
+  /** The tick that closes step `k` (as step() sends it). */
+  tickData (k: number): TickData {
+    const tl = this.tl
     const tick: TickData = {
       session_id: this.sessionId,
       sequence_id: k + 1,
-      sim_time: simTime,
-      market_session: this.marketSessionAt === undefined || this.tl.timeframe === '1d' ? 'regular' : this.marketSessionAt(tl.entrySymbol[from], tl.time[k]),
+      sim_time: this.iso(this.closeOf(k)),
+      market_session: this.marketSessionOf(k),
       symbols_trading: tl.symbolSets[tl.symbolSet[k]] as string[],
       is_eod: tl.eod[k] === 1
     }
     if (this.includeBars) {
       const bars: Record<string, Bar> = {}
-      for (let e = from; e < to; e++) bars[this.series[tl.entrySymbol[e]].symbol] = barAt(this.series[tl.entrySymbol[e]], tl.entryBar[e])
+      for (let e = tl.entryStart[k]; e < tl.entryStart[k + 1]; e++) bars[this.series[tl.entrySymbol[e]].symbol] = barAt(this.series[tl.entrySymbol[e]], tl.entryBar[e])
       tick.bars = bars
     }
-    events.push({ type: 'tick', data: tick })
-    return events
+    return tick
+  }
+
+  /** JSON.stringify(tickData(k)), rendered from templates without building the object (tick-frames.ts). */
+  tickJson (k: number): string {
+    const template = this.tickTemplate ??= new TickTemplate(this.sessionId, this.series, this.tl, this.includeBars)
+    if (!template.usable) return JSON.stringify(this.tickData(k))
+    return template.render(k, this.iso(this.closeOf(k)), this.marketSessionOf(k))
+  }
+
+  private marketSessionOf (k: number): MarketSession {
+    const tl = this.tl
+    return this.marketSessionAt === undefined || tl.timeframe === '1d' ? 'regular' : this.marketSessionAt(tl.entrySymbol[tl.entryStart[k]], tl.time[k])
   }
 
   /** Ends the simulation: open orders cancelled, final snapshot (unless on_demand), simulation_complete. */

@@ -14,7 +14,7 @@ import type { BarSeries } from '../market-data/bar-series.js'
 import { assertTransition } from '../sessions/lifecycle.js'
 import type { EngineEvent } from './engine.js'
 import type { Timeline } from './timeline.js'
-import { SimulationEngine } from './engine.js'
+import { NO_STEP, SimulationEngine } from './engine.js'
 import { EventLog } from './event-log.js'
 import { IsoFormatter } from '../iso-time.js'
 import type { MarketSession, SimulationSettings } from '../../schemas/simulation.js'
@@ -139,6 +139,9 @@ export class SimulationRunner {
   #stampText = ''
   #orderWindow = { start: Number.NEGATIVE_INFINITY, count: 0 }
   readonly #holdFinal: boolean
+  /** One step's events before its tick (reused: emptied after every step). */
+  readonly #stepEvents: EngineEvent[] = []
+  #stepping = false
   /** The final frame (holdFinal), with the connections that were listening when it was made. */
   #held: { frame: string, to: EventSink[] } | undefined
 
@@ -321,9 +324,7 @@ export class SimulationRunner {
    */
   replayStep (): void {
     const engine = this.#eng()
-    const events = engine.step()
-    if (events === null) { this.#finish('completed', true); return }
-    this.#emitAll(events, undefined)
+    if (!this.#step(engine)) { this.#finish('completed', true); return }
     if (engine.done) this.#finish('completed', true)
   }
 
@@ -541,9 +542,7 @@ export class SimulationRunner {
           this.#schedule(2)
           return
         }
-        const events = engine.step()
-        if (events === null) { this.#finish('completed', true); return }
-        this.#emitAll(events, undefined)
+        if (!this.#step(engine)) { this.#finish('completed', true); return }
         if (engine.done) { this.#finish('completed', true); return }
         if ((n & 63) === 63 && (performance.now() > deadline || !this.#owned())) break
       }
@@ -555,6 +554,31 @@ export class SimulationRunner {
     }
     this.#reportProgress()
     this.#schedule()
+  }
+
+  /**
+   * One engine step, its events emitted: the fills and updates it made, then its tick rendered straight to
+   * JSON (no tick object). False when the run was already over (nothing emitted).
+   */
+  #step (engine: SimulationEngine): boolean {
+    // A sink may step the run again from inside send (an in-process strategy acking at once): that inner
+    // step gets its own array, so the outer one's events are not cleared under it.
+    const reentered = this.#stepping
+    const events = reentered ? [] : this.#stepEvents
+    this.#stepping = true
+    try {
+      const k = engine.stepInto(events)
+      if (k === NO_STEP) return false
+      if (events.length > 0) this.#emitAll(events, undefined)
+      if (k >= 0) {
+        this.#ticksSent = k + 1
+        this.#emitJson('tick', engine.tickJson(k), undefined, k + 1)
+      }
+      return true
+    } finally {
+      if (events.length > 0) events.length = 0 // (setting the length of an empty array is a runtime call)
+      this.#stepping = reentered
+    }
   }
 
   #emitAll (events: readonly EngineEvent[], requestId: string | undefined): void {
@@ -576,8 +600,13 @@ export class SimulationRunner {
   }
 
   #emit (type: string, data: unknown, requestId: string | undefined, tickStep = 0): void {
+    this.#emitJson(type, JSON.stringify(data), requestId, tickStep)
+  }
+
+  /** Frames one event whose data is already JSON text, logs it and sends it. */
+  #emitJson (type: string, dataJson: string, requestId: string | undefined, tickStep = 0): void {
     const rid = requestId === undefined ? '' : `,"request_id":${JSON.stringify(requestId)}`
-    const frame = `{"type":"${type}","data":${JSON.stringify(data)}${rid},"timestamp":"${this.#stamp()}","sequence_id":${this.log.nextSequenceId}}`
+    const frame = `{"type":"${type}","data":${dataJson}${rid},"timestamp":"${this.#stamp()}","sequence_id":${this.log.nextSequenceId}}`
     this.log.append(tickStep, frame)
     this.#hooks.onFrame?.(this.log.lastSequenceId, frame)
     const primary = this.#primary

@@ -13,7 +13,9 @@ import { ClientEnvelope, type WsErrorData } from '../../schemas/ws-messages.js'
 import { AppError, isAppError } from '../app-error.js'
 import { assertJsonDepth } from '../json-depth.js'
 import type { AuthUser } from '../plugins/auth.js'
-import type { HandlerFamily, WsDispatcher, WsHandlerContext } from './dispatcher.js'
+import type { CompiledHandler, HandlerFamily, WsDispatcher, WsHandlerContext } from './dispatcher.js'
+import { textFrame } from './text-frames.js'
+import { plainTickAck } from './tick-ack-fast-path.js'
 
 const checkEnvelope = TypeCompiler.Compile(ClientEnvelope)
 
@@ -100,6 +102,17 @@ function peekRequestId (text: string): string | undefined {
 
 interface RawSocket { cork: () => void, uncork: () => void, on: (event: string, listener: () => void) => void, prependListener: (event: string, listener: () => void) => void }
 
+/** What #write needs of ws's internals to write frames itself (see there). */
+interface RawFrames { socket: { write: (chunk: Buffer) => boolean }, sender: { _bufferedBytes: number } }
+
+/** The socket and sender behind `socket` when frames may bypass ws's sender: no extension (compression) negotiated. */
+function rawFramesOf (socket: WebSocket): RawFrames | undefined {
+  const ws = socket as unknown as { _socket?: RawFrames['socket'], _sender?: RawFrames['sender'], _extensions?: Record<string, unknown> }
+  if (ws._socket === undefined || ws._sender === undefined || typeof ws._sender._bufferedBytes !== 'number') return undefined
+  if (ws._extensions === undefined || Object.keys(ws._extensions).length > 0) return undefined
+  return { socket: ws._socket, sender: ws._sender }
+}
+
 export class WsConnection {
   readonly id = nextConnectionId++
   readonly user: AuthUser
@@ -109,7 +122,10 @@ export class WsConnection {
   readonly #bounds: ConnectionBounds
   readonly #counters: ConnectionCounters
   readonly #raw: RawSocket | undefined
+  readonly #rawFrames: RawFrames | undefined
   readonly #closeListeners: Array<() => void> = []
+  /** The tick_ack handler, when one is registered (the fast path calls it directly). */
+  readonly #tickAck: CompiledHandler | undefined
   #lastActivity = Date.now()
 
   // Inbound: strict arrival order. A message waits in the queue while an asynchronous handler is pending,
@@ -147,7 +163,10 @@ export class WsConnection {
     this.#counters = counters
     this.#tokens = bounds.messageBurst
     this.#tokensPerMs = bounds.messagesPerSecond / 1000
+    const tickAck = dispatcher.find('tick_ack')
+    this.#tickAck = tickAck !== undefined && !tickAck.hasDefaults && bounds.maxJsonDepth >= 2 ? tickAck : undefined
     this.#raw = (socket as unknown as { _socket?: RawSocket })._socket
+    this.#rawFrames = rawFramesOf(socket)
     socket.on('message', (raw, isBinary) => { this.#receive(raw as Buffer, isBinary) })
     // ws emits every message of a TCP chunk synchronously from its own 'data' listener, registered before
     // this one: so this runs once the chunk is done, which is where a new turn's budget starts. The replies
@@ -235,7 +254,12 @@ export class WsConnection {
   // ── outbound ─────────────────────────────────────────────────────────────────────────────────────────
 
   #write (frame: string): boolean {
-    this.socket.send(frame)
+    // Straight to the TCP socket, as ws would write it, while nothing of ws's own is queued (its sender queues
+    // only while compressing, which a connection without extensions never does): one encoding pass and one
+    // chunk per frame (text-frames.ts). Order with ws's frames is kept: both write to the socket at once.
+    const raw = this.#rawFrames
+    if (raw !== undefined && raw.sender._bufferedBytes === 0 && this.socket.readyState === this.socket.OPEN) raw.socket.write(textFrame(frame))
+    else this.socket.send(frame)
     const backlog = this.socket.bufferedAmount
     if (backlog > this.#bounds.maxBacklogBytes) this.#onOverBudget(backlog)
     return true
@@ -405,6 +429,12 @@ export class WsConnection {
 
   #handle (raw: Buffer, isBinary: boolean, now: number): void {
     if (!this.#takeToken(now)) { this.#refuse(raw, now); return }
+    // Lockstep's one message per tick, in the exact shape the SDK sends: no parse, no schema walk (see
+    // tick-ack-fast-path.ts); any other shape takes the full path below.
+    if (!isBinary && this.#tickAck !== undefined) {
+      const ack = plainTickAck(raw)
+      if (ack !== undefined) { this.#invoke(this.#tickAck, ack, undefined); return }
+    }
     let requestId: string | undefined
     let family: HandlerFamily = 'system'
     try {
@@ -435,11 +465,19 @@ export class WsConnection {
       const handler = this.#dispatcher.lookup(envelope.type)
       family = handler.spec.family
       const data = this.#dispatcher.validate(handler, envelope.data)
+      this.#invoke(handler, data, requestId)
+    } catch (err) {
+      this.#fail(err, requestId, family)
+    }
+  }
+
+  /** Runs a validated message's handler; its failure (thrown or rejected) becomes the error reply. */
+  #invoke (handler: CompiledHandler, data: unknown, requestId: string | undefined): void {
+    const family = handler.spec.family
+    try {
       const result = handler.spec.handle(new HandlerContext(this, requestId), data)
       if (result instanceof Promise) {
-        const rid = requestId
-        const fam = family
-        this.#pending = result.then(() => { this.#settled() }, (err: unknown) => { this.#fail(err, rid, fam); this.#settled() })
+        this.#pending = result.then(() => { this.#settled() }, (err: unknown) => { this.#fail(err, requestId, family); this.#settled() })
       }
     } catch (err) {
       this.#fail(err, requestId, family)

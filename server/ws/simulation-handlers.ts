@@ -37,6 +37,11 @@ function sinkOf (app: FastifyInstance, conn: WsConnection): EventSink {
  */
 function refund (ctx: WsHandlerContext): void { ctx.refund() }
 
+function replyBatchAck (ctx: WsHandlerContext, ack: BatchAck): void {
+  refund(ctx)
+  ctx.reply('batch_ack', ack)
+}
+
 export default fp(async function simulationWsHandlers (app: FastifyInstance) {
   const { dispatcher } = app.ws
   const sim = app.simulation
@@ -70,8 +75,9 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
     schema: OrderBatchData,
     family: 'simulation',
     handle (ctx, data) {
-      // The ack is the reply, sent before the order events it caused reach the run's stream.
-      const reply = (ack: BatchAck): void => { refund(ctx); ctx.reply('batch_ack', ack) }
+      // The ack is the reply, sent before the order events it caused reach the run's stream. (Bound rather
+      // than an arrow: tsx's keep-names helper renames every arrow made per message.)
+      const reply = replyBatchAck.bind(undefined, ctx)
       if (sim.submitOrdersNow(ctx.conn.user, data, ctx.requestId, reply) !== undefined) return
       return sim.submitOrders(ctx.conn.user, data, ctx.requestId, reply).then(() => undefined)
     }
