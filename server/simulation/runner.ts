@@ -166,7 +166,7 @@ export class SimulationRunner {
       settings: init.settings,
       accountUpdateFrequency: init.options.account_update_frequency,
       includeBars: init.options.include_bars,
-      ...(init.marketSessionAt !== undefined ? { marketSessionAt: sessionOfSymbol(init.series, init.marketSessionAt) } : {}),
+      ...(init.marketSessionAt !== undefined ? { marketSessionAt: bySymbolIndex(init.series, init.marketSessionAt) } : {}),
       ...(init.dailyCloseAt !== undefined ? { dailyCloseAt: bySymbolIndex(init.series, init.dailyCloseAt) } : {})
     })
     this.#totalTicks = this.#engine.totalSteps
@@ -677,8 +677,3 @@ function bySymbolIndex<T> (series: readonly BarSeries[], at: (symbol: string, ar
   return (i, arg) => at(symbols[i], arg)
 }
 
-/** The engine asks by symbol index; the calendar answers by symbol. */
-function sessionOfSymbol (series: readonly BarSeries[], at: (symbol: string, epochMs: number) => MarketSession): (symbolIndex: number, epochMs: number) => MarketSession {
-  const symbols = series.map((s) => s.symbol)
-  return (i, ms) => at(symbols[i], ms)
-}
