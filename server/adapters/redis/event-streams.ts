@@ -6,7 +6,8 @@
 // follows the stream's last entry, then adds the whole batch, atomically. An instance that lost its lease
 // (stopped past it, partitioned) therefore cannot write, and a stream never has a gap or a repeat (a
 // holder's retry of a batch that went through is skipped where it overlaps). A
-// finished run's last batch sets the stream's expiry (EVENT_LOG_RETENTION_HOURS).
+// finished run's last batch sets the stream's expiry (EVENT_LOG_RETENTION_HOURS). Any other Redis failure
+// (down, restarting, a command timeout) rejects with BUS_UNAVAILABLE, which callers retry.
 //
 // Watchers on instances that do not own the run follow streams through one dedicated connection per
 // instance, multiplexing every followed stream in one XREAD BLOCK (woken with CLIENT UNBLOCK when the set
@@ -16,7 +17,7 @@ import type { Redis } from 'ioredis'
 import type { EventStore, StoredFrame } from '../../ports/run-journal.js'
 import { FencedAppendError, type AppendFence, type EventFollower, type RunRef } from '../../ports/run-registry.js'
 import { trimToChars } from '../memory/memory-run-journal.js'
-import type { RedisBus } from './connection.js'
+import { busUnavailable, onBus, type RedisBus } from './connection.js'
 import { LUA_LAST_SEQ, runKey } from './run-leases.js'
 
 /** Frames per script call: a long batch (a rebuild's catch-up) is split so Redis never blocks for long. */
@@ -77,24 +78,24 @@ export class RedisEventStore implements EventStore {
         const message = err instanceof Error ? err.message : String(err)
         if (message.startsWith('FENCED ')) throw new FencedAppendError('fenced', message.slice(7))
         if (message.startsWith('GAP ')) throw new FencedAppendError('gap', message.slice(4))
-        throw err
+        throw busUnavailable(err)
       }
       if (last) break
     }
   }
 
   async read (userId: string, sessionId: string, afterSeq: number, limit: number, maxChars: number): Promise<string[]> {
-    const entries = await this.#redis.xrange(runKey({ userId, sessionId }, 'events'), `0-${afterSeq + 1}`, '+', 'COUNT', limit) as Entries
+    const entries = await onBus(async () => await this.#redis.xrange(runKey({ userId, sessionId }, 'events'), `0-${afterSeq + 1}`, '+', 'COUNT', limit) as Entries)
     return trimToChars(entries.map((e) => e[1][1]), maxChars)
   }
 
   async lastSeq (userId: string, sessionId: string): Promise<number> {
-    const top = await this.#redis.xrevrange(runKey({ userId, sessionId }, 'events'), '+', '-', 'COUNT', 1) as Entries
+    const top = await onBus(async () => await this.#redis.xrevrange(runKey({ userId, sessionId }, 'events'), '+', '-', 'COUNT', 1) as Entries)
     return top.length === 0 ? 0 : seqOf(top[0][0])
   }
 
   async delete (userId: string, sessionId: string): Promise<void> {
-    await this.#redis.del(runKey({ userId, sessionId }, 'events'))
+    await onBus(async () => await this.#redis.del(runKey({ userId, sessionId }, 'events')))
   }
 
   /** Finished runs' streams expire by themselves (their last append set the TTL). */

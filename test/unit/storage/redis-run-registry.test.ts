@@ -11,6 +11,8 @@ import { RedisRunLeases, runKey } from '../../../server/adapters/redis/run-lease
 import { FencedAppendError, NoAnswerError, tokenInstance } from '../../../server/ports/run-registry.js'
 import { RunOwnership } from '../../../server/simulation/run-ownership.js'
 import { REDIS_URL, freshPrefix, requireRedis } from '../../fixtures/redis.js'
+import { privateRedis } from '../../fixtures/private-redis.js'
+import { AppError } from '../../../server/app-error.js'
 
 const quiet = { warn: () => {}, info: () => {} }
 const run = { userId: 'alice', sessionId: 'sess_1' }
@@ -254,5 +256,28 @@ if (await requireRedis(t)) {
     t.ok(renewed.includes('k'))
     await own.transfer('k', 'b|1')
     t.equal(own.holds('k'), false, 'handed over: no longer held')
+  })
+
+  t.test('the event stream while Redis is down: every call rejects with BUS_UNAVAILABLE (retried by callers), and works again once it is back', async (t) => {
+    const redis = await privateRedis(t)
+    if (redis === undefined) return
+    const b = await openRedis({ url: redis.url, keyPrefix: freshPrefix(t) }, quiet)
+    t.teardown(async () => { await b.close() })
+    const leases = new RedisRunLeases(b.client)
+    const store = new RedisEventStore(b.client)
+    await leases.acquire(run, 'a|1', 60_000)
+    await store.append(run.userId, run.sessionId, frames(1, 3), { token: 'a|1' })
+    await redis.stop()
+    const busDown = new AppError('BUS_UNAVAILABLE', 'The shared bus (Redis) is unavailable; retry shortly')
+    await t.rejects(store.lastSeq(run.userId, run.sessionId), busDown, 'lastSeq')
+    await t.rejects(store.read(run.userId, run.sessionId, 0, 10, 1e6), busDown, 'read')
+    await t.rejects(store.append(run.userId, run.sessionId, frames(4, 1), { token: 'a|1' }), busDown, 'append')
+    await t.rejects(store.delete(run.userId, run.sessionId), busDown, 'delete')
+    await redis.start()
+    let last: number | undefined
+    for (let i = 0; i < 100 && last === undefined; i++) {
+      last = await store.lastSeq(run.userId, run.sessionId).catch(async () => { await sleep(100); return undefined })
+    }
+    t.equal(last, 0, 'back (empty, as it restarted without persistence): the stream is read again')
   })
 }
