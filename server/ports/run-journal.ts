@@ -21,7 +21,10 @@ export interface LoggedInput {
 }
 
 export interface InputLog {
-  /** Stores one input durably (resolves once it is). A duplicate (session, seq) rejects. */
+  /**
+   * Stores one input durably (resolves once it is). A duplicate (session, seq) rejects with InputTakenError:
+   * someone else logged that input (with several instances, the run moved on elsewhere).
+   */
   append (userId: string, sessionId: string, input: LoggedInput): Promise<void>
   /** Every input of the run, by seq. */
   list (userId: string, sessionId: string): Promise<LoggedInput[]>
@@ -34,6 +37,14 @@ export interface InputLog {
    * how many runs had one.
    */
   deleteFinishedBefore (before: number, since?: number): Promise<number>
+}
+
+/** InputLog.append: an input with this seq is logged already. */
+export class InputTakenError extends Error {
+  constructor (sessionId: string, seq: number) {
+    super(`input ${seq} of ${sessionId} is already logged`)
+    this.name = 'InputTakenError'
+  }
 }
 
 /** One event of a run: its sequence id and the exact frame that was sent. */

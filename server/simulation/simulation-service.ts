@@ -42,7 +42,7 @@ import { SharedCache, type Lease, type SharedCacheStats } from '../market-data/s
 import { limitsFor as defaultLimitsFor } from '../plans.js'
 import { MemoryRunStore } from '../adapters/memory/memory-run-store.js'
 import type { RunStore, StoredRun } from '../ports/run-store.js'
-import type { EventStore, InputKind, InputLog, LoggedInput, StoredFrame } from '../ports/run-journal.js'
+import { InputTakenError, type EventStore, type InputKind, type InputLog, type LoggedInput, type StoredFrame } from '../ports/run-journal.js'
 import { FencedAppendError, NoAnswerError, tokenInstance, type EventFollower, type RunCommand, type RunCommands, type RunLeases, type RunRef, type RunReply } from '../ports/run-registry.js'
 import { RunOwnership } from './run-ownership.js'
 import type { SessionManager, SessionUser, TransitionOptions } from '../sessions/session-manager.js'
@@ -451,7 +451,7 @@ export class SimulationService {
           // and before the store is told (the commit chain waits for it).
           if (to === 'paused' && journal !== undefined) {
             const logged = this.#logInput(run, 'pause', { reason: 'disconnect', request_id: null })
-            logged.catch(this.#onError)
+            logged.catch((err: unknown) => { if (!(err instanceof NotHereError)) this.#onError(err) })
             this.#enqueue(run, async () => { await logged }).catch(() => undefined)
           }
           if (to === 'completed' || to === 'error') this.#enqueue(run, async () => { await this.#saveFinished(run) }).catch(this.#onError)
@@ -1172,7 +1172,10 @@ export class SimulationService {
         const key = keyOf(c.user_id, c.session_id)
         if (this.#runs.has(key) || this.#rebuilds.has(key)) continue
         const ref = { userId: c.user_id, sessionId: c.session_id }
-        if (!await cluster.ownership.acquire(key, ref)) continue
+        // The bus is down (a Redis restart): the next pass tries again.
+        const acquired = await cluster.ownership.acquire(key, ref).catch(() => undefined)
+        if (acquired === undefined) break
+        if (!acquired) continue
         try {
           const inputs = await journal.inputs.list(c.user_id, c.session_id)
           const start = inputs[0]?.kind === 'start' ? inputs[0].payload as StartInput : undefined
@@ -1259,11 +1262,24 @@ export class SimulationService {
     if (journal === undefined) return
     const j = run.journal as JournalState
     const write = async (): Promise<void> => {
+      // Dropped while this waited its turn: the run's next owner logs from where the log is.
+      if (run.dropped === true) throw new NotHereError()
       const input: LoggedInput = { seq: j.seq + 1, step: run.runner.ticksSent, kind, payload }
       await journal.inputs.append(run.user.user_id, run.sessionId, input)
       j.seq = input.seq
     }
-    if (this.#cluster !== undefined) { await this.#journaled(run, write); return }
+    if (this.#cluster !== undefined) {
+      try {
+        await this.#journaled(run, write)
+      } catch (err) {
+        if (!(err instanceof InputTakenError)) throw err
+        // Another instance logged this input: it took the run over (its lease) while this one still held it
+        // by its local clock. The run is not this instance's: drop it; the caller asks again where it is.
+        this.#dropRun(run, 'another instance logged an input of it')
+        throw new NotHereError()
+      }
+      return
+    }
     const p = j.inputs.then(write)
     j.inputs = p.catch(() => undefined)
     // Event appends handed over from now on, and whoever waits for all of the run's writes, wait for it.

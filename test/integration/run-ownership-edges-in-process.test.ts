@@ -1,10 +1,12 @@
 // The edges of run ownership across instances, in this process (coverage), on the machine's PostgreSQL and
 // Redis: who may drive a run owned elsewhere, what the displaced connection hears, watchers that follow a
 // run as it moves, a delete or a strategy_error on another instance, a graceful stop that hands leases back
-// at once, and lockstep runs whose owner crashed shown paused (server_restart) until their strategy returns.
+// at once, lockstep runs whose owner crashed shown paused (server_restart) until their strategy returns, and
+// an input another instance logged first (a lease lost by this one without its knowing yet).
 import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import pg from 'pg'
 import { KEYS, TestSocket, tokenFor, type WsMessage } from '../fixtures/app.js'
 import { startLocalCluster, type LocalInstance } from '../fixtures/cluster-in-process.js'
 import { DURABLE_RUN } from '../fixtures/durable-run.js'
@@ -169,5 +171,39 @@ if (await requirePostgres(t) && await requireRedis(t)) {
     const again = await z.request('resume_session', { session_id: moved, last_processed_sequence_id: seen })
     t.equal(again.type, 'state_sync', 'its strategy resumes it on A')
     await driveAfterSync(z, moved, again, 8)
+  })
+
+  t.test('an input that another instance logged first: the run is dropped here with a clear answer, and resume_session rebuilds it with that input', async (t) => {
+    const cluster = await startLocalCluster(t, ['a'])
+    const a = cluster.instances.get('a') as LocalInstance
+    const token = await tokenFor(a.baseUrl, KEYS.ent)
+    const id = (await api(() => a, token)('POST', '/sessions', DURABLE_RUN)).body.session_id as string
+    const x = await socket(t, a, token)
+    await x.request('start_simulation', { session_id: id })
+    const seen = await drive(x, id, 1, 10)
+    // What another instance that took the run over (an empty Redis after a restart) would have logged: the
+    // input this instance logs next, a user's pause at the step the run is at.
+    const db = new pg.Client({ connectionString: cluster.env.DATABASE_URL })
+    await db.connect()
+    t.teardown(async () => { await db.end() })
+    const { rows } = await db.query<{ seq: number }>('SELECT max(seq)::int AS seq FROM run_inputs WHERE user_id = $1 AND session_id = $2', ['ent', id])
+    await db.query("INSERT INTO run_inputs (user_id, session_id, seq, step, kind, payload) VALUES ($1, $2, $3, $4, 'pause', $5::jsonb)",
+      ['ent', id, rows[0].seq + 1, seen, JSON.stringify({ reason: 'user', request_id: null })])
+
+    // The batch is not applied: the run is dropped here, and its connection closed as for any run that moved.
+    x.send({ type: 'order_batch', request_id: 'late', data: { session_id: id, batch_id: 'late', orders: [{ order_id: 'late', symbol: 'AAPL', side: 'buy', type: 'market', quantity: 1, time_in_force: 'day' }] } })
+    t.same(await x.closed, { code: 1012, reason: 'run moved; reconnect and resume it' }, 'the connection driving it is closed: reconnect and resume')
+    t.notOk(x.messages.some((m: WsMessage) => m.data?.error_code === 'INTERNAL_ERROR'), 'not an internal error')
+    t.equal(a.app.simulation.ownedRuns, 0, 'the run is dropped here')
+    t.same((await db.query('SELECT kind FROM run_inputs WHERE user_id = $1 AND session_id = $2 AND seq > $3', ['ent', id, rows[0].seq])).rows, [{ kind: 'pause' }], 'and nothing more is logged')
+
+    const y = await socket(t, a, token)
+    const sync = await y.request('resume_session', { session_id: id, last_processed_sequence_id: seen })
+    t.equal(sync.type, 'state_sync', 'resume_session rebuilds the run from the log')
+    t.equal(sync.data.state, 'paused', 'with the input logged elsewhere applied: paused by the user')
+    t.equal((await y.request('resume_simulation', { session_id: id })).type, 'simulation_resumed')
+    const ack = await y.request('order_batch', { session_id: id, batch_id: 'again', orders: [{ order_id: 'again', symbol: 'AAPL', side: 'buy', type: 'market', quantity: 1, time_in_force: 'day' }] })
+    t.equal(ack.type, 'batch_ack', 'the strategy goes on')
+    await driveAfterSync(y, id, sync, 15)
   })
 }

@@ -1,7 +1,7 @@
 // In-process InputLog and EventStore: unit tests, and an in-process "restart" (two apps over one storage).
 // The `:memory:` mode does not use them: there, a run's in-memory event log is the record, as before.
 import type { MemoryRunStore } from './memory-run-store.js'
-import type { EventStore, InputLog, LoggedInput, StoredFrame } from '../../ports/run-journal.js'
+import { InputTakenError, type EventStore, type InputLog, type LoggedInput, type StoredFrame } from '../../ports/run-journal.js'
 
 const scoped = (userId: string, sessionId: string): string => `${userId}\u0000${sessionId}`
 
@@ -28,7 +28,7 @@ export class MemoryInputLog extends PerRunLists<LoggedInput> implements InputLog
   async append (userId: string, sessionId: string, input: LoggedInput): Promise<void> {
     const key = scoped(userId, sessionId)
     const list = this.runs.get(key) ?? []
-    if (list.some((i) => i.seq === input.seq)) throw new Error(`input ${input.seq} of ${sessionId} is already logged`)
+    if (list.some((i) => i.seq === input.seq)) throw new InputTakenError(sessionId, input.seq)
     list.push({ ...input, payload: JSON.parse(JSON.stringify(input.payload ?? null)) as unknown })
     list.sort((a, b) => a.seq - b.seq)
     this.runs.set(key, list)

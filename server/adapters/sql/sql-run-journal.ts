@@ -1,7 +1,7 @@
 // InputLog and EventStore in SQL (PGlite or PostgreSQL, migrations 002 and 004). One row per input; events
 // are appended in batches, one row per batch, so the event log costs no round trip per tick. Rows go with their session (foreign keys, ON DELETE CASCADE).
-import type { EventStore, InputKind, InputLog, LoggedInput, StoredFrame } from '../../ports/run-journal.js'
-import type { SqlClient } from './sql-client.js'
+import { InputTakenError, type EventStore, type InputKind, type InputLog, type LoggedInput, type StoredFrame } from '../../ports/run-journal.js'
+import { sqlState, type SqlClient } from './sql-client.js'
 
 export class SqlInputLog implements InputLog {
   readonly #db: SqlClient
@@ -9,8 +9,13 @@ export class SqlInputLog implements InputLog {
   constructor (db: SqlClient) { this.#db = db }
 
   async append (userId: string, sessionId: string, input: LoggedInput): Promise<void> {
-    await this.#db.query('INSERT INTO run_inputs (user_id, session_id, seq, step, kind, payload) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
-      [userId, sessionId, input.seq, input.step, input.kind, JSON.stringify(input.payload ?? null)])
+    try {
+      await this.#db.query('INSERT INTO run_inputs (user_id, session_id, seq, step, kind, payload) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
+        [userId, sessionId, input.seq, input.step, input.kind, JSON.stringify(input.payload ?? null)])
+    } catch (err) {
+      // 23505: unique_violation on the primary key (user_id, session_id, seq).
+      throw sqlState(err) === '23505' ? new InputTakenError(sessionId, input.seq) : err
+    }
   }
 
   async list (userId: string, sessionId: string): Promise<LoggedInput[]> {
