@@ -50,7 +50,19 @@ export function parseMoney (value: number | string, field = 'amount'): Fixed {
 }
 
 /** A float price (e.g. from a bar) as the exact decimal its shortest representation denotes. */
+/**
+ * Below 1e7 a double's spacing (≤ 2⁻²⁹) is under half a unit, so a value with at most 8 decimals is exactly
+ * the integer nearest value × 1e8 — confirmed by dividing back (a correctly rounded division that gives the
+ * value again). Anything else (more decimals, larger, NaN) takes the decimal-string path.
+ */
+const FAST_LIMIT = 1e7
+const UNITS = 1e8
+
 export function fromNumber (value: number): Fixed {
+  if (value < FAST_LIMIT && value > -FAST_LIMIT) {
+    const units = Math.round(value * UNITS)
+    if (units / UNITS === value) return BigInt(units)
+  }
   return parseDecimal(numberToDecimalString(value))
 }
 
@@ -94,11 +106,15 @@ export function round (a: Fixed, digits: number): Fixed {
 }
 
 export function toNumber (a: Fixed): number {
-  return Number(a) / Number(SCALE)
+  return Number(a) / UNITS
 }
 
 /** Decimal string with at least `minDecimals` fractional digits and no float artefacts. */
 export function formatMoney (a: Fixed, minDecimals = 2): string {
+  // Amounts below 2⁵³ units (90 million) in double arithmetic, which is exact on integers in that range
+  // (a larger amount converts to a double that is not a safe integer).
+  const units = Number(a)
+  if (Number.isSafeInteger(units)) return formatUnits(units, minDecimals)
   const negative = a < 0n
   const abs = negative ? -a : a
   const intPart = abs / SCALE
@@ -106,6 +122,18 @@ export function formatMoney (a: Fixed, minDecimals = 2): string {
   if (frac.length < minDecimals) frac = frac.padEnd(minDecimals, '0')
   const body = frac.length > 0 ? `${intPart}.${frac}` : `${intPart}`
   return negative && abs !== 0n ? `-${body}` : body
+}
+
+function formatUnits (units: number, minDecimals: number): string {
+  const abs = units < 0 ? -units : units
+  let frac = abs % UNITS
+  const intPart = (abs - frac) / UNITS
+  let digits = SCALE_DIGITS
+  while (frac !== 0 && frac % 10 === 0) { frac /= 10; digits-- }
+  let text = frac === 0 ? '' : String(frac).padStart(digits, '0')
+  if (text.length < minDecimals) text = text.padEnd(minDecimals, '0')
+  const body = text.length > 0 ? `${intPart}.${text}` : `${intPart}`
+  return units < 0 ? `-${body}` : body
 }
 
 export function min (a: Fixed, b: Fixed): Fixed { return a < b ? a : b }

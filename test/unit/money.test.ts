@@ -98,3 +98,39 @@ t.test('min, max, abs and toNumber', async (t) => {
   t.equal(abs(7n), 7n)
   t.equal(toNumber(parseMoney('101.25')), 101.25)
 })
+
+// The references: what fromNumber and formatMoney computed before their fast paths (the decimal string of a
+// number, parsed; bigint division and string padding), over values a run meets and values meant to break them.
+function fromNumberByString (value: number): bigint {
+  const s = String(value)
+  return parseDecimal(/e/i.test(s) ? value.toFixed(20).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '') : s)
+}
+function formatByBigint (a: bigint, minDecimals = 2): string {
+  const negative = a < 0n
+  const n = negative ? -a : a
+  let frac = (n % 100_000_000n).toString().padStart(8, '0').replace(/0+$/, '')
+  if (frac.length < minDecimals) frac = frac.padEnd(minDecimals, '0')
+  const body = frac.length > 0 ? `${n / 100_000_000n}.${frac}` : `${n / 100_000_000n}`
+  return negative && n !== 0n ? `-${body}` : body
+}
+
+t.test('fromNumber and formatMoney equal their exact references on prices, random doubles and edges', async (t) => {
+  let state = 12345
+  const rnd = (): number => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return state / 4294967296 }
+  const values: number[] = [0, -0, 1e-8, -1e-8, 5e-9, 1.5e-8, 2.5e-8, 0.1 + 0.2, 1.005, 9_999_999.99999999, 1e7, 1e7 - 1e-8, -1e7, 12345678.9, 2 ** 53, 1e21, 1e-7 / 3, Number.MIN_VALUE]
+  for (let i = 0; i < 200_000; i++) {
+    const decimals = i % 10
+    const magnitude = 10 ** Math.floor(rnd() * 9 - 2)
+    const price = Math.round(rnd() * magnitude * 10 ** decimals) / 10 ** decimals
+    values.push(price, -price, rnd() * magnitude, price * (1 + 0.0002), price + 0.5e-8, price * 1.0005 - price)
+  }
+  let mismatches = 0
+  const outcome = (f: (v: number) => bigint, v: number): bigint | string => { try { return f(v) } catch (err) { return String(err) } }
+  for (const v of values) if (outcome(fromNumber, v) !== outcome(fromNumberByString, v)) mismatches++
+  t.equal(mismatches, 0, `fromNumber: ${values.length.toLocaleString('en-US')} values`)
+  const amounts: bigint[] = [0n, 1n, -1n, 10n, 100_000_000n, -100_000_000n, 9_007_199_254_740_991n, -9_007_199_254_740_991n, 9_007_199_254_740_992n, 10n ** 30n + 7n, -(10n ** 30n)]
+  for (let i = 0; i < 200_000; i++) amounts.push(BigInt(Math.floor((rnd() - 0.5) * 2 * 10 ** Math.floor(rnd() * 16))))
+  let bad = 0
+  for (const a of amounts) for (const d of [0, 2, 8]) if (formatMoney(a, d) !== formatByBigint(a, d)) bad++
+  t.equal(bad, 0, `formatMoney: ${amounts.length.toLocaleString('en-US')} amounts × 3 minimum decimals`)
+})
