@@ -4,7 +4,7 @@
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { emptySeries, type BarSeries } from '../../server/market-data/bar-series.js'
-import { SimulationEngine, type EngineEvent } from '../../server/simulation/engine.js'
+import { NO_STEP, SimulationEngine, type EngineEvent } from '../../server/simulation/engine.js'
 
 const BARS_PER_DAY = 390 // NYSE regular session in minutes
 const DAY_MS = 86_400_000
@@ -59,8 +59,15 @@ function replayWithoutOrders (series: BarSeries[]): { seconds: number, events: n
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, events }
 }
 
+/**
+ * How the replay is driven: `stepInto` is the runner's path (events into a reused array, the step's index;
+ * no tick object), `stepInto+tickJson` adds rendering each tick's frame as the runner sends it, `step` is
+ * the convenience API (a tick object and an array per step).
+ */
+type Drive = 'stepInto' | 'stepInto+tickJson' | 'step'
+
 /** Fast/slow SMA crossover per symbol, reading closes the way a strategy would after each tick. */
-function replayWithStrategy (series: BarSeries[], frequency: 'on_demand' | 'every_fill'): { seconds: number, events: number, fills: number, orders: number } {
+function replayWithStrategy (series: BarSeries[], frequency: 'on_demand' | 'every_fill', drive: Drive): { seconds: number, events: number, fills: number, orders: number, chars: number } {
   const engine = makeEngine(series, frequency)
   const FAST = 10
   const SLOW = 30
@@ -74,17 +81,14 @@ function replayWithStrategy (series: BarSeries[], frequency: 'on_demand' | 'ever
   let events = 0
   let fills = 0
   let orders = 0
-  const count = (ev: EngineEvent[]): void => {
+  let chars = 0
+  const count = (ev: readonly EngineEvent[]): void => {
     events += ev.length
     for (const e of ev) if (e.type === 'execution_report') fills++
   }
-  const t0 = process.hrtime.bigint()
-  for (let ev = engine.step(); ev !== null; ev = engine.step()) {
-    count(ev)
-    const tick = ev[ev.length - 1]
-    if (tick.type !== 'tick') continue
+  const strategy = (symbols: readonly string[]): void => {
     const batch = []
-    for (const symbol of tick.data.symbols_trading) {
+    for (const symbol of symbols) {
       const s = index.get(symbol) as number
       const i = seen[s]++
       const c = series[s].close
@@ -113,7 +117,26 @@ function replayWithStrategy (series: BarSeries[], frequency: 'on_demand' | 'ever
       }
     }
   }
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, events, fills, orders }
+  const t0 = process.hrtime.bigint()
+  if (drive === 'step') {
+    for (let ev = engine.step(); ev !== null; ev = engine.step()) {
+      count(ev)
+      const tick = ev[ev.length - 1]
+      if (tick.type === 'tick') strategy(tick.data.symbols_trading)
+    }
+  } else {
+    const render = drive === 'stepInto+tickJson'
+    const ev: EngineEvent[] = []
+    for (let k = engine.stepInto(ev); k !== NO_STEP; k = engine.stepInto(ev)) {
+      count(ev)
+      ev.length = 0
+      if (k < 0) continue
+      events++ // the tick
+      if (render) chars += engine.tickJson(k).length
+      strategy(engine.symbolsAt(k))
+    }
+  }
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, events, fills, orders, chars }
 }
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`
@@ -146,8 +169,15 @@ const totalBars = BARS * four.length
 replayWithoutOrders(four.map((s) => s)) // warm-up (JIT)
 const plain = replayWithoutOrders(four)
 console.log(`core replay, no orders:   ${totalBars.toLocaleString('en-US')} bars in ${plain.seconds.toFixed(3)} s → ${Math.round(totalBars / plain.seconds).toLocaleString('en-US')} bar-events/s (${plain.events.toLocaleString('en-US')} events, ${Math.round(BARS / plain.seconds).toLocaleString('en-US')} ticks/s)`)
-for (const frequency of ['on_demand', 'every_fill'] as const) {
-  const strat = replayWithStrategy(four, frequency)
-  console.log(`core replay, SMA 10/30 (${frequency}): ${totalBars.toLocaleString('en-US')} bars in ${strat.seconds.toFixed(3)} s → ${Math.round(totalBars / strat.seconds).toLocaleString('en-US')} bar-events/s (${strat.orders.toLocaleString('en-US')} orders, ${strat.fills.toLocaleString('en-US')} fills, ${strat.events.toLocaleString('en-US')} events)`)
+// The engine core as the runner drives it (stepInto), then with each tick rendered, then through step():
+// after a warm-up, three timed replays each; the median and the range are printed (GC pauses make one noisy).
+for (const drive of ['stepInto', 'stepInto+tickJson', 'step'] as const) {
+  for (const frequency of ['on_demand', 'every_fill'] as const) {
+    replayWithStrategy(four, frequency, drive) // warm-up of this path
+    const runs = [0, 1, 2].map(() => replayWithStrategy(four, frequency, drive)).sort((a, b) => a.seconds - b.seconds)
+    const strat = runs[1]
+    const rate = (seconds: number): string => Math.round(totalBars / seconds).toLocaleString('en-US')
+    console.log(`core replay, SMA 10/30 (${frequency}, ${drive}): ${totalBars.toLocaleString('en-US')} bars in ${strat.seconds.toFixed(3)} s → ${rate(strat.seconds)} bar-events/s median of 3 (${rate(runs[2].seconds)}–${rate(runs[0].seconds)}); ${strat.orders.toLocaleString('en-US')} orders, ${strat.fills.toLocaleString('en-US')} fills, ${strat.events.toLocaleString('en-US')} events${strat.chars > 0 ? `, ${(strat.chars / 1e6).toFixed(1)} MB of ticks` : ''}`)
+  }
 }
 four.length = 0

@@ -497,6 +497,11 @@ export class SimulationEngine {
     return k
   }
 
+  /** The symbols with a bar at step `k` (the tick's symbols_trading), without building the tick. */
+  symbolsAt (k: number): readonly string[] {
+    return this.tl.symbolSets[this.tl.symbolSet[k]]
+  }
+
   /** The tick that closes step `k` (as step() sends it). */
   tickData (k: number): TickData {
     const tl = this.tl
@@ -578,7 +583,6 @@ export class SimulationEngine {
     }
     if (atOpen.length + inBar.length + atClose.length > 0) {
       const capLeft = new Map<number, Fixed>()
-      const bySeq = (a: PendingFill, b: PendingFill): number => a.order.seq - b.order.seq
       const openTime = this.iso(tl.time[k])
       for (const pf of atOpen.sort(bySeq)) this.apply(pf, k, openTime, capLeft, events)
       const closeTime = this.iso(this.closeOf(k))
@@ -916,6 +920,9 @@ function floorDiv (a: Fixed, b: Fixed): Fixed {
 }
 
 /** The close of each daily step: the latest of its bars' closes (markets with different calendars may share a day). */
+/** Fills of one step apply in the order their orders were placed. */
+function bySeq (a: PendingFill, b: PendingFill): number { return a.order.seq - b.order.seq }
+
 function dailyCloses (tl: Timeline, series: readonly BarSeries[], closeAt: (symbolIndex: number, day: number) => number): Float64Array {
   const out = new Float64Array(tl.length)
   for (let k = 0; k < tl.length; k++) {
