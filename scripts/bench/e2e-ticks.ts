@@ -12,7 +12,9 @@
 // Summary:  npx tsx scripts/bench/e2e-ticks.ts --summarise=/tmp/x.cpuprofile [--ticks=51690]  (any --cpu-prof output;
 //           with --ticks, the CPU split per tick too: parse, validate, engine, serialise, write, dispatch, gc, other)
 // Options:  --only=floor,lockstep,inprocess,window,stream,memory (floor: raw TCP ping-pong, the ceiling for lockstep here)
-// Storage:  npx tsx scripts/bench/e2e-ticks.ts --storage=memory,pglite,postgres --rounds=3
+// Storage:  npx tsx scripts/bench/e2e-ticks.ts --storage=memory,pglite,postgres,redis --rounds=3
+//           (redis: PostgreSQL plus the machine's Redis, the several-instance mode with its lease and event stream;
+//           postgres-async: PostgreSQL with synchronous_commit=off)
 //           (issue 9: one app per storage mode, all listening at once; lockstep and window 16 by default, each
 //           round runs every mode on every storage back to back, the storage order rotating per round; SQL
 //           statements are counted by kind, to show what the durable run costs the database per tick)

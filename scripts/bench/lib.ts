@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
+import { Redis } from 'ioredis'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import type { FastifyInstance } from 'fastify'
@@ -131,8 +132,10 @@ export async function tokenFor (baseUrl: string, key: string): Promise<string> {
 /** The machine's PostgreSQL for benchmarks (override with SIMUTRADOR_BENCH_PG_URL). */
 export const BENCH_PG_URL = process.env.SIMUTRADOR_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
-export type StorageKey = 'memory' | 'pglite' | 'postgres' | 'postgres-async'
-export const STORAGE_KEYS: readonly StorageKey[] = ['memory', 'pglite', 'postgres', 'postgres-async']
+export type StorageKey = 'memory' | 'pglite' | 'postgres' | 'postgres-async' | 'redis'
+export const STORAGE_KEYS: readonly StorageKey[] = ['memory', 'pglite', 'postgres', 'postgres-async', 'redis']
+/** The machine's Redis for the `redis` mode (override with SIMUTRADOR_BENCH_REDIS_URL). */
+export const BENCH_REDIS_URL = process.env.SIMUTRADOR_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 export interface BenchStorage {
   readonly key: StorageKey
@@ -164,19 +167,45 @@ export async function benchStorages (only: readonly StorageKey[] = STORAGE_KEYS)
       modes.push({ key, label: 'PGlite', env: { SIMUTRADOR_STATE_DIR: dir }, drop: async () => { await rm(dir, { recursive: true, force: true }) } })
     } else {
       // postgres-async: commits that do not wait for the WAL flush (lost only if PostgreSQL itself crashes).
-      const [label, extra] = key === 'postgres' ? ['PostgreSQL', ''] : ['PostgreSQL, synchronous_commit=off', ' -c synchronous_commit=off']
+      // redis: several-instance mode (PostgreSQL for sessions and inputs, Redis for leases and the event stream).
+      const [label, extra] = key === 'postgres' ? ['PostgreSQL', ''] : key === 'redis' ? ['PostgreSQL + Redis', ''] : ['PostgreSQL, synchronous_commit=off', ' -c synchronous_commit=off']
       try {
         const schema = `st_bench_${randomBytes(4).toString('hex')}`
         await adminQuery(`CREATE SCHEMA ${schema}`)
         const url = new URL(BENCH_PG_URL)
         url.searchParams.set('options', `-c search_path=${schema}${extra}`)
-        modes.push({ key, label, env: { DATABASE_URL: url.toString() }, drop: async () => { await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) } })
+        const redis: Record<string, string> = key === 'redis' ? { REDIS_URL: BENCH_REDIS_URL, REDIS_KEY_PREFIX: `${schema}:`, INSTANCE_ID: 'bench' } : {}
+        modes.push({
+          key,
+          label,
+          env: { DATABASE_URL: url.toString(), ...redis },
+          drop: async () => {
+            await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+            if (key === 'redis') await dropRedisKeys(`${schema}:`)
+          }
+        })
       } catch (err) {
         console.log(`(PostgreSQL at ${new URL(BENCH_PG_URL).host} not reachable: ${err instanceof Error ? err.message : String(err)}; ${label} is left out)`)
       }
     }
   }
   return modes
+}
+
+async function dropRedisKeys (prefix: string): Promise<void> {
+  const redis = new Redis(BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+      if (keys.length > 0) await redis.del(...keys)
+      cursor = next
+    } while (cursor !== '0')
+  } finally {
+    redis.disconnect()
+  }
 }
 
 /** `--storage=memory,pglite,postgres` (or `all`) from argv; undefined when absent. */
