@@ -13,18 +13,14 @@
 //
 // Run: npx tsx scripts/bench/cluster.ts [--rounds=2] [--runs=50] [--creates=2000] [--only=throughput,fanout,failover] [--kills=5]
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
-import pg from 'pg'
 import WebSocket from 'ws'
 import { SessionClient } from '../../client/session-client.js'
 import { runStrategy } from '../../client/strategy-runner.js'
-import { BENCH_JWT_SECRET, BENCH_PG_URL, benchUsers, int, isWorker, machineLine, percentiles, serveWorker, sleep, tokenFor, WorkerProcess, type BenchUser } from './lib.js'
+import { BENCH_JWT_SECRET, benchStorages, benchUsers, int, isWorker, machineLine, percentiles, serveWorker, sleep, tokenFor, WorkerProcess, type BenchUser } from './lib.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const REDIS_URL = process.env.SIMUTRADOR_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const WEEK = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-01-09', timeframe: '1m' as const }
 const USERS = benchUsers(40, 'cl')
 const CLK_TCK = 100
@@ -43,33 +39,11 @@ const cpuOf = (instances: readonly Instance[]): number => instances.reduce((sum,
 
 interface Space { env: Record<string, string>, drop: () => Promise<void> }
 
-/** A fresh PostgreSQL schema and Redis prefix for one configuration. */
+/** A fresh PostgreSQL schema and Redis prefix for one configuration (the `redis` storage mode of lib.ts). */
 async function freshSpace (): Promise<Space> {
-  const schema = `bench_${randomBytes(5).toString('hex')}`
-  const admin = new pg.Client({ connectionString: BENCH_PG_URL })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  await admin.end()
-  const url = new URL(BENCH_PG_URL)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  const prefix = `${schema}:`
-  return {
-    env: { DATABASE_URL: url.toString(), REDIS_URL, REDIS_KEY_PREFIX: prefix },
-    drop: async () => {
-      const c = new pg.Client({ connectionString: BENCH_PG_URL })
-      await c.connect()
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      await c.end()
-      const r = new Redis(REDIS_URL)
-      let cursor = '0'
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
-        if (keys.length > 0) await r.unlink(...keys)
-        cursor = next
-      } while (cursor !== '0')
-      r.disconnect()
-    }
-  }
+  const [space] = await benchStorages(['redis'])
+  if (space === undefined) throw new Error('PostgreSQL is not reachable')
+  return space
 }
 
 async function startInstance (id: string, env: Record<string, string>, port = 0): Promise<Instance> {

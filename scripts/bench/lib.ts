@@ -174,7 +174,7 @@ export async function benchStorages (only: readonly StorageKey[] = STORAGE_KEYS)
         await adminQuery(`CREATE SCHEMA ${schema}`)
         const url = new URL(BENCH_PG_URL)
         url.searchParams.set('options', `-c search_path=${schema}${extra}`)
-        const redis: Record<string, string> = key === 'redis' ? { REDIS_URL: BENCH_REDIS_URL, REDIS_KEY_PREFIX: `${schema}:`, INSTANCE_ID: 'bench' } : {}
+        const redis: Record<string, string> = key === 'redis' ? { REDIS_URL: BENCH_REDIS_URL, REDIS_KEY_PREFIX: `${schema}:` } : {}
         modes.push({
           key,
           label,
