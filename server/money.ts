@@ -49,15 +49,16 @@ export function parseMoney (value: number | string, field = 'amount'): Fixed {
   return parseDecimal(value, field)
 }
 
-/** A float price (e.g. from a bar) as the exact decimal its shortest representation denotes. */
-/**
- * Below 1e7 a double's spacing (≤ 2⁻²⁹) is under half a unit, so a value with at most 8 decimals is exactly
- * the integer nearest value × 1e8 — confirmed by dividing back (a correctly rounded division that gives the
- * value again). Anything else (more decimals, larger, NaN) takes the decimal-string path.
- */
+/** fromNumber's integer path: below this magnitude, and units of 1e-8 as a double. */
 const FAST_LIMIT = 1e7
 const UNITS = 1e8
 
+/**
+ * A float price (e.g. from a bar) as the exact decimal its shortest representation denotes. Below 1e7 a
+ * double's spacing (≤ 2⁻²⁹) is under half a unit, so a value with at most 8 decimals is exactly the integer
+ * nearest value × 1e8 — confirmed by dividing back (a correctly rounded division that gives the value
+ * again). Anything else (more decimals, larger, NaN) takes the decimal-string path.
+ */
 export function fromNumber (value: number): Fixed {
   if (value < FAST_LIMIT && value > -FAST_LIMIT) {
     const units = Math.round(value * UNITS)

@@ -919,10 +919,10 @@ function floorDiv (a: Fixed, b: Fixed): Fixed {
   return (abs(a) * SCALE) / abs(b)
 }
 
-/** The close of each daily step: the latest of its bars' closes (markets with different calendars may share a day). */
 /** Fills of one step apply in the order their orders were placed. */
 function bySeq (a: PendingFill, b: PendingFill): number { return a.order.seq - b.order.seq }
 
+/** The close of each daily step: the latest of its bars' closes (markets with different calendars may share a day). */
 function dailyCloses (tl: Timeline, series: readonly BarSeries[], closeAt: (symbolIndex: number, day: number) => number): Float64Array {
   const out = new Float64Array(tl.length)
   for (let k = 0; k < tl.length; k++) {
