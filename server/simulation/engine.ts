@@ -812,7 +812,8 @@ export class SimulationEngine {
 
   private snapshot (time: string): AccountSnapshot {
     const p = this.portfolio
-    const equity = p.equity(this.markPrice)
+    const { positions, marketValue } = p.valuedPositions(this.markPrice)
+    const equity = p.cash + marketValue
     return {
       sim_time: time,
       cash: formatMoney(p.cash),
@@ -821,7 +822,7 @@ export class SimulationEngine {
       day_pnl: formatMoney(equity - this.dayStartEquity),
       realized_pnl: formatMoney(p.realizedPnl),
       total_commission: formatMoney(p.totalCommission),
-      positions: p.positions(this.markPrice),
+      positions,
       open_orders: this.book.openCount
     }
   }

@@ -196,14 +196,23 @@ export class Portfolio {
     return v
   }
 
-  positions (markPrice: Float64Array): Position[] {
-    const out: Position[] = []
-    const syms = this.held.slice().sort((a, b) => a - b)
+  /**
+   * The open positions (by symbol index) at their mark prices, and their total market value: one pass, one
+   * conversion of each mark, for the account snapshot (equity = cash + marketValue, as equity() has it).
+   */
+  valuedPositions (markPrice: Float64Array): { positions: Position[], marketValue: Fixed } {
+    const positions: Position[] = []
+    let marketValue = 0n
+    const held = this.held
+    let sorted = true
+    for (let k = 1; k < held.length; k++) if (held[k - 1] > held[k]) sorted = false
+    const syms = sorted ? held : held.slice().sort(byIndex)
     for (const sym of syms) {
       const q = this.qty[sym]
       const mark = fromNumber(markPrice[sym])
       const mv = mul(q, mark)
-      out.push({
+      marketValue += mv
+      positions.push({
         symbol: this.symbols[sym],
         quantity: toNumber(q),
         avg_cost: formatMoney(averagePrice(abs(this.basis[sym]), abs(q))),
@@ -212,9 +221,11 @@ export class Portfolio {
         unrealized_pnl: formatMoney(mv - this.basis[sym])
       })
     }
-    return out
+    return { positions, marketValue }
   }
 }
+
+function byIndex (a: number, b: number): number { return a - b }
 
 /** value / quantity, 8 decimals, half-even (both Fixed). */
 export function averagePrice (value: Fixed, quantity: Fixed): Fixed {

@@ -38,8 +38,9 @@ t.test('average cost blends buys and realized P&L uses it', async (t) => {
   p.applyFill(0, m('10'), m('110'), 0n, T)
   p.applyFill(0, m('-15'), m('120'), 0n, T)
   t.equal(formatMoney(p.realizedPnl), '225.00')
-  const [pos] = p.positions(Float64Array.of(120))
+  const { positions: [pos], marketValue } = p.valuedPositions(Float64Array.of(120))
   t.same([pos.quantity, pos.avg_cost, pos.market_value, pos.unrealized_pnl], [5, '105.00', '600.00', '75.00'])
+  t.equal(marketValue, p.marketValue(Float64Array.of(120)), 'with their total market value')
 })
 
 t.test('a fill that crosses zero closes one trade and opens the other side', async (t) => {
@@ -101,7 +102,7 @@ t.test('covering part of a short realizes P&L against its average price and keep
   p.applyFill(0, m('1'), m('10'), 0n, T)
   t.equal(formatMoney(p.realizedPnl), '0.01')
   t.equal(formatMoney(p.basis[0]), '-20.02')
-  const [pos] = p.positions(Float64Array.of(10))
+  const { positions: [pos] } = p.valuedPositions(Float64Array.of(10))
   t.same([pos.quantity, pos.avg_cost, pos.market_value, pos.unrealized_pnl], [-2, '10.01', '-20.00', '0.02'])
   t.equal(p.trades.length, 0, 'the round trip is still open')
 })
@@ -118,4 +119,16 @@ t.test('a buy that crosses a short to a long closes the short trade and opens a 
   t.equal(formatMoney(p.cash), '9823.50', '10000 + 500 − 675 − 1.50')
   const [open] = p.tradesMarkedAt(Float64Array.of(46), T).slice(1)
   t.same([open.direction, open.quantity, open.gross_pnl, open.commission, open.net_pnl, open.open_at_end], ['long', 5, '5.00', '0.50', '4.50', true])
+})
+
+t.test('positions are listed in the session\'s symbol order, whatever order they were opened in', async (t) => {
+  const p = new Portfolio(m('10000'), ['AAA', 'BBB', 'CCC'])
+  p.applyFill(2, m('1'), m('30'), 0n, T)
+  p.applyFill(0, m('1'), m('10'), 0n, T)
+  const marks = Float64Array.of(11, 20, 31)
+  const { positions, marketValue } = p.valuedPositions(marks)
+  t.same(positions.map((x) => x.symbol), ['AAA', 'CCC'])
+  t.equal(formatMoney(marketValue), '42.00')
+  p.applyFill(1, m('2'), m('20'), 0n, T)
+  t.same(p.valuedPositions(marks).positions.map((x) => x.symbol), ['AAA', 'BBB', 'CCC'])
 })
