@@ -1,5 +1,5 @@
 // Shared wire atoms: dates, timestamps, exact money, ids. Every resource schema builds on these.
-import { Kind, Type, TypeRegistry, type SchemaOptions, type Static, type TUnsafe } from '@sinclair/typebox'
+import { Kind, Type, TypeRegistry, type SchemaOptions, type Static, type TNumber, type TString, type TUnion, type TUnsafe } from '@sinclair/typebox'
 
 /**
  * A string enumeration as JSON Schema `{type: 'string', enum: [...]}`, so OpenAPI (and Swagger UI) shows the
@@ -36,10 +36,12 @@ export const Money = Type.String({
 export type Money = Static<typeof Money>
 
 /** Money on input: a JSON number or a decimal string; parsed exactly by server/money.ts. */
-export const MoneyInput = Type.Union(
-  [Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })],
-  { description: 'Decimal amount: number or decimal string', examples: [100000, '100000.00'] }
-)
+/** A decimal input: a JSON number or a decimal string (read exactly, server/money.ts). */
+export function DecimalInput (options: SchemaOptions): TUnion<[TNumber, TString]> {
+  return Type.Union([Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })], options)
+}
+
+export const MoneyInput = DecimalInput({ description: 'Decimal amount: number or decimal string', examples: [100000, '100000.00'] })
 export type MoneyInput = Static<typeof MoneyInput>
 
 export const SessionId = Type.String({

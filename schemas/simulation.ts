@@ -1,7 +1,7 @@
 // Wire shapes of the simulation: orders, fills, account, ticks, results and the per-session fill settings.
 // server/simulation (the pure engine) produces exactly these objects; REST and WebSocket validate against them.
 import { Type, type Static, type TSchema, type TUnsafe, type TUnion, type TNull } from '@sinclair/typebox'
-import { StringEnum, Money, MoneyInput, SessionId, SymbolInput, Timestamp, DateString } from './common.js'
+import { StringEnum, DecimalInput, Money, MoneyInput, SessionId, SymbolInput, Timestamp, DateString } from './common.js'
 import type { Bar as BarT } from './market-data.js'
 import type { ErrorCode as ErrorCodeT } from './errors.js'
 
@@ -112,11 +112,11 @@ export const OrderRequest = Type.Object(
     notional: Type.Optional(MoneyInput),
     price: Type.Optional(MoneyInput),
     stop_price: Type.Optional(MoneyInput),
-    trail_price: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })], {
+    trail_price: Type.Optional(DecimalInput({
       description: 'trailing_stop only: distance of the stop from the best close, in price units (exactly one of trail_price/trail_percent)',
       examples: [2.5]
     })),
-    trail_percent: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })], {
+    trail_percent: Type.Optional(DecimalInput({
       description: 'trailing_stop only: distance of the stop from the best close, in percent of it (0 < x < 100)',
       examples: [1.5]
     })),
@@ -153,8 +153,8 @@ const replaceFields = {
   quantity: Type.Optional(Quantity),
   price: Type.Optional(MoneyInput),
   stop_price: Type.Optional(MoneyInput),
-  trail_price: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })], { description: 'trailing_stop only' })),
-  trail_percent: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', maxLength: 32 })], { description: 'trailing_stop only' })),
+  trail_price: Type.Optional(DecimalInput({ description: 'trailing_stop only' })),
+  trail_percent: Type.Optional(DecimalInput({ description: 'trailing_stop only' })),
   time_in_force: Type.Optional(ref(TimeInForce)),
   new_order_id: Type.Optional(Type.String({ minLength: 1, maxLength: 60, pattern: '^[A-Za-z0-9_.:-]+$', description: 'Id of the replacing order; default the old id with -r1 (then -r2 …)' }))
 }
