@@ -1,6 +1,7 @@
 // Terminal output of the CLI: aligned tables, key/value blocks, a progress bar, money at 2 decimals, CSV,
 // JSON for --json (full precision), and the one way errors are printed (`error_code: message` plus
 // suggestions on stderr, or the body as JSON).
+import { formatMoney as moneyText, parseMoney } from '../../server/money.js'
 import type { OperationError, StrategyFailedError, UsageError } from './errors.js'
 
 export function printJson (value: unknown): void {
@@ -43,26 +44,21 @@ export function formatMoney (value: string): string {
   return `${sign}${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`
 }
 
-const UNITS = 100_000_000n
-const DECIMAL_8 = /^(-)?(\d+)(?:\.(\d+))?$/
-
 /**
- * A decimal string (or a finite JSON number) as integer units of 1e-8, the server's money scale (digits past
- * the 8th are dropped); undefined when it is not a decimal. For exact sums and comparisons in the CLI.
+ * A decimal string (or a finite JSON number) as integer units of 1e-8, read as the server reads money
+ * (server/money.ts); undefined when it is not a decimal. For exact sums and comparisons in the CLI.
  */
 export function decimalUnits (value: string | number): bigint | undefined {
-  if (typeof value === 'number' && !Number.isFinite(value)) return undefined
-  const m = DECIMAL_8.exec(typeof value === 'number' ? value.toFixed(8) : value.trim())
-  if (m === null) return undefined
-  const u = BigInt(m[2]) * UNITS + BigInt((m[3] ?? '').slice(0, 8).padEnd(8, '0'))
-  return m[1] === '-' ? -u : u
+  try {
+    return parseMoney(value)
+  } catch {
+    return undefined
+  }
 }
 
 /** Units of 1e-8 as a decimal string with at least 2 decimals (the wire's money shape). */
 export function unitsToDecimal (u: bigint): string {
-  const abs = u < 0n ? -u : u
-  const frac = (abs % UNITS).toString().padStart(8, '0').replace(/0+$/, '').padEnd(2, '0')
-  return `${u < 0n && abs !== 0n ? '-' : ''}${abs / UNITS}.${frac}`
+  return moneyText(u, 2)
 }
 
 /** RFC 4180 CSV: a header line and one line per row; fields with commas, quotes or newlines are quoted. */

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises'
 import { Option, type Command } from 'commander'
 import type { Schemas } from '../../../generated-client/index.js'
 import { EquityPoint, TradeRecord } from '../../../schemas/simulation.js'
+import { mul } from '../../../server/money.js'
 import { SessionClient } from '../../session-client.js'
 import { authedClient, contextFrom, resolveApiKey, unwrap, type AuthedClient, type CliContext, type GlobalOptions } from '../api.js'
 import { handleInterrupt, InterruptedError, OperationError, UsageError } from '../errors.js'
@@ -145,8 +146,6 @@ async function control (cmd: Command, id: string, action: 'start' | 'pause' | 'r
 
 // ── watch ──────────────────────────────────────────────────────────────────────────────────────────
 
-const SCALE = 100_000_000n
-
 /** One line of `watch --json`: where the run stands (money as exact decimal strings). */
 interface WatchUpdate {
   session_id: string
@@ -240,7 +239,7 @@ async function watch (ctx: CliContext, id: string): Promise<void> {
         const value = close !== undefined ? decimalUnits(close) : decimalUnits(p.last_price)
         const qty = decimalUnits(p.quantity)
         if (equity === undefined || value === undefined || qty === undefined) { equity = undefined; break }
-        equity += (qty * value) / SCALE
+        equity += mul(qty, value)
       }
       if (equity !== undefined) { update.equity = unitsToDecimal(equity); update.marked_to_market = account.positions.length > 0 }
     }
