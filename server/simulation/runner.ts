@@ -676,4 +676,3 @@ function bySymbolIndex<T> (series: readonly BarSeries[], at: (symbol: string, ar
   const symbols = series.map((s) => s.symbol)
   return (i, arg) => at(symbols[i], arg)
 }
-
