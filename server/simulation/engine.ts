@@ -13,7 +13,8 @@
 //   })
 //   engine.step()        → EngineEvent[] for the next timeline step, in the order things happened:
 //                          fills at the open, then fills inside the bar, then expiries/cancellations,
-//                          then (every_tick) an account_snapshot, and LAST the `tick` that closes the step.
+//                          then (every_tick, or every_fill after a fill) an account_snapshot marked at the
+//                          step's closes, and LAST the `tick` that closes the step.
 //                          After the last tick, one more call returns the closing events
 //                          (open orders cancelled, final account_snapshot, simulation_complete);
 //                          after that, null.
@@ -468,6 +469,7 @@ export class SimulationEngine {
     const k = this.next
     // Advanced first: orders created while this step runs (bracket legs) are placed at step k.
     this.next = k + 1
+    const fillsBefore = this.executions
     if (this.book.openCount > 0) this.processOrders(k, events)
 
     const from = tl.entryStart[k]
@@ -492,7 +494,11 @@ export class SimulationEngine {
       this.daily.push({ day: tl.day[k], timeMs: closeMs, equity: exact, cash: p.cash, drawdownPct: tidy(Math.max(0, dd)) })
       dayClosed = true
     }
-    if (this.frequency === 'every_tick') events.push({ type: 'account_snapshot', data: this.snapshot(this.iso(closeMs)) })
+    // every_fill: one snapshot after the step's fills, once the bars have closed, so its positions are marked at
+    // the closes (its equity is this step's mark) and its open_orders counts only orders still working.
+    if (this.frequency === 'every_tick' || (this.frequency === 'every_fill' && this.executions > fillsBefore)) {
+      events.push({ type: 'account_snapshot', data: this.snapshot(this.iso(closeMs)) })
+    }
     if (dayClosed) this.dayStartEquity = this.daily[this.daily.length - 1].equity
     return k
   }
@@ -736,7 +742,6 @@ export class SimulationEngine {
       }
     })
     events.push(this.update(o, time))
-    if (this.frequency === 'every_fill') events.push({ type: 'account_snapshot', data: this.snapshot(time) })
 
     const sib = o.sibling
     if (sib !== null && sib.isOpen && sib.quantity !== null) {
