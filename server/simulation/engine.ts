@@ -41,6 +41,7 @@ import { IsoFormatter } from '../iso-time.js'
 import { barAt, dayNumberToDate, type BarSeries } from '../market-data/bar-series.js'
 import { abs, formatMoney, fromNumber, max, min, mul, parseMoney, toNumber, type Fixed } from '../money.js'
 import { FILL_POLICY_VERSION, fillAtClose, fillLimit, fillMarket, fillStop, fillStopLimit, type BarPrices, type FillDecision } from './fills.js'
+import type { EquityTrack } from './equity-history.js'
 import { calendarDaysBetween, cagrPct, calmarRatio, maxDrawdownPct, periodReturns, sharpeRatio, sortinoRatio, tidy, tidyOrNull, tradeStats } from './metrics.js'
 import { legIds, OrderBook, OrderRejection, parseOrderFields, trailingStopLevel, WorkingOrder, type Leg } from './order-book.js'
 import { Portfolio, prorate } from './portfolio.js'
@@ -834,6 +835,18 @@ export class SimulationEngine {
 
   account (): AccountSnapshot {
     return this.snapshot(this.simTime)
+  }
+
+  /** The per-step equity marks so far (a view, not a copy) and when each step closed, for GET …/equity. */
+  equityTrack (): EquityTrack {
+    return {
+      sessionId: this.sessionId,
+      initialCapital: toNumber(this.portfolio.initialCapital),
+      values: this.equityByStep.subarray(0, this.next),
+      totalSteps: this.tl.length,
+      closeMs: (k) => this.closeOf(k),
+      iso: (ms) => this.iso(ms)
+    }
   }
 
   orders (): Order[] {
