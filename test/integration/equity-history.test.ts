@@ -2,7 +2,8 @@
 // far (from the first step), thinned to max_points with the troughs kept, and the drawdown the results report
 // at the end; a follow-up call gives only the newer steps; a finished run answers its daily closes; a rebuilt
 // run (after a restart) answers what it answered before. Also item 7 of issue 19: the account snapshot after a
-// fill is marked at the closes and counts only working orders, as GET …/account and …/positions are.
+// fill is marked at the closes and counts only working orders, as GET …/account and …/positions are. With
+// several instances (PostgreSQL and Redis), an instance that does not own the run asks its owner.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../server/app.js'
@@ -11,15 +12,19 @@ import type { Storage } from '../../server/ports/storage.js'
 import { KEYS, TestSocket, listen, testConfig, tokenFor } from '../fixtures/app.js'
 import { runDurable } from '../fixtures/durable-run.js'
 import { startHeldRun } from '../fixtures/held-run.js'
+import { call } from '../fixtures/rest.js'
+import { startLocalCluster, type LocalInstance } from '../fixtures/cluster-in-process.js'
+import { requirePostgres } from '../fixtures/postgres.js'
+import { requireRedis } from '../fixtures/redis.js'
 import { parseDecimal, mul, formatMoney } from '../../server/money.js'
 
 type Api = (method: string, path: string, body?: unknown) => Promise<{ status: number, body: any }>
 
+/** test/fixtures/rest.ts's call, bound to a (changing) base URL and a token. */
 function apiFor (baseUrl: () => string, token: string): Api {
   return async (method, path, body) => {
-    const res = await fetch(`${baseUrl()}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })
-    const text = await res.text()
-    return { status: res.status, body: text.length > 0 ? JSON.parse(text) : undefined }
+    const res = await call(baseUrl(), token, method, path, body)
+    return { status: res.status, body: res.json }
   }
 }
 
@@ -148,4 +153,27 @@ t.test('the snapshot after a fill is marked at the closes, counts working orders
   const curve = (await api('GET', `/sessions/${id}/equity`)).body
   t.equal(curve.points.at(-1).step, tick2.sequence_id)
   t.ok(Math.abs(Number(curve.points.at(-1).equity) - Number(snap.equity)) < 0.01, `and the equity curve's point at this step (${curve.points.at(-1).equity} against ${snap.equity})`)
+})
+
+t.test('several instances: another instance answers the curve of a run owned elsewhere, as the owner does', async (t) => {
+  if (!await requirePostgres(t) || !await requireRedis(t)) return
+  const cluster = await startLocalCluster(t, ['a', 'b'])
+  const [a, b] = [cluster.instances.get('a') as LocalInstance, cluster.instances.get('b') as LocalInstance]
+  const token = await tokenFor(a.baseUrl, KEYS.ent)
+  const id = (await call(a.baseUrl, token, 'POST', '/sessions', { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-03-31' })).json.session_id as string
+  const ws = await TestSocket.open(`${a.wsUrl}?token=${token}`)
+  t.teardown(() => { ws.close() })
+  await ws.next('connection_ready')
+  await ws.request('start_simulation', { session_id: id })
+  for (let step = 1; step <= 10; step++) {
+    await ws.next('tick')
+    if (step === 2) await ws.request('order_batch', { session_id: id, batch_id: 'b2', orders: [{ order_id: 'o2', symbol: 'AAPL', side: 'buy', type: 'market', quantity: 50, time_in_force: 'day' }] })
+    if (step < 10) ws.send({ type: 'tick_ack', data: { session_id: id, sequence_id: step, processing_status: 'ready' } })
+  }
+  const owner = await call(a.baseUrl, token, 'GET', `/sessions/${id}/equity?max_points=8`)
+  const elsewhere = await call(b.baseUrl, token, 'GET', `/sessions/${id}/equity?max_points=8`)
+  t.equal(owner.status, 200)
+  t.match(owner.json, { source: 'steps', steps_done: 10, decimated: true })
+  t.ok(owner.json.points.length <= 8)
+  t.same(elsewhere.json, owner.json, 'B asks the owner (A) and answers what it says')
 })
