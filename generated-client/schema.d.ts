@@ -333,6 +333,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/{id}/equity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The run's equity and drawdown so far, thinned to at most max_points
+         * @description While the run is live (running or paused, also after a restart: a rebuilt run recomputes it), one mark per step at the closes; once it has finished, its daily closes. A longer curve keeps its first and last points and, per bucket of steps, the lowest and highest equity and the deepest drawdown. `max_drawdown_pct` is measured over every step, as GET …/results does. Pass the previous answer's `steps_done` as `after_step` to get only what is new.
+         */
+        get: operations["getEquityHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sessions/{id}/events": {
         parameters: {
             query?: never;
@@ -1907,6 +1927,90 @@ export interface components {
             session_id: string;
             subscribed: boolean;
             last_sequence_id: number;
+        };
+        EquityHistoryQuery: {
+            /**
+             * @description At most this many points (8–2000). A longer curve is thinned: the first and last points, and in each bucket of steps its lowest and highest equity and its deepest drawdown, so troughs survive.
+             * @default 2000
+             */
+            max_points?: number;
+            /**
+             * @description Only the steps after this one (a follow-up call passes the previous answer's `steps_done`). Drawdowns are still measured from the peak of the whole run.
+             * @default 0
+             */
+            after_step?: number;
+        };
+        EquityHistoryPoint: {
+            /** @description The 1-based step (tick sequence_id) the point closes; absent on daily points */
+            step?: number;
+            /**
+             * @description ISO-8601 UTC timestamp
+             * @example 2023-01-03T14:30:00.000Z
+             */
+            sim_time: string;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            equity: string;
+            /** @description Fall from the highest equity so far (the initial capital at first), in percent */
+            drawdown_pct: number;
+        };
+        /**
+         * @example {
+         *       "session_id": "sess_3kT9xQ2mVb7Lw1Rz",
+         *       "source": "steps",
+         *       "steps_done": 3,
+         *       "total_steps": 124,
+         *       "initial_capital": "100000.00",
+         *       "max_drawdown_pct": 0.42,
+         *       "decimated": false,
+         *       "points": [
+         *         {
+         *           "step": 1,
+         *           "sim_time": "2023-01-03T21:00:00.000Z",
+         *           "equity": "100000.00",
+         *           "drawdown_pct": 0
+         *         },
+         *         {
+         *           "step": 2,
+         *           "sim_time": "2023-01-04T21:00:00.000Z",
+         *           "equity": "99580.00",
+         *           "drawdown_pct": 0.42
+         *         },
+         *         {
+         *           "step": 3,
+         *           "sim_time": "2023-01-05T21:00:00.000Z",
+         *           "equity": "100120.50",
+         *           "drawdown_pct": 0
+         *         }
+         *       ]
+         *     }
+         */
+        EquityHistory: {
+            /**
+             * @description Session id: `sess_<random>` or a client-chosen id unique per user
+             * @example sess_3kT9xQ2mVb7Lw1Rz
+             */
+            session_id: string;
+            /**
+             * @description `steps`: a live (running or paused) run, one mark per step at the closes, to the cent. `daily`: a finished run, its daily closes from GET …/results (exact); its max_drawdown_pct is the results' one, over every step.
+             * @enum {string}
+             */
+            source: "steps" | "daily";
+            /** @description Steps replayed so far; the last point closes this step */
+            steps_done: number;
+            total_steps: number;
+            /**
+             * @description Exact decimal amount as a string
+             * @example 100000.00
+             */
+            initial_capital: string;
+            /** @description The run's max drawdown so far over every step (as GET …/results computes it), whatever the thinning */
+            max_drawdown_pct: number;
+            /** @description true when points were left out to stay within max_points */
+            decimated: boolean;
+            points: components["schemas"]["EquityHistoryPoint"][];
         };
         ApiKeyHeaders: {
             /** @description Your API key */
@@ -3781,6 +3885,91 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SimulationResults"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body of every 4xx/5xx response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description STORE_UNAVAILABLE: the database that holds the state does not answer (for instance while PostgreSQL restarts); retry shortly. The error body of every 4xx/5xx response. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getEquityHistory: {
+        parameters: {
+            query?: {
+                /** @description At most this many points (8–2000). A longer curve is thinned: the first and last points, and in each bucket of steps its lowest and highest equity and its deepest drawdown, so troughs survive. */
+                max_points?: number;
+                /** @description Only the steps after this one (a follow-up call passes the previous answer's `steps_done`). Drawdowns are still measured from the peak of the whole run. */
+                after_step?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description Session id: `sess_<random>` or a client-chosen id unique per user
+                 * @example sess_3kT9xQ2mVb7Lw1Rz
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EquityHistory"];
                 };
             };
             /** @description Body of every 4xx/5xx response */

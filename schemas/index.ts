@@ -10,6 +10,7 @@ import { marketDataSchemas } from './market-data.js'
 import { sessionSchemas } from './sessions.js'
 import { simulationSchemas } from './simulation.js'
 import { simulationControlSchemas } from './simulation-control.js'
+import { equityHistorySchemas } from './equity-history.js'
 
 export const allSchemas: TSchema[] = [
   ErrorCode,
@@ -20,6 +21,7 @@ export const allSchemas: TSchema[] = [
   ...sessionSchemas,
   ...simulationSchemas,
   ...simulationControlSchemas,
+  ...equityHistorySchemas,
   ...authSchemas,
   Health,
   ...wsGatewaySchemas

@@ -1,7 +1,8 @@
 // The statistics table's rows: each PerformanceMetrics field, its label, and how the API's value is shown
-// (formatted for reading, never recomputed). Shared by the session page and the browser test that compares it with REST.
+// (to 2 decimals for reading; the exact value is the cell's title). Shared by the session page and the browser
+// tests that compare it with REST.
 import type { Schemas } from '../../generated-client/index.js'
-import { formatMoney, formatNumber, formatPercent, formatRatio } from './format.js'
+import { formatCount, formatMoney, formatNumber, formatPercent, formatRatio } from './format.js'
 
 type Metrics = Schemas['PerformanceMetrics']
 
@@ -15,15 +16,15 @@ export const METRIC_ROWS: Array<[keyof Metrics, string, (v: never) => string]> =
   ['sharpe_ratio', 'Sharpe ratio', formatNumber],
   ['sortino_ratio', 'Sortino ratio', formatNumber],
   ['calmar_ratio', 'Calmar ratio', formatNumber],
-  ['total_trades', 'Trades', formatNumber],
-  ['winning_trades', 'Winning trades', formatNumber],
-  ['losing_trades', 'Losing trades', formatNumber],
+  ['total_trades', 'Trades', formatCount],
+  ['winning_trades', 'Winning trades', formatCount],
+  ['losing_trades', 'Losing trades', formatCount],
   ['win_rate', 'Win rate', formatRatio],
   ['profit_factor', 'Profit factor', formatNumber],
   ['gross_profit', 'Gross profit', formatMoney],
   ['gross_loss', 'Gross loss', formatMoney],
   ['realized_pnl', 'Realized P&L', formatMoney],
   ['total_commission', 'Commission', formatMoney],
-  ['bars_processed', 'Bars processed', formatNumber],
-  ['trading_days', 'Trading days', formatNumber]
+  ['bars_processed', 'Bars processed', formatCount],
+  ['trading_days', 'Trading days', formatCount]
 ]

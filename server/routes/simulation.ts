@@ -1,10 +1,11 @@
-// Simulation over REST for dashboards: start/pause/resume/cancel, orders, account, results and the event
-// log. The same SimulationService calls as the WebSocket handlers.
+// Simulation over REST for dashboards: start/pause/resume/cancel, orders, account, results, the equity curve
+// so far and the event log. The same SimulationService calls as the WebSocket handlers.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { SessionIdParams } from '../../schemas/sessions.js'
 import { EventsQuery, ListOrdersQuery, OrderIdParams, StartSimulationBody, SubmitOrdersBody } from '../../schemas/simulation-control.js'
 import { ReplaceOrderBody } from '../../schemas/simulation.js'
+import { EQUITY_MAX_POINTS, EquityHistoryQuery } from '../../schemas/equity-history.js'
 import { authenticated, authenticatedOptionalBody, bearer, errorResponses } from './route-options.js'
 
 const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -106,6 +107,24 @@ const simulationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     ...auth,
     schema: { ...common, operationId: 'getResults', summary: 'Metrics, equity curve and trades of a completed run', response: { 200: Type.Ref('SimulationResults'), ...errors } }
   }, async (request) => await sim.results(request.user, request.params.id))
+
+  app.get('/sessions/:id/equity', {
+    ...auth,
+    schema: {
+      ...common,
+      operationId: 'getEquityHistory',
+      summary: 'The run\'s equity and drawdown so far, thinned to at most max_points',
+      description: 'While the run is live (running or paused, also after a restart: a rebuilt run recomputes it), one mark per step at the ' +
+        'closes; once it has finished, its daily closes. A longer curve keeps its first and last points and, per bucket of steps, the lowest and ' +
+        'highest equity and the deepest drawdown. `max_drawdown_pct` is measured over every step, as GET …/results does. ' +
+        'Pass the previous answer\'s `steps_done` as `after_step` to get only what is new.',
+      querystring: EquityHistoryQuery,
+      response: { 200: Type.Ref('EquityHistory'), ...errors }
+    }
+  }, async (request) => await sim.equity(request.user, request.params.id, {
+    maxPoints: request.query.max_points ?? EQUITY_MAX_POINTS,
+    afterStep: request.query.after_step ?? 0
+  }))
 
   app.get('/sessions/:id/events', {
     ...auth,

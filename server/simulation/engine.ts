@@ -13,7 +13,8 @@
 //   })
 //   engine.step()        → EngineEvent[] for the next timeline step, in the order things happened:
 //                          fills at the open, then fills inside the bar, then expiries/cancellations,
-//                          then (every_tick) an account_snapshot, and LAST the `tick` that closes the step.
+//                          then (every_tick, or every_fill after a fill) an account_snapshot marked at the
+//                          step's closes, and LAST the `tick` that closes the step.
 //                          After the last tick, one more call returns the closing events
 //                          (open orders cancelled, final account_snapshot, simulation_complete);
 //                          after that, null.
@@ -40,6 +41,7 @@ import { IsoFormatter } from '../iso-time.js'
 import { barAt, dayNumberToDate, type BarSeries } from '../market-data/bar-series.js'
 import { abs, formatMoney, fromNumber, max, min, mul, parseMoney, toNumber, type Fixed } from '../money.js'
 import { FILL_POLICY_VERSION, fillAtClose, fillLimit, fillMarket, fillStop, fillStopLimit, type BarPrices, type FillDecision } from './fills.js'
+import type { EquityTrack } from './equity-history.js'
 import { calendarDaysBetween, cagrPct, calmarRatio, maxDrawdownPct, periodReturns, sharpeRatio, sortinoRatio, tidy, tidyOrNull, tradeStats } from './metrics.js'
 import { legIds, OrderBook, OrderRejection, parseOrderFields, trailingStopLevel, WorkingOrder, type Leg } from './order-book.js'
 import { Portfolio, prorate } from './portfolio.js'
@@ -468,6 +470,7 @@ export class SimulationEngine {
     const k = this.next
     // Advanced first: orders created while this step runs (bracket legs) are placed at step k.
     this.next = k + 1
+    const fillsBefore = this.executions
     if (this.book.openCount > 0) this.processOrders(k, events)
 
     const from = tl.entryStart[k]
@@ -492,7 +495,11 @@ export class SimulationEngine {
       this.daily.push({ day: tl.day[k], timeMs: closeMs, equity: exact, cash: p.cash, drawdownPct: tidy(Math.max(0, dd)) })
       dayClosed = true
     }
-    if (this.frequency === 'every_tick') events.push({ type: 'account_snapshot', data: this.snapshot(this.iso(closeMs)) })
+    // every_fill: one snapshot after the step's fills, once the bars have closed, so its positions are marked at
+    // the closes (its equity is this step's mark) and its open_orders counts only orders still working.
+    if (this.frequency === 'every_tick' || (this.frequency === 'every_fill' && this.executions > fillsBefore)) {
+      events.push({ type: 'account_snapshot', data: this.snapshot(this.iso(closeMs)) })
+    }
     if (dayClosed) this.dayStartEquity = this.daily[this.daily.length - 1].equity
     return k
   }
@@ -736,7 +743,6 @@ export class SimulationEngine {
       }
     })
     events.push(this.update(o, time))
-    if (this.frequency === 'every_fill') events.push({ type: 'account_snapshot', data: this.snapshot(time) })
 
     const sib = o.sibling
     if (sib !== null && sib.isOpen && sib.quantity !== null) {
@@ -829,6 +835,18 @@ export class SimulationEngine {
 
   account (): AccountSnapshot {
     return this.snapshot(this.simTime)
+  }
+
+  /** The per-step equity marks so far (a view, not a copy) and when each step closed, for GET …/equity. */
+  equityTrack (): EquityTrack {
+    return {
+      sessionId: this.sessionId,
+      initialCapital: toNumber(this.portfolio.initialCapital),
+      values: this.equityByStep.subarray(0, this.next),
+      totalSteps: this.tl.length,
+      closeMs: (k) => this.closeOf(k),
+      iso: (ms) => this.iso(ms)
+    }
   }
 
   orders (): Order[] {

@@ -16,6 +16,8 @@ import type { EngineEvent } from './engine.js'
 import type { Timeline } from './timeline.js'
 import { NO_STEP, SimulationEngine } from './engine.js'
 import { EventLog } from './event-log.js'
+import { dailyEquityHistory, stepEquityHistory, type EquityWindow } from './equity-history.js'
+import type { EquityHistory } from '../../schemas/equity-history.js'
 import { IsoFormatter } from '../iso-time.js'
 import type { MarketSession, SimulationSettings } from '../../schemas/simulation.js'
 
@@ -272,6 +274,13 @@ export class SimulationRunner {
       throw new AppError('INVALID_STATE', 'Results are available when the simulation has completed', { state: this.#state })
     }
     return results
+  }
+
+  /** The equity curve so far: the engine's per-step marks while it runs, the results' daily closes once completed. */
+  equityHistory (window: EquityWindow): EquityHistory {
+    const engine = this.#engine
+    if (engine !== undefined) return stepEquityHistory(engine.equityTrack(), window)
+    return dailyEquityHistory(this.results(), this.#totalTicks, window)
   }
 
   /** Step again if the run can (its ownership was confirmed after a stall at the lease deadline). */

@@ -36,6 +36,8 @@ import type { Session, SessionState } from '../../schemas/sessions.js'
 import type { AccountSnapshot, BatchAck, MarketSession, Order, OrderBatchData, OrderUpdate, ReplaceOrderBody, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
 import type { EventPage, OrderStatusFilter, PositionList, SessionEvent, SimulationStateData, StateSyncData, SubscriptionData } from '../../schemas/simulation-control.js'
 import { ordersWithStatus } from './order-filter.js'
+import type { EquityHistory } from '../../schemas/equity-history.js'
+import { dailyEquityHistory, type EquityWindow } from './equity-history.js'
 import { AppError, isAppError } from '../app-error.js'
 import type { BarSeries } from '../market-data/bar-series.js'
 import { SharedCache, type Lease, type SharedCacheStats } from '../market-data/shared-cache.js'
@@ -557,6 +559,16 @@ export class SimulationService {
         throw new AppError('INVALID_STATE', 'Results are available when the simulation has completed', { state: stored.state })
       }
       return stored.results
+    })
+  }
+
+  /** The run's equity curve so far, thinned (equity-history.ts); a finished run's from its stored results. */
+  async equity (user: SessionUser, sessionId: string, window: EquityWindow): Promise<EquityHistory> {
+    return await this.#routed(user, sessionId, 'equity', { ...window }, async (run) => run.runner.equityHistory(window), undefined, async () => {
+      const { estimated_ticks: total } = await this.#sessions.get(user, sessionId)
+      const { results, state } = await this.#stored(user, sessionId)
+      if (results === null) throw new AppError('INVALID_STATE', 'The run failed; it has no equity curve to show', { state })
+      return dailyEquityHistory(results, total, window)
     })
   }
 
@@ -1106,6 +1118,7 @@ export class SimulationService {
         case 'list_orders': value = run.runner.orders(); break
         case 'account': value = run.runner.account(); break
         case 'results': value = run.runner.results(); break
+        case 'equity': value = run.runner.equityHistory(args as unknown as EquityWindow); break
         case 'state': value = run.runner.stateData(); break
         case 'pause': value = await this.#pauseHere(run, rid); break
         case 'resume': value = await this.#resumeHere(run, rid); break

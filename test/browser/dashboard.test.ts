@@ -154,8 +154,9 @@ if (browserAvailable(t)) {
       const cell = await page.locator(`#stats-table tr[data-metric="${key}"] td`).textContent()
       t.equal(cell, (fmt as (v: unknown) => string)(results.metrics[key]), `${key}`)
     }
-    const equityCell = await page.locator('#stats-table tr[data-metric="final_equity"] td').textContent()
-    t.equal(equityCell?.replace(/,/g, ''), results.metrics.final_equity, 'final equity is the API\'s string, only grouped')
+    const equityCell = page.locator('#stats-table tr[data-metric="final_equity"] td')
+    t.equal(await equityCell.getAttribute('title'), results.metrics.final_equity, 'final equity: the API\'s exact string on hover')
+    t.equal(await equityCell.textContent(), formatMoney(results.metrics.final_equity), 'and to the cent, grouped, in the cell')
     t.equal(await page.locator('#trades-table tbody tr').count(), results.trades.length)
     const firstNet = await page.locator(`#trades-table tbody tr[data-trade-id="${results.trades[0].trade_id}"] td:nth-child(10)`).textContent()
     t.equal(firstNet?.replace(/^\+/, ''), formatMoney(results.trades[0].net_pnl))

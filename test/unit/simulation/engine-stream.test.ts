@@ -60,6 +60,18 @@ t.test('every_fill puts an account snapshot right after each fill', async (t) =>
   t.same((e.step() ?? []).map((x) => x.type), ['execution_report', 'order_update', 'account_snapshot', 'tick'])
 })
 
+t.test('every_fill sends one snapshot after all of a step\'s fills, counting only the orders still working', async (t) => {
+  const e = engineFor(dailySeries('AAA', [flat(100), [100, 101, 98, 100], flat(100)]))
+  steps(e, 1)
+  submit(e, [order({ order_id: 'lim', type: 'limit', price: 99 }), order({ order_id: 'mkt' }), order({ order_id: 'far', type: 'limit', price: 50, time_in_force: 'gtc' })])
+  const ev = e.step() ?? []
+  t.same(ev.map((x) => x.type), ['execution_report', 'order_update', 'execution_report', 'order_update', 'account_snapshot', 'tick'])
+  const snap = ev.find((x) => x.type === 'account_snapshot')?.data as { open_orders: number, positions: Array<{ quantity: number, last_price: string }> }
+  t.equal(snap.open_orders, 1, 'the two filled orders are gone; the far limit still works')
+  t.match(snap.positions[0], { quantity: 20, last_price: '100.00' })
+  t.same((e.step() ?? []).map((x) => x.type), ['tick'], 'a step without a fill sends no snapshot')
+})
+
 t.test('every_tick puts one account snapshot before each tick', async (t) => {
   const e = engineFor(dailySeries('AAA', [flat(100), flat(100)]), { accountUpdateFrequency: 'every_tick' })
   t.same((e.step() ?? []).map((x) => x.type), ['account_snapshot', 'tick'])

@@ -284,19 +284,21 @@ t.test('§5 there is no margin call: a short far under water stays open with neg
   t.same([a.positions[0].quantity, a.equity, a.buying_power], [-10, '-1000.00', '-2500.00'])
 })
 
-t.test('§5 positions: average cost without commission, last price is the fill inside the bar then the close', async (t) => {
+t.test('§5 positions: average cost without commission, marked at the last close, in the snapshot after the fill too', async (t) => {
   const e = engineFor(dailySeries('AAA', [flat(100), [101, 104, 100, 103], flat(110)]), { settings: { commission_per_share: 0.01 } })
   steps(e, 1)
   submit(e, [order({ order_id: 'b' })])
   const ev = steps(e, 1)
-  const snap = ev.find((x) => x.type === 'account_snapshot')?.data as { positions: Array<Record<string, unknown>>, cash: string, equity: string }
-  t.match(snap.positions[0], { avg_cost: '101.00', last_price: '101.00', market_value: '1010.00', unrealized_pnl: '0.00' })
-  t.same([snap.cash, snap.equity], ['98989.90', '99999.90'])
-  t.match(e.account().positions[0], { last_price: '103.00', market_value: '1030.00', unrealized_pnl: '20.00' })
+  const snap = ev.find((x) => x.type === 'account_snapshot')?.data as { positions: Array<Record<string, unknown>>, cash: string, equity: string, open_orders: number, sim_time: string }
+  t.match(snap.positions[0], { avg_cost: '101.00', last_price: '103.00', market_value: '1030.00', unrealized_pnl: '20.00' })
+  t.same([snap.cash, snap.equity, snap.open_orders], ['98989.90', '100019.90', 0], 'equity = cash + the position at the close; the filled order no longer counts')
+  t.equal(snap.sim_time, (ev.find((x) => x.type === 'tick')?.data as { sim_time: string }).sim_time, 'stamped at the step\'s close')
+  const a = e.account()
+  t.same([a.positions, a.equity, a.open_orders], [snap.positions, snap.equity, snap.open_orders], 'the account between steps holds the snapshot\'s marks')
   submit(e, [order({ order_id: 's', side: 'sell' })])
   steps(e, 1)
-  const a = e.account()
-  t.same([a.realized_pnl, a.total_commission, a.cash, a.equity], ['90.00', '0.20', '100089.80', '100089.80'], 'realized P&L is gross of commission')
+  const after = e.account()
+  t.same([after.realized_pnl, after.total_commission, after.cash, after.equity], ['90.00', '0.20', '100089.80', '100089.80'], 'realized P&L is gross of commission')
 })
 
 t.test('§5 day_pnl is equity minus the previous trading day\'s closing equity (initial capital on day one)', async (t) => {
