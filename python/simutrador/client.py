@@ -1,0 +1,542 @@
+"""SessionClient: the SDK over the WebSocket ``/ws/simulate``, as the TypeScript SDK's
+client/session-client.ts. It turns an API key into tokens (renewed before they expire), correlates replies
+by ``request_id`` with a per-request timeout, raises typed exceptions carrying the server's ``error_code``,
+keeps the connection alive with pings and reconnects with exponential backoff and full jitter when it drops.
+Given several URLs (instances of one service) the first connect takes the first that answers and every
+reconnect moves on to the next. Server frames (and the client's own ``connected`` / ``disconnected`` /
+``reconnecting`` events) come out of :meth:`SessionClient.events` in arrival order.
+
+Written against websockets 10.4 (Debian's python3-websockets) and the same calls of later releases:
+``websockets.connect``, ``recv``, ``send`` and ``close`` mean the same in the legacy and the new asyncio
+implementations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Mapping, Optional, Sequence
+from urllib.parse import quote
+
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from .decimals import dumps, loads
+from .errors import SimutradorError, client_error, server_error
+from .rest import TokenCache
+from .urls import ServerUrl, UrlRotation, parse_server_urls
+
+log = logging.getLogger("simutrador")
+
+_connect: Callable[..., Any] = websockets.connect
+_WS_MAJOR = int(str(getattr(websockets, "__version__", "10")).split(".")[0])
+
+CLOSE_TOKEN_EXPIRED = 4001
+CLOSE_NORMAL = 1000
+#: Largest frame accepted (state_sync pages are about 1 MiB; websockets' own default, 1 MiB, is too small).
+MAX_FRAME_BYTES = 32 * 2**20
+
+ConnectionState = Literal["idle", "connecting", "open", "reconnecting", "closed"]
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectPolicy:
+    """The n-th attempt of an outage waits a random time in [0, min(max_delay, base_delay·2ⁿ⁻¹)] seconds."""
+
+    base_delay: float = 0.25
+    max_delay: float = 10.0
+    max_attempts: Optional[int] = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    request_id: str
+    type: str
+    data: Any
+    reply_type: str
+    idempotent: bool
+    future: asyncio.Future[Any]
+    sent: bool = False
+
+
+class _ConnectFailure(Exception):
+    def __init__(self, error: SimutradorError, status: Optional[int]) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.status = status
+
+
+class EventStream:
+    """Every event from its creation on, buffered while the consumer is busy; ends when the client closes."""
+
+    _END: Any = object()
+
+    def __init__(self, client: SessionClient) -> None:
+        self._client = client
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._done = False
+
+    def push(self, event: Event) -> None:
+        self._queue.put_nowait(event)
+
+    def end(self) -> None:
+        self._queue.put_nowait(self._END)
+
+    def close(self) -> None:
+        self._done = True
+        self._client._sinks.discard(self)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._done:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is self._END:
+            self.close()
+            raise StopAsyncIteration
+        return item  # type: ignore[no-any-return]
+
+
+class SessionClient:
+    """One WebSocket connection to SimuTrador (and its replacements after drops)."""
+
+    def __init__(self, url: str | Sequence[str], *, api_key: str | None = None, access_token: str | None = None,
+                 request_timeout: float = 10.0, reconnect: ReconnectPolicy | None = ReconnectPolicy(),
+                 ping_interval: float | None = None, token_refresh_margin: float = 30.0) -> None:
+        self._urls: UrlRotation[ServerUrl] = UrlRotation(parse_server_urls(url, "url"))
+        self._tokens = TokenCache(api_key, access_token, token_refresh_margin)
+        self.request_timeout = request_timeout
+        self._reconnect = reconnect
+        self._ping_interval = ping_interval
+        self._id_prefix = secrets.token_hex(4)
+        self._next_id = 1
+        self._state: ConnectionState = "idle"
+        self._ws: Any = None
+        self._ready: Optional[dict[str, Any]] = None
+        self._last_inbound = 0.0
+        self._pending: dict[str, _Pending] = {}
+        self._sinks: set[EventStream] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._wake: Optional[asyncio.Event] = None
+        self._connect_lock = asyncio.Lock()
+        #: Connections made so far (the first and every reconnect).
+        self.connection_count = 0
+
+    # ── public ────────────────────────────────────────────────────────────────────────────────────────
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def connection_info(self) -> Optional[dict[str, Any]]:
+        """The server's greeting of the current connection (user, plan, limits, expiry)."""
+        return self._ready
+
+    @property
+    def url(self) -> str:
+        """The server URL (as given) of the current connection, or of the attempt in progress."""
+        return self._urls.current.url
+
+    @property
+    def http_url(self) -> str:
+        """The HTTP base of the current server (``http://host:port/``)."""
+        return self._urls.current.http
+
+    async def token(self) -> str:
+        """A valid access token for REST calls to the current server."""
+        return await self._tokens.get(self._urls.current.http, self.request_timeout)
+
+    async def __aenter__(self) -> SessionClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self) -> dict[str, Any]:
+        """Open the connection (token, upgrade, ``connection_ready``); idempotent while open."""
+        async with self._connect_lock:
+            if self._state == "closed":
+                raise client_error("CLIENT_CLOSED", "The client was closed")
+            if self._state == "open" and self._ready is not None:
+                return self._ready
+            self._state = "connecting"
+            try:
+                ready = await self._open_first()
+            except _ConnectFailure as failure:
+                if self._state == "connecting":
+                    self._state = "idle"
+                raise failure.error from None
+            except BaseException:
+                if self._state == "connecting":
+                    self._state = "idle"
+                raise
+            if self._state != "connecting":
+                await self._drop_socket()
+                raise client_error("CLIENT_CLOSED", "The client was closed while connecting")
+            self._connected(ready, reconnected=False)
+            return ready
+
+    async def request(self, type: str, data: Any, reply_type: str, *, timeout: float | None = None,
+                      idempotent: bool = False) -> Any:
+        """Send ``type`` with ``data`` and return the ``data`` of the reply of ``reply_type`` that echoes its
+        request_id; raise the server's error, REQUEST_TIMEOUT, or CONNECTION_LOST (a non-idempotent request
+        whose connection dropped before the reply may or may not have been applied). While reconnecting,
+        the request waits (its timeout running) and is sent once the connection is back."""
+        if self._state == "closed":
+            raise client_error("CLIENT_CLOSED", "The client was closed")
+        if self._state == "idle":
+            raise client_error("NOT_CONNECTED", "Call connect() before sending requests")
+        request_id = f"{self._id_prefix}-{self._next_id}"
+        self._next_id += 1
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        wait = self.request_timeout if timeout is None else timeout
+        pending = _Pending(request_id, type, data, reply_type, idempotent, future)
+        self._pending[request_id] = pending
+
+        def expire() -> None:
+            if not future.done():
+                future.set_exception(client_error("REQUEST_TIMEOUT", f"No reply to '{type}' within {wait:g} s", request_id=request_id))
+        timer = loop.call_later(wait, expire)
+        try:
+            if self._state == "open":
+                await self._send_pending(pending)
+            return await future
+        finally:
+            timer.cancel()
+            self._pending.pop(request_id, None)
+
+    async def send(self, type: str, data: Any) -> bool:
+        """Send a message that has no reply (an acknowledgement) on the current connection; False when there
+        is none (nothing is queued: a late acknowledgement is worse than none)."""
+        return await self._send_text(dumps({"type": type, "data": data}))
+
+    def events(self) -> EventStream:
+        """Every event from now on: server frames ``{type, data, request_id?, sequence_id?, timestamp}`` and
+        the client's ``connected`` / ``disconnected`` / ``reconnecting``."""
+        stream = EventStream(self)
+        if self._state == "closed":
+            stream.end()
+        else:
+            self._sinks.add(stream)
+        return stream
+
+    async def close(self) -> None:
+        """Close for good: no reconnect; pending requests fail with CLIENT_CLOSED; event streams end."""
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        if self._wake is not None:
+            self._wake.set()
+        self._fail_pending(lambda p: True, lambda p: client_error("CLIENT_CLOSED", "The client was closed", request_id=p.request_id))
+        await self._drop_socket()
+        for task in list(self._tasks):
+            task.cancel()
+        self._emit("disconnected", {"code": CLOSE_NORMAL, "reason": "client closed", "will_reconnect": False, "url": self.url})
+        for sink in list(self._sinks):
+            sink.end()
+
+    # ── session helpers ───────────────────────────────────────────────────────────────────────────────
+
+    async def create_session(self, params: Mapping[str, Any], *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Create a session (state ``ready``). The idempotency key makes it safe to re-send after a drop."""
+        body = {**params, "idempotency_key": idempotency_key or str(uuid.uuid4())}
+        return await self.request("create_session", body, "session_created", idempotent=True)  # type: ignore[no-any-return]
+
+    async def get_session(self, session_id: str) -> dict[str, Any]:
+        return await self.request("get_session", {"session_id": session_id}, "session_info", idempotent=True)  # type: ignore[no-any-return]
+
+    async def delete_session(self, session_id: str) -> dict[str, Any]:
+        return await self.request("delete_session", {"session_id": session_id}, "session_deleted")  # type: ignore[no-any-return]
+
+    # ── connection ────────────────────────────────────────────────────────────────────────────────────
+
+    async def _open_first(self) -> dict[str, Any]:
+        """Each URL in order until one answers; a refusal every instance would repeat (a bad key) ends it."""
+        failures: list[tuple[str, _ConnectFailure]] = []
+        n = len(self._urls.entries)
+        for i in range(n):
+            target = self._urls.reset() if i == 0 else self._urls.advance()
+            try:
+                return await self._open_renewing()
+            except _ConnectFailure as failure:
+                if not failure.error.retriable or self._state != "connecting" or n == 1:
+                    raise
+                failures.append((target.url, failure))
+        last = failures[-1][1]
+        summary = "; ".join(f"{u}: {f.error.error_code}: {f.error.message}" for u, f in failures)
+        err = SimutradorError(last.error.error_code, f"None of the {n} server URLs answered ({summary})",
+                              details={**last.error.details, "attempts": [{"url": u, "error_code": f.error.error_code, "message": f.error.message} for u, f in failures]},
+                              retriable=last.error.retriable)
+        raise _ConnectFailure(err, last.status)
+
+    async def _open_renewing(self) -> dict[str, Any]:
+        try:
+            return await self._open()
+        except _ConnectFailure as failure:
+            if failure.status != 401 or self._tokens.api_key is None:
+                raise
+            self._tokens.invalidate()
+            return await self._open()
+
+    async def _open(self) -> dict[str, Any]:
+        """One attempt at the current URL: token, upgrade, ``connection_ready``."""
+        target = self._urls.current
+        try:
+            token = await self._tokens.get(target.http, self.request_timeout)
+        except SimutradorError as err:
+            status = err.http_status
+            # A refused key is refused again; no answer or a 5xx may answer later, and another instance now.
+            retriable = err.source == "client" or err.error_code == "RATE_LIMIT_EXCEEDED" or (isinstance(status, int) and status >= 500)
+            err.retriable = retriable
+            if err.source == "client":
+                err.message = f"Cannot get a token from {target.http}: {err.message}"
+            raise _ConnectFailure(err, status) from err
+        kwargs: dict[str, Any] = {"open_timeout": self.request_timeout, "ping_interval": None, "close_timeout": 1,
+                                  "max_size": MAX_FRAME_BYTES, "compression": None}
+        if _WS_MAJOR >= 15:
+            kwargs["proxy"] = None  # a local simulation server is never behind the environment's proxy
+        try:
+            ws = await _connect(f"{target.ws}?token={quote(token, safe='')}", **kwargs)
+        except InvalidHandshake as err:
+            raise self._refused(err, target) from err
+        except (OSError, asyncio.TimeoutError, InvalidURI) as err:
+            raise _ConnectFailure(client_error("CONNECTION_FAILED", f"Cannot connect to {target.ws}: {err or type(err).__name__}"), None) from err
+        try:
+            while True:
+                raw = await asyncio.wait_for(ws.recv(), self.request_timeout)
+                frame = loads(raw if isinstance(raw, str) else raw.decode("utf-8"))
+                if isinstance(frame, dict) and frame.get("type") == "connection_ready":
+                    break
+        except asyncio.TimeoutError:
+            await self._abort(ws)
+            raise _ConnectFailure(client_error("CONNECTION_FAILED", f"No connection_ready within {self.request_timeout:g} s"), None) from None
+        except ConnectionClosed as err:
+            code, reason = _close_of(err)
+            raise _ConnectFailure(client_error("CONNECTION_FAILED", f"Connection closed before connection_ready ({code} {reason})"), None) from None
+        self._attach(ws)
+        ready: dict[str, Any] = frame["data"]
+        self._ready = ready
+        return ready
+
+    def _refused(self, err: InvalidHandshake, target: ServerUrl) -> _ConnectFailure:
+        """The upgrade was refused with an HTTP status (and, on newer websockets, its error body)."""
+        response = getattr(err, "response", None)
+        status = getattr(err, "status_code", None) or getattr(response, "status_code", None)
+        body: Any = None
+        raw_body = getattr(response, "body", None)
+        if isinstance(raw_body, (bytes, str)) and raw_body:
+            try:
+                body = loads(raw_body if isinstance(raw_body, str) else raw_body.decode("utf-8"))
+            except ValueError:
+                body = None
+        if isinstance(body, dict) and isinstance(body.get("error_code"), str):
+            error: SimutradorError = server_error(body, source="http")
+        elif status is None:
+            return _ConnectFailure(client_error("CONNECTION_FAILED", f"Cannot connect to {target.ws}: {err}"), None)
+        else:
+            code = {401: "UNAUTHORIZED", 403: "ORIGIN_NOT_ALLOWED", 429: "CONNECTION_LIMIT_EXCEEDED"}.get(int(status), "CONNECTION_FAILED")
+            error = server_error({"error_code": code, "message": f"Upgrade refused with HTTP {status}"}, source="http")
+        error.retriable = int(status or 0) != 401 or self._tokens.api_key is not None
+        return _ConnectFailure(error, int(status) if status is not None else None)
+
+    def _attach(self, ws: Any) -> None:
+        self._ws = ws
+        self._last_inbound = asyncio.get_running_loop().time()
+        self._spawn(self._read(ws))
+
+    def _connected(self, ready: dict[str, Any], *, reconnected: bool) -> None:
+        self._state = "open"
+        self.connection_count += 1
+        self._start_ping(ready)
+        for p in list(self._pending.values()):
+            if not p.sent:
+                self._spawn(self._send_pending(p))
+        self._emit("connected", {"reconnected": reconnected, "ready": ready, "url": self.url})
+
+    async def _read(self, ws: Any) -> None:
+        code, reason = 1006, ""
+        try:
+            while True:
+                raw = await ws.recv()
+                self._last_inbound = asyncio.get_running_loop().time()
+                try:
+                    frame = loads(raw if isinstance(raw, str) else raw.decode("utf-8"))
+                except ValueError:
+                    continue
+                if isinstance(frame, dict) and isinstance(frame.get("type"), str):
+                    self._on_frame(frame)
+        except ConnectionClosed as err:
+            code, reason = _close_of(err)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug here must not leave the run waiting on a socket nobody reads
+            log.exception("simutrador: reading the connection failed")
+            await self._abort(ws)
+        self._on_closed(ws, code, reason)
+
+    def _on_frame(self, frame: Event) -> None:
+        request_id = frame.get("request_id")
+        if request_id is not None:
+            pending = self._pending.get(request_id)
+            if pending is not None and not pending.future.done():
+                kind = frame["type"]
+                if kind == pending.reply_type:
+                    pending.future.set_result(frame.get("data"))
+                elif kind in ("session_error", "error"):
+                    pending.future.set_exception(server_error(frame.get("data") or {}, source=kind, request_id=request_id))
+        for sink in self._sinks:
+            sink.push(frame)
+
+    def _on_closed(self, ws: Any, code: int, reason: str) -> None:
+        if self._ws is not ws:
+            return
+        self._ws = None
+        if self._state == "closed":
+            return
+        will_reconnect = self._reconnect is not None
+        self._fail_pending(
+            lambda p: p.sent and (not p.idempotent or not will_reconnect),
+            lambda p: client_error("CONNECTION_LOST", f"Connection lost ({code}) before the reply to '{p.type}'; it may or may not have been applied",
+                                   request_id=p.request_id, details={"close_code": code}),
+        )
+        for p in self._pending.values():
+            p.sent = False
+        if code == CLOSE_TOKEN_EXPIRED:
+            self._tokens.invalidate()
+        self._emit("disconnected", {"code": code, "reason": reason, "will_reconnect": will_reconnect, "url": self.url})
+        if not will_reconnect:
+            self._state = "closed"
+            self._fail_pending(lambda p: True, lambda p: client_error("CONNECTION_LOST", f"Connection lost ({code})", request_id=p.request_id))
+            for sink in list(self._sinks):
+                sink.end()
+            return
+        self._state = "reconnecting"
+        self._spawn(self._reconnect_loop(code))
+
+    async def _reconnect_loop(self, close_code: int) -> None:
+        policy = self._reconnect
+        assert policy is not None
+        last_error: Optional[SimutradorError] = None
+        attempt = 0
+        while self._state == "reconnecting":
+            attempt += 1
+            if policy.max_attempts is not None and attempt > policy.max_attempts:
+                self._give_up(last_error or client_error("CONNECTION_LOST", "Reconnect attempts exhausted"))
+                return
+            # An expired token: at once, to the same (alive) instance. Any other drop may mean the instance
+            # died: each attempt goes to the next URL.
+            renewal = attempt == 1 and close_code == CLOSE_TOKEN_EXPIRED
+            target = self._urls.current if renewal else self._urls.advance()
+            delay = 0.0 if renewal else random.random() * min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+            self._emit("reconnecting", {"attempt": attempt, "delay_ms": round(delay * 1000), "url": target.url,
+                                        **({"last_error": f"{last_error.error_code}: {last_error.message}"} if last_error else {})})
+            self._wake = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            self._wake = None
+            if self._state != "reconnecting":
+                return
+            try:
+                ready = await self._open()
+            except _ConnectFailure as failure:
+                last_error = failure.error
+                if failure.status == 401:
+                    self._tokens.invalidate()
+                if not failure.error.retriable:
+                    self._give_up(failure.error)
+                    return
+                continue
+            if self._state != "reconnecting":
+                await self._drop_socket()
+                return
+            self._connected(ready, reconnected=True)
+            return
+
+    def _give_up(self, err: SimutradorError) -> None:
+        self._state = "closed"
+        self._fail_pending(lambda p: True, lambda p: SimutradorError(err.error_code, f"Could not reconnect: {err.message}", details=err.details,
+                                                                      request_id=p.request_id, retriable=False))
+        self._emit("disconnected", {"code": 0, "reason": f"gave up reconnecting: {err.error_code}: {err.message}", "will_reconnect": False, "url": self.url})
+        for sink in list(self._sinks):
+            sink.end()
+
+    def _start_ping(self, ready: Mapping[str, Any]) -> None:
+        # Any inbound message resets the server's idle timer; three pings per idle window survive one loss.
+        interval = self._ping_interval or max(1.0, float(ready.get("idle_timeout_sec", 300)) / 3)
+        ws = self._ws
+        self._spawn(self._ping_loop(ws, interval))
+
+    async def _ping_loop(self, ws: Any, interval: float) -> None:
+        loop = asyncio.get_running_loop()
+        while self._ws is ws and ws is not None:
+            await asyncio.sleep(interval)
+            if self._ws is not ws:
+                return
+            # No frame (not even a pong) for two intervals plus a timeout: the link is dead without a close.
+            if loop.time() - self._last_inbound > 2 * interval + self.request_timeout:
+                await self._abort(ws)
+                return
+            await self._send_text(dumps({"type": "ping", "data": {}}))
+
+    # ── frames ────────────────────────────────────────────────────────────────────────────────────────
+
+    async def _send_text(self, text: str) -> bool:
+        ws = self._ws
+        if ws is None or self._state != "open":
+            return False
+        try:
+            await ws.send(text)
+            return True
+        except ConnectionClosed:
+            return False
+
+    async def _send_pending(self, p: _Pending) -> None:
+        if p.sent or p.future.done():
+            return
+        p.sent = await self._send_text(dumps({"type": p.type, "data": p.data, "request_id": p.request_id}))
+
+    def _fail_pending(self, which: Callable[[_Pending], bool], error: Callable[[_Pending], SimutradorError]) -> None:
+        for p in list(self._pending.values()):
+            if which(p) and not p.future.done():
+                p.future.set_exception(error(p))
+
+    def _emit(self, type: str, data: dict[str, Any]) -> None:
+        for sink in list(self._sinks):
+            sink.push({"type": type, "data": data})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drop_socket(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            try:
+                await asyncio.wait_for(ws.close(CLOSE_NORMAL, "client closed"), 1.0)
+            except (asyncio.TimeoutError, ConnectionClosed, OSError):
+                await self._abort(ws)
+
+    @staticmethod
+    async def _abort(ws: Any) -> None:
+        transport = getattr(ws, "transport", None)
+        if transport is not None:
+            transport.abort()
+        else:
+            await ws.close()
+
+
+def _close_of(err: ConnectionClosed) -> tuple[int, str]:
+    rcvd = getattr(err, "rcvd", None)
+    return (int(rcvd.code), str(rcvd.reason)) if rcvd is not None else (1006, "")
