@@ -6,9 +6,9 @@ Given several URLs (instances of one service) the first connect takes the first 
 reconnect moves on to the next. Server frames (and the client's own ``connected`` / ``disconnected`` /
 ``reconnecting`` events) come out of :meth:`SessionClient.events` in arrival order.
 
-Written against websockets 10.4 (Debian's python3-websockets) and the same calls of later releases:
-``websockets.connect``, ``recv``, ``send`` and ``close`` mean the same in the legacy and the new asyncio
-implementations."""
+The connection itself (transport.py) is websockets' Sans-I/O protocol, the same in websockets 10.4
+(Debian's python3-websockets) and later releases, driven by an asyncio Protocol: frames are dispatched in
+the transport's callback instead of through two tasks per message."""
 
 from __future__ import annotations
 
@@ -21,23 +21,25 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence
 from urllib.parse import quote
 
-import websockets
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import InvalidURI
 
 from .decimals import dumps, loads
 from .errors import SimutradorError, client_error, server_error
 from .rest import TokenCache
+from .transport import HandshakeRefused, WsConnection
 from .urls import ServerUrl, UrlRotation, parse_server_urls
 
 log = logging.getLogger("simutrador")
-
-_connect: Callable[..., Any] = websockets.connect
-_WS_MAJOR = int(str(getattr(websockets, "__version__", "10")).split(".")[0])
 
 CLOSE_TOKEN_EXPIRED = 4001
 CLOSE_NORMAL = 1000
 #: Largest frame accepted (state_sync pages are about 1 MiB; websockets' own default, 1 MiB, is too small).
 MAX_FRAME_BYTES = 32 * 2**20
+
+# Events buffered for a busy consumer before the client stops reading (TCP then holds the server back);
+# reading goes on while a request waits for its reply, which may be queued behind them.
+BACKLOG_HIGH = 4096
+BACKLOG_LOW = 512
 
 ConnectionState = Literal["idle", "connecting", "open", "reconnecting", "closed"]
 Event = dict[str, Any]
@@ -97,6 +99,8 @@ class EventStream:
         if self._done:
             raise StopAsyncIteration
         item = await self._queue.get()
+        if self._client._paused and self._queue.qsize() < BACKLOG_LOW:
+            self._client._resume_reading()
         if item is self._END:
             self.close()
             raise StopAsyncIteration
@@ -117,7 +121,9 @@ class SessionClient:
         self._id_prefix = secrets.token_hex(4)
         self._next_id = 1
         self._state: ConnectionState = "idle"
-        self._ws: Any = None
+        self._ws: Optional[WsConnection] = None
+        self._loop: Any = None
+        self._paused = False
         self._ready: Optional[dict[str, Any]] = None
         self._last_inbound = 0.0
         self._pending: dict[str, _Pending] = {}
@@ -201,6 +207,8 @@ class SessionClient:
         wait = self.request_timeout if timeout is None else timeout
         pending = _Pending(request_id, type, data, reply_type, idempotent, future)
         self._pending[request_id] = pending
+        if self._paused:
+            self._resume_reading()
 
         def expire() -> None:
             if not future.done():
@@ -217,7 +225,7 @@ class SessionClient:
     async def send(self, type: str, data: Any) -> bool:
         """Send a message that has no reply (an acknowledgement) on the current connection; False when there
         is none (nothing is queued: a late acknowledgement is worse than none)."""
-        return await self._send_text(dumps({"type": type, "data": data}))
+        return self._send_text(dumps({"type": type, "data": data}))
 
     def events(self) -> EventStream:
         """Every event from now on: server frames ``{type, data, request_id?, sequence_id?, timestamp}`` and
@@ -300,42 +308,64 @@ class SessionClient:
             if err.source == "client":
                 err.message = f"Cannot get a token from {target.http}: {err.message}"
             raise _ConnectFailure(err, status) from err
-        kwargs: dict[str, Any] = {"open_timeout": self.request_timeout, "ping_interval": None, "close_timeout": 1,
-                                  "max_size": MAX_FRAME_BYTES, "compression": None}
-        if _WS_MAJOR >= 15:
-            kwargs["proxy"] = None  # a local simulation server is never behind the environment's proxy
+        conn = WsConnection(f"{target.ws}?token={quote(token, safe='')}", MAX_FRAME_BYTES)
         try:
-            ws = await _connect(f"{target.ws}?token={quote(token, safe='')}", **kwargs)
-        except InvalidHandshake as err:
+            await conn.open(self.request_timeout)
+        except HandshakeRefused as err:
             raise self._refused(err, target) from err
         except (OSError, asyncio.TimeoutError, InvalidURI) as err:
             raise _ConnectFailure(client_error("CONNECTION_FAILED", f"Cannot connect to {target.ws}: {err or type(err).__name__}"), None) from err
-        try:
-            while True:
-                raw = await asyncio.wait_for(ws.recv(), self.request_timeout)
-                frame = loads(raw if isinstance(raw, str) else raw.decode("utf-8"))
-                if isinstance(frame, dict) and frame.get("type") == "connection_ready":
-                    break
-        except asyncio.TimeoutError:
-            await self._abort(ws)
-            raise _ConnectFailure(client_error("CONNECTION_FAILED", f"No connection_ready within {self.request_timeout:g} s"), None) from None
-        except ConnectionClosed as err:
-            code, reason = _close_of(err)
-            raise _ConnectFailure(client_error("CONNECTION_FAILED", f"Connection closed before connection_ready ({code} {reason})"), None) from None
-        self._attach(ws)
-        ready: dict[str, Any] = frame["data"]
+        ready = await self._greeting(conn)
+        self._attach(conn)
         self._ready = ready
         return ready
 
-    def _refused(self, err: InvalidHandshake, target: ServerUrl) -> _ConnectFailure:
-        """The upgrade was refused with an HTTP status (and, on newer websockets, its error body)."""
-        response = getattr(err, "response", None)
-        status = getattr(err, "status_code", None) or getattr(response, "status_code", None)
-        body: Any = None
-        raw_body = getattr(response, "body", None)
-        if isinstance(raw_body, (bytes, str)) and raw_body:
+    async def _greeting(self, conn: WsConnection) -> dict[str, Any]:
+        """Wait for ``connection_ready``, the server's first frame; frames after it stay queued in the connection."""
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Future[dict[str, Any]] = loop.create_future()
+        closed: asyncio.Future[tuple[int, str]] = loop.create_future()
+        early = conn.early
+
+        def look(text: str) -> None:
+            early.append(text)
+            if arrived.done():
+                return
             try:
-                body = loads(raw_body if isinstance(raw_body, str) else raw_body.decode("utf-8"))
+                frame = loads(text)
+            except ValueError:
+                return
+            if isinstance(frame, dict) and frame.get("type") == "connection_ready":
+                early.clear()
+                arrived.set_result(frame["data"])
+        for text in list(early):
+            early.remove(text)
+            look(text)
+        def gone(code: int, reason: str) -> None:
+            if not closed.done():
+                closed.set_result((code, reason))
+        conn.on_text = look
+        conn.on_close = gone
+        try:
+            waits: list[asyncio.Future[Any]] = [arrived, closed]
+            done, _ = await asyncio.wait(waits, timeout=self.request_timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            conn.on_text = early.append
+        if arrived in done:
+            return arrived.result()
+        conn.abort()
+        if closed in done:
+            code, reason = closed.result()
+            raise _ConnectFailure(client_error("CONNECTION_FAILED", f"Connection closed before connection_ready ({code} {reason})"), None)
+        raise _ConnectFailure(client_error("CONNECTION_FAILED", f"No connection_ready within {self.request_timeout:g} s"), None)
+
+    def _refused(self, err: HandshakeRefused, target: ServerUrl) -> _ConnectFailure:
+        """The upgrade was refused with an HTTP status and an error body ({error_code, message, details})."""
+        status = err.status
+        body: Any = None
+        if err.body:
+            try:
+                body = loads(err.body.decode("utf-8", errors="replace"))
             except ValueError:
                 body = None
         if isinstance(body, dict) and isinstance(body.get("error_code"), str):
@@ -343,15 +373,22 @@ class SessionClient:
         elif status is None:
             return _ConnectFailure(client_error("CONNECTION_FAILED", f"Cannot connect to {target.ws}: {err}"), None)
         else:
-            code = {401: "UNAUTHORIZED", 403: "ORIGIN_NOT_ALLOWED", 429: "CONNECTION_LIMIT_EXCEEDED"}.get(int(status), "CONNECTION_FAILED")
-            error = server_error({"error_code": code, "message": f"Upgrade refused with HTTP {status}"}, source="http")
-        error.retriable = int(status or 0) != 401 or self._tokens.api_key is not None
-        return _ConnectFailure(error, int(status) if status is not None else None)
+            error = server_error({"error_code": "CONNECTION_FAILED", "message": f"Upgrade refused with HTTP {status}"}, source="http")
+        error.http_status = status
+        error.retriable = status != 401 or self._tokens.api_key is not None
+        return _ConnectFailure(error, status)
 
-    def _attach(self, ws: Any) -> None:
-        self._ws = ws
-        self._last_inbound = asyncio.get_running_loop().time()
-        self._spawn(self._read(ws))
+    def _attach(self, conn: WsConnection) -> None:
+        self._ws = conn
+        self._paused = False
+        self._loop = loop = asyncio.get_running_loop()
+        self._last_inbound = loop.time()
+        early = list(conn.early)
+        conn.early.clear()
+        conn.on_text = self._on_text
+        conn.on_close = lambda code, reason: self._on_closed(conn, code, reason)
+        for text in early:
+            self._on_text(text)
 
     def _connected(self, ready: dict[str, Any], *, reconnected: bool) -> None:
         self._state = "open"
@@ -362,26 +399,18 @@ class SessionClient:
                 self._spawn(self._send_pending(p))
         self._emit("connected", {"reconnected": reconnected, "ready": ready, "url": self.url})
 
-    async def _read(self, ws: Any) -> None:
-        code, reason = 1006, ""
+    def _on_text(self, text: str) -> None:
+        """Every inbound message, in the connection's own callback: parsed once and dispatched."""
+        self._last_inbound = self._loop.time()
         try:
-            while True:
-                raw = await ws.recv()
-                self._last_inbound = asyncio.get_running_loop().time()
-                try:
-                    frame = loads(raw if isinstance(raw, str) else raw.decode("utf-8"))
-                except ValueError:
-                    continue
-                if isinstance(frame, dict) and isinstance(frame.get("type"), str):
-                    self._on_frame(frame)
-        except ConnectionClosed as err:
-            code, reason = _close_of(err)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a bug here must not leave the run waiting on a socket nobody reads
-            log.exception("simutrador: reading the connection failed")
-            await self._abort(ws)
-        self._on_closed(ws, code, reason)
+            frame = loads(text)
+        except ValueError:
+            return
+        if isinstance(frame, dict) and isinstance(frame.get("type"), str):
+            try:
+                self._on_frame(frame)
+            except Exception:  # a bug here must not take the connection down with it
+                log.exception("simutrador: handling a %s frame failed", frame.get("type"))
 
     def _on_frame(self, frame: Event) -> None:
         request_id = frame.get("request_id")
@@ -395,8 +424,16 @@ class SessionClient:
                     pending.future.set_exception(server_error(frame.get("data") or {}, source=kind, request_id=request_id))
         for sink in self._sinks:
             sink.push(frame)
+            if sink._queue.qsize() > BACKLOG_HIGH and not self._pending and self._ws is not None:
+                self._paused = True
+                self._ws.pause_reading()
 
-    def _on_closed(self, ws: Any, code: int, reason: str) -> None:
+    def _resume_reading(self) -> None:
+        self._paused = False
+        if self._ws is not None:
+            self._ws.resume_reading()
+
+    def _on_closed(self, ws: WsConnection, code: int, reason: str) -> None:
         if self._ws is not ws:
             return
         self._ws = None
@@ -477,7 +514,7 @@ class SessionClient:
         ws = self._ws
         self._spawn(self._ping_loop(ws, interval))
 
-    async def _ping_loop(self, ws: Any, interval: float) -> None:
+    async def _ping_loop(self, ws: Optional[WsConnection], interval: float) -> None:
         loop = asyncio.get_running_loop()
         while self._ws is ws and ws is not None:
             await asyncio.sleep(interval)
@@ -485,26 +522,22 @@ class SessionClient:
                 return
             # No frame (not even a pong) for two intervals plus a timeout: the link is dead without a close.
             if loop.time() - self._last_inbound > 2 * interval + self.request_timeout:
-                await self._abort(ws)
+                ws.abort()
                 return
-            await self._send_text(dumps({"type": "ping", "data": {}}))
+            self._send_text(dumps({"type": "ping", "data": {}}))
 
     # ── frames ────────────────────────────────────────────────────────────────────────────────────────
 
-    async def _send_text(self, text: str) -> bool:
-        ws = self._ws
-        if ws is None or self._state != "open":
+    def _send_text(self, text: str) -> bool:
+        conn = self._ws
+        if conn is None or self._state != "open":
             return False
-        try:
-            await ws.send(text)
-            return True
-        except ConnectionClosed:
-            return False
+        return conn.send_text(text)
 
     async def _send_pending(self, p: _Pending) -> None:
         if p.sent or p.future.done():
             return
-        p.sent = await self._send_text(dumps({"type": p.type, "data": p.data, "request_id": p.request_id}))
+        p.sent = self._send_text(dumps({"type": p.type, "data": p.data, "request_id": p.request_id}))
 
     def _fail_pending(self, which: Callable[[_Pending], bool], error: Callable[[_Pending], SimutradorError]) -> None:
         for p in list(self._pending.values()):
@@ -521,22 +554,18 @@ class SessionClient:
         task.add_done_callback(self._tasks.discard)
 
     async def _drop_socket(self) -> None:
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            try:
-                await asyncio.wait_for(ws.close(CLOSE_NORMAL, "client closed"), 1.0)
-            except (asyncio.TimeoutError, ConnectionClosed, OSError):
-                await self._abort(ws)
+        conn, self._ws = self._ws, None
+        if conn is None:
+            return
+        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    @staticmethod
-    async def _abort(ws: Any) -> None:
-        transport = getattr(ws, "transport", None)
-        if transport is not None:
-            transport.abort()
-        else:
-            await ws.close()
+        def gone(code: int, reason: str) -> None:
+            if not closed.done():
+                closed.set_result(None)
+        conn.on_close = gone
+        conn.close(CLOSE_NORMAL, "client closed")
+        try:
+            await asyncio.wait_for(closed, 1.5)
+        except asyncio.TimeoutError:
+            conn.abort()
 
-
-def _close_of(err: ConnectionClosed) -> tuple[int, str]:
-    rcvd = getattr(err, "rcvd", None)
-    return (int(rcvd.code), str(rcvd.reason)) if rcvd is not None else (1006, "")

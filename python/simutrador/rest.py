@@ -44,11 +44,11 @@ async def http_json(method: str, url: str, *, headers: Mapping[str, str] | None 
         except ValueError:
             parsed = None
         if isinstance(parsed, dict) and isinstance(parsed.get("error_code"), str):
-            err = server_error(parsed, source="http")
-            err.http_status = status
+            refused = server_error(parsed, source="http")
+            refused.http_status = status
             if status >= 500:
-                err.retriable = True
-            raise err
+                refused.retriable = True
+            raise refused
         plain = SimutradorError("INTERNAL_ERROR", f"HTTP {status} from {url}", source="http", retriable=status >= 500)
         plain.http_status = status
         raise plain

@@ -1,0 +1,176 @@
+"""One WebSocket connection: websockets' Sans-I/O client protocol (handshake, framing, masking, ping
+replies, the closing handshake) driven by an asyncio Protocol, so each frame is handed to the client in the
+transport's own callback. websockets' asyncio connections read frames in a task of their own and hand them
+to ``recv()`` through another: two task switches per message, which in lockstep is most of a tick's time
+(docs/benchmarks.md, "Python SDK"). The Sans-I/O layer is websockets ≥ 10's (``ClientConnection`` in 10.x,
+``ClientProtocol`` from 11 on, same methods)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any, Callable, Optional
+
+import websockets.client as _ws_client
+from websockets.frames import Close, Opcode
+from websockets.uri import parse_uri
+
+_ClientProtocol: Any = getattr(_ws_client, "ClientProtocol", None) or getattr(_ws_client, "ClientConnection")
+
+
+class HandshakeRefused(Exception):
+    """The server answered the upgrade with an HTTP status other than 101 (body kept for its error code)."""
+
+    def __init__(self, status: Optional[int], body: bytes, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.body = body
+
+
+class WsConnection(asyncio.Protocol):
+    """A client connection; ``on_text`` gets every text message, ``on_close(code, reason)`` the end, once."""
+
+    def __init__(self, url: str, max_size: int) -> None:
+        self._wsuri = parse_uri(url)
+        self._proto = _ClientProtocol(self._wsuri, max_size=max_size)
+        self._transport: Optional[asyncio.Transport] = None
+        self._handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._open = False
+        self._fragments: list[bytes] = []
+        self._paused = False
+        self._closed = False
+        self._close_timer: Optional[asyncio.TimerHandle] = None
+        self.early: list[str] = []
+        self.on_text: Callable[[str], None] = self.early.append
+        self.on_close: Callable[[int, str], None] = lambda code, reason: None
+        self.close_code = 1006
+        self.close_reason = ""
+
+    # ── opening ──────────────────────────────────────────────────────────────────────────────────────
+
+    async def open(self, timeout: float) -> None:
+        """TCP (TLS for wss), then the upgrade; raises OSError, asyncio.TimeoutError or HandshakeRefused."""
+        loop = asyncio.get_running_loop()
+        ctx = ssl.create_default_context() if self._wsuri.secure else None
+
+        async def go() -> None:
+            await loop.create_connection(lambda: self, self._wsuri.host, self._wsuri.port, ssl=ctx)
+            await self._handshake
+        try:
+            await asyncio.wait_for(go(), timeout)
+        except BaseException:
+            self.abort()
+            raise
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._proto.send_request(self._proto.connect())
+        self._flush()
+
+    # ── receiving ────────────────────────────────────────────────────────────────────────────────────
+
+    def data_received(self, data: bytes) -> None:
+        proto = self._proto
+        proto.receive_data(data)
+        events = proto.events_received()
+        self._flush()
+        for event in events:
+            if not self._open:
+                self._on_response(event)
+                continue
+            opcode = event.opcode
+            if opcode is Opcode.TEXT or opcode is Opcode.CONT:
+                if event.fin and not self._fragments:
+                    self.on_text(event.data.decode("utf-8"))
+                else:
+                    self._fragments.append(event.data)
+                    if event.fin:
+                        text, self._fragments = b"".join(self._fragments).decode("utf-8"), []
+                        self.on_text(text)
+            elif opcode is Opcode.CLOSE:
+                close = Close.parse(event.data)
+                self.close_code, self.close_reason = close.code, close.reason
+        if proto.close_expected() and self._close_timer is None and self._transport is not None:
+            # We answered (or sent) a close: the server closes TCP next; do it ourselves if it does not.
+            self._close_timer = asyncio.get_running_loop().call_later(1.0, self.abort)
+
+    def _on_response(self, response: Any) -> None:
+        exc = getattr(self._proto, "handshake_exc", None)
+        if exc is not None:
+            status = getattr(response, "status_code", None)
+            body = getattr(response, "body", None) or b""
+            if not self._handshake.done():
+                self._handshake.set_exception(HandshakeRefused(status, body, f"{exc}"))
+            self.abort()
+            return
+        self._open = True
+        if not self._handshake.done():
+            self._handshake.set_result(None)
+
+    def eof_received(self) -> Optional[bool]:
+        self._proto.receive_eof()
+        self._flush()
+        return None
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        if not self._handshake.done():
+            self._handshake.set_exception(ConnectionError(f"connection closed during the upgrade ({exc or 'EOF'})"))
+        if not self._closed:
+            self._closed = True
+            self.on_close(self.close_code, self.close_reason)
+
+    # ── sending ──────────────────────────────────────────────────────────────────────────────────────
+
+    @property
+    def is_open(self) -> bool:
+        return self._open and not self._closed and self._transport is not None and not self._transport.is_closing()
+
+    def send_text(self, text: str) -> bool:
+        if not self.is_open:
+            return False
+        try:
+            self._proto.send_text(text.encode("utf-8"))
+        except Exception:  # InvalidState: a close frame went out or came in meanwhile
+            return False
+        self._flush()
+        return True
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake (the server then closes TCP; abort after 1 s if it does not)."""
+        if self._transport is None or self._closed:
+            return
+        try:
+            self._proto.send_close(code, reason)
+        except Exception:
+            self.abort()
+            return
+        self._flush()
+        if self._close_timer is None:
+            self._close_timer = asyncio.get_running_loop().call_later(1.0, self.abort)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def pause_reading(self) -> None:
+        if not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._paused and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+
+    def _flush(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        for chunk in self._proto.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            elif transport.can_write_eof():
+                transport.write_eof()
