@@ -191,11 +191,13 @@ class SessionClient:
             return ready
 
     async def request(self, type: str, data: Any, reply_type: str, *, timeout: float | None = None,
-                      idempotent: bool = False) -> Any:
+                      idempotent: bool = False, wait_for_connection: bool = True) -> Any:
         """Send ``type`` with ``data`` and return the ``data`` of the reply of ``reply_type`` that echoes its
         request_id; raise the server's error, REQUEST_TIMEOUT, or CONNECTION_LOST (a non-idempotent request
         whose connection dropped before the reply may or may not have been applied). While reconnecting,
-        the request waits (its timeout running) and is sent once the connection is back."""
+        the request waits (its timeout running) and is sent once the connection is back; with
+        ``wait_for_connection=False`` it fails with CONNECTION_LOST instead (a run's orders must not reach a
+        new connection before the run was resumed there)."""
         if self._state == "closed":
             raise client_error("CLIENT_CLOSED", "The client was closed")
         if self._state == "idle":
@@ -217,6 +219,8 @@ class SessionClient:
         try:
             if self._state == "open":
                 await self._send_pending(pending)
+            if not pending.sent and not wait_for_connection:
+                raise client_error("CONNECTION_LOST", f"No open connection to send '{type}' on", request_id=request_id)
             return await future
         finally:
             timer.cancel()
@@ -281,9 +285,10 @@ class SessionClient:
                 failures.append((target.url, failure))
         last = failures[-1][1]
         summary = "; ".join(f"{u}: {f.error.error_code}: {f.error.message}" for u, f in failures)
-        err = SimutradorError(last.error.error_code, f"None of the {n} server URLs answered ({summary})",
-                              details={**last.error.details, "attempts": [{"url": u, "error_code": f.error.error_code, "message": f.error.message} for u, f in failures]},
-                              retriable=last.error.retriable)
+        # The last failure's own type (ConnectionLostError, ServerError…), naming every attempt.
+        err = type(last.error)(last.error.error_code, f"None of the {n} server URLs answered ({summary})",
+                               details={**last.error.details, "attempts": [{"url": u, "error_code": f.error.error_code, "message": f.error.message} for u, f in failures]},
+                               source=last.error.source, retriable=last.error.retriable)
         raise _ConnectFailure(err, last.status)
 
     async def _open_renewing(self) -> dict[str, Any]:

@@ -145,7 +145,7 @@ class _Run:
             raise await self._strategy_failed(raised.error) from raised.error
         finally:
             events.close()
-            self.strategy._simutrador = None
+            self.ctx.ended = True
 
     # ── events ────────────────────────────────────────────────────────────────────────────────────────
 
@@ -285,7 +285,12 @@ class _Run:
 
     async def _send_batch(self, batch_id: str, orders: list[dict[str, Any]], retaking: bool) -> bool:
         try:
-            ack = await self.client.request("order_batch", {"session_id": self.session_id, "batch_id": batch_id, "orders": orders}, "batch_ack")
+            ack = await self.client.request("order_batch", {"session_id": self.session_id, "batch_id": batch_id, "orders": orders}, "batch_ack",
+                                            wait_for_connection=False)
+        except ServerError as err:
+            # The whole batch was refused (the run has just completed, the plan's orders_per_minute…): each
+            # of its orders is rejected, with the server's code and message; nothing changed.
+            ack = {"rejected_orders": [{"order_id": o["order_id"], "error_code": err.error_code, "reason": err.message} for o in orders]}
         except SimutradorError as err:
             if err.error_code == "CONNECTION_LOST" and self.client.state != "closed":
                 return False
@@ -312,7 +317,7 @@ class _Run:
             order_id, changes = payload
             data, refused = {"session_id": sid, "order_id": order_id, **changes}, "replace_rejected"
         try:
-            await self.client.request(f"{kind}_order", data, "order_update")
+            await self.client.request(f"{kind}_order", data, "order_update", wait_for_connection=False)
         except ServerError as err:
             known: Optional[Order] = self.ctx.open_orders.get(order_id)
             await self._refused(OrderUpdate(order_id=order_id, status=refused, symbol=known.symbol if known else "",  # type: ignore[arg-type]

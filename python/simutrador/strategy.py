@@ -49,6 +49,8 @@ class StrategyContext:
         self._order_seq = 0
         # What each order sent asked for, so a rejection can say which symbol, side and quantity it was.
         self.requested: dict[str, dict[str, Any]] = {}
+        #: Set when the run is over: the account, positions and history stay readable, orders are refused.
+        self.ended = False
 
     def record(self, bar: Bar) -> None:
         q = self._bars.get(bar.symbol)
@@ -69,6 +71,8 @@ class StrategyContext:
         return f"{self._order_prefix}-{self._order_seq}"
 
     def queue(self, kind: str, payload: Any) -> None:
+        if self.ended:
+            raise RuntimeError("the run has ended: orders, cancels and replaces are no longer sent")
         self._commands.append((kind, payload))
 
     def take_commands(self) -> list[tuple[str, Any]]:
@@ -109,7 +113,7 @@ class Strategy:
     def ctx(self) -> StrategyContext:
         ctx = self._simutrador
         if ctx is None:
-            raise RuntimeError("this helper works only while the strategy runs (from its callbacks)")
+            raise RuntimeError("this helper works only once the strategy runs (from its callbacks, or after its run)")
         return ctx
 
     @property
