@@ -81,8 +81,17 @@ class EventStream:
         self._client = client
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._done = False
+        self._waiting = False
+        #: Called with each event while the consumer waits on an empty queue; returns None when it handled
+        #: the event there and then, else what to queue instead (the strategy runner's lockstep fast path).
+        self.direct: Optional[Callable[[Event], Optional[Event]]] = None
 
     def push(self, event: Event) -> None:
+        if self._waiting and self.direct is not None and self._queue.empty():
+            item = self.direct(event)
+            if item is None:
+                return
+            event = item
         self._queue.put_nowait(event)
 
     def end(self) -> None:
@@ -98,7 +107,11 @@ class EventStream:
     async def __anext__(self) -> Event:
         if self._done:
             raise StopAsyncIteration
-        item = await self._queue.get()
+        self._waiting = True
+        try:
+            item = await self._queue.get()
+        finally:
+            self._waiting = False
         if self._client._paused and self._queue.qsize() < BACKLOG_LOW:
             self._client._resume_reading()
         if item is self._END:
@@ -230,6 +243,10 @@ class SessionClient:
         """Send a message that has no reply (an acknowledgement) on the current connection; False when there
         is none (nothing is queued: a late acknowledgement is worse than none)."""
         return self._send_text(dumps({"type": type, "data": data}))
+
+    def send_raw(self, text: str) -> bool:
+        """``send`` of a message already serialised as JSON text (the runner's per-tick acknowledgement)."""
+        return self._send_text(text)
 
     def events(self) -> EventStream:
         """Every event from now on: server frames ``{type, data, request_id?, sequence_id?, timestamp}`` and

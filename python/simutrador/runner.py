@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import traceback
 import weakref
 from dataclasses import dataclass
@@ -57,6 +58,24 @@ async def _call(fn: Callable[..., Any], *args: Any) -> None:
             await r
     except Exception as err:  # KeyboardInterrupt and the like are not the strategy's failures
         raise _StrategyRaised(err) from err
+
+
+def _call_now(fn: Callable[..., Any], *args: Any) -> None:
+    """A plain (not async) strategy callback, called where no await is possible (see _Run._handle_now)."""
+    try:
+        r = fn(*args)
+    except Exception as err:
+        raise _StrategyRaised(err) from err
+    if r is not None and inspect.isawaitable(r):
+        if inspect.iscoroutine(r):
+            r.close()
+        wrong = TypeError(f"{getattr(fn, '__name__', 'a callback')} returned an awaitable but is not declared `async def`")
+        raise _StrategyRaised(wrong) from None
+
+
+# Items the runner queues for itself behind the server's events (their types start with an underscore).
+_CONTINUE = "_simutrador_continue"
+_FAILED = "_simutrador_failed"
 
 
 async def run_strategy(client: SessionClient, strategy: Strategy, session: str | Mapping[str, Any], *,
@@ -107,7 +126,11 @@ class _Run:
         kind = type(strategy)
         self.wants_fill = kind.on_fill is not Strategy.on_fill
         self.wants_order = kind.on_order is not Strategy.on_order
+        # Plain callbacks can run inside the connection's callback, without a task switch per event.
+        self.now_ok = not any(inspect.iscoroutinefunction(getattr(kind, m)) for m in ("on_bar", "on_fill", "on_order"))
+        self.failed = False
         self.session_id = ""
+        self.ack_prefix = ""
         self.ctx: StrategyContext
 
     async def run(self, spec: str | Mapping[str, Any]) -> RunResult:
@@ -115,6 +138,8 @@ class _Run:
         wire = await (client.get_session(spec) if isinstance(spec, str) else client.create_session(spec))
         session = Session.from_wire(wire)
         self.session_id = sid = session.session_id
+        # Every tick is acknowledged: the frame is built from a template instead of serialised each time.
+        self.ack_prefix = '{"type":"tick_ack","data":{"session_id":' + json.dumps(sid) + ',"sequence_id":'
         self.total = session.estimated_ticks
         self.ctx = StrategyContext(session, max(1, int(self.strategy.history_size)), sid[-6:])
         self.strategy._simutrador = self.ctx
@@ -124,8 +149,15 @@ class _Run:
             started = await client.request("start_simulation", {"session_id": sid, **self.start}, "simulation_started", timeout=60)
             self.total = int(started["total_ticks"])
             self.flow_control = bool(started["flow_control"])
+            if self.now_ok:
+                events.direct = self._handle_now
             async for event in events:
                 kind = event["type"]
+                if kind == _CONTINUE:
+                    await self._tick_tail(*event["data"])
+                    continue
+                if kind == _FAILED:
+                    raise event["data"]
                 if kind == "connected":
                     if event["data"]["reconnected"]:
                         done = await self._resume()
@@ -183,15 +215,22 @@ class _Run:
     async def _tick(self, tick: dict[str, Any], seq: Optional[int], before: int) -> None:
         step = int(tick["sequence_id"])
         self.ticks = step
-        client = self.client
-        connection = client.connection_count
+        connection = self.client.connection_count
         retaking = self.retake is not None and self.retake.sequence_id == seq
         if retaking:
             assert self.retake is not None
             commands, self.retake = self.retake.commands, None
         else:
-            await self._bars(tick, step)
+            on_bar = self.strategy.on_bar
+            for bar in self._bars(tick, step):
+                await _call(on_bar, bar)
             commands = self.ctx.take_commands()
+        await self._tick_tail(commands, step, seq, before, connection, retaking)
+
+    async def _tick_tail(self, commands: list[tuple[str, Any]], step: int, seq: Optional[int], before: int,
+                         connection: int, retaking: bool = False) -> None:
+        """What the strategy did while handling the tick goes out, then the acknowledgement."""
+        client = self.client
         if commands:
             # Dropped (and maybe reconnected) while the strategy ran: send nothing before the resume.
             if seq is not None and (client.connection_count != connection or client.state != "open"):
@@ -203,18 +242,22 @@ class _Run:
                     raise client_error("CONNECTION_LOST", "The connection dropped before the commands of a replayed tick were acknowledged")
                 self._take_back(seq, before, left)
                 return
+        self._acked(step)
+
+    def _acked(self, step: int) -> None:
         if self.flow_control:
-            await client.send("tick_ack", {"session_id": self.session_id, "sequence_id": step, "processing_status": "ready"})
+            self.client.send_raw(f"{self.ack_prefix}{step}{_ACK_SUFFIX}")
         if self.on_progress is not None and (step % self.every == 0 or step == self.total):
             self.on_progress(step, self.total, self.session_id)
 
-    async def _bars(self, tick: dict[str, Any], step: int) -> None:
+    def _bars(self, tick: dict[str, Any], step: int) -> list[Bar]:
+        """The tick's bars, recorded in the history before any strategy callback sees one of them."""
         bars = tick.get("bars")
         sim_time = parse_time(tick["sim_time"])
         ctx = self.ctx
         ctx.now = sim_time
         if not bars:
-            return
+            return []
         is_eod = bool(tick["is_eod"])
         made = []
         for symbol, b in bars.items():
@@ -222,9 +265,48 @@ class _Run:
                       _dec(b["close"]), _dec(b["volume"]), sim_time, is_eod, step)
             ctx.record(bar)
             made.append(bar)
-        on_bar = self.strategy.on_bar
-        for bar in made:
-            await _call(on_bar, bar)
+        return made
+
+    def _handle_now(self, event: Event) -> Optional[Event]:
+        """Handle a run event in the connection's own callback when that needs no await, the lockstep common
+        case: a tick whose plain ``on_bar`` placed nothing is acknowledged at once, without the task switch
+        of the queue. Returns None when done, else what to queue for the async loop (the event itself, or
+        the rest of its work): only called while that loop waits on an empty queue, so order is kept."""
+        if self.awaiting_resume or self.retake is not None or self.deferred or self.failed:
+            return event
+        kind = event["type"]
+        seq = event.get("sequence_id")
+        if seq is None or kind not in ("tick", "execution_report", "order_update", "account_snapshot"):
+            return event
+        if seq <= self.last_seq:
+            return None  # already handled
+        data = event["data"]
+        if kind == "tick" and data["session_id"] != self.session_id:
+            return event
+        before, self.last_seq = self.last_seq, seq
+        try:
+            if kind == "tick":
+                step = int(data["sequence_id"])
+                self.ticks = step
+                for bar in self._bars(data, step):
+                    _call_now(self.strategy.on_bar, bar)
+                commands = self.ctx.take_commands()
+                if commands:
+                    return {"type": _CONTINUE, "data": (commands, step, seq, before, self.client.connection_count)}
+                self._acked(step)
+            elif kind == "execution_report":
+                if self.wants_fill:
+                    _call_now(self.strategy.on_fill, Fill.from_wire(data))
+            elif kind == "order_update":
+                update = self._order_update_seen(data)
+                if update is not None and self.wants_order:
+                    _call_now(self.strategy.on_order, update)
+            else:
+                self.ctx.account = Account.from_wire(data)
+        except Exception as err:  # the strategy's (_StrategyRaised) or the SDK's: the async loop raises it
+            self.failed = True
+            return {"type": _FAILED, "data": err}
+        return None
 
     def _take_back(self, seq: int, before: int, commands: list[tuple[str, Any]]) -> None:
         """Resume from just before this tick; when the server sends it again, the same commands go out."""
@@ -233,6 +315,12 @@ class _Run:
         self.awaiting_resume = True
 
     async def _order_update(self, data: dict[str, Any]) -> None:
+        update = self._order_update_seen(data)
+        if update is not None and self.wants_order:
+            await _call(self.strategy.on_order, update)
+
+    def _order_update_seen(self, data: dict[str, Any]) -> Optional[OrderUpdate]:
+        """Track the order; the update to hand to on_order, or None when it was already heard."""
         update = OrderUpdate.from_wire(data)
         order_id = update.order_id
         order = update.order
@@ -245,10 +333,9 @@ class _Run:
             self.deferred = [d for d in self.deferred if d.order_id != order_id]
         if update.status == "rejected":
             if order_id in self.rejected:
-                return  # already heard from batch_ack
+                return None  # already heard from batch_ack
             self.rejected.add(order_id)
-        if self.wants_order:
-            await _call(self.strategy.on_order, update)
+        return update
 
     async def _release_deferred(self) -> None:
         pending, self.deferred = self.deferred, []
@@ -388,6 +475,9 @@ class _Run:
         except SimutradorError:
             pass  # the server may be gone or the run over; the strategy's error is what the caller must see
         return StrategyError(message, error, stack, session_id=self.session_id)
+
+
+_ACK_SUFFIX = ',"processing_status":"ready"}}'
 
 
 def _dec(v: Any) -> Decimal:

@@ -1,13 +1,18 @@
-"""One WebSocket connection: websockets' Sans-I/O client protocol (handshake, framing, masking, ping
-replies, the closing handshake) driven by an asyncio Protocol, so each frame is handed to the client in the
-transport's own callback. websockets' asyncio connections read frames in a task of their own and hand them
-to ``recv()`` through another: two task switches per message, which in lockstep is most of a tick's time
-(docs/benchmarks.md, "Python SDK"). The Sans-I/O layer is websockets ≥ 10's (``ClientConnection`` in 10.x,
-``ClientProtocol`` from 11 on, same methods)."""
+"""One WebSocket connection: websockets' Sans-I/O client protocol (the opening handshake, ping replies, the
+closing handshake) driven by an asyncio Protocol, so each frame is handed to the client in the transport's
+own callback. websockets' asyncio connections read frames in a task of their own and hand them to ``recv()``
+through another: two task switches per message, which in lockstep is most of a tick's time
+(docs/benchmarks.md, "Python SDK"). Once the connection is open and the protocol has consumed every byte it
+was given, data frames (the hot path: a tick in, an acknowledgement out) are read and written here, a few
+lines of RFC 6455 without the generator-based parser; control frames still go through the protocol, one
+whole frame at a time, so its close and ping handling stay its own. The Sans-I/O layer is websockets ≥ 10's
+(``ClientConnection`` in 10.x, ``ClientProtocol`` from 11 on, same methods); where its reader's buffer
+cannot be seen, every frame simply stays on the protocol."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from typing import Any, Callable, Optional
 
@@ -39,6 +44,10 @@ class WsConnection(asyncio.Protocol):
         self._fragments: list[bytes] = []
         self._paused = False
         self._closed = False
+        self._max_size = max_size
+        # Data frames parsed here once the protocol sits between frames (see the module's docstring).
+        self._fast = False
+        self._buf = bytearray()
         self._close_timer: Optional[asyncio.TimerHandle] = None
         self.early: list[str] = []
         self.on_text: Callable[[str], None] = self.early.append
@@ -71,6 +80,14 @@ class WsConnection(asyncio.Protocol):
     # ── receiving ────────────────────────────────────────────────────────────────────────────────────
 
     def data_received(self, data: bytes) -> None:
+        if self._fast:
+            self._parse(data)
+        else:
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        """Bytes through websockets' Sans-I/O protocol: the handshake, control frames, and everything until
+        the protocol has consumed all it was given."""
         proto = self._proto
         proto.receive_data(data)
         events = proto.events_received()
@@ -81,17 +98,78 @@ class WsConnection(asyncio.Protocol):
                 continue
             opcode = event.opcode
             if opcode is Opcode.TEXT or opcode is Opcode.CONT:
-                if event.fin and not self._fragments:
-                    self.on_text(event.data.decode("utf-8"))
-                else:
-                    self._fragments.append(event.data)
-                    if event.fin:
-                        text, self._fragments = b"".join(self._fragments).decode("utf-8"), []
-                        self.on_text(text)
+                self._text(event.data, event.fin)
             elif opcode is Opcode.CLOSE:
                 close = Close.parse(event.data)
                 self.close_code, self.close_reason = close.code, close.reason
-        if proto.close_expected() and self._close_timer is None and self._transport is not None:
+        if proto.close_expected():
+            self._closing()
+        elif self._open and not self._fragments:
+            buffer = getattr(getattr(proto, "reader", None), "buffer", None)
+            self._fast = isinstance(buffer, bytearray) and len(buffer) == 0
+
+    def _parse(self, data: bytes) -> None:
+        """Frames of an open connection: data frames handled here, control frames fed to the protocol."""
+        buf = self._buf
+        if buf:
+            buf += data
+            view: bytes | bytearray = buf
+        else:
+            view = data
+        pos, end = 0, len(view)
+        while end - pos >= 2:
+            b0, b1 = view[pos], view[pos + 1]
+            n, head = b1 & 0x7F, 2
+            if n == 126:
+                if end - pos < 4:
+                    break
+                n, head = int.from_bytes(view[pos + 2:pos + 4], "big"), 4
+            elif n == 127:
+                if end - pos < 10:
+                    break
+                n, head = int.from_bytes(view[pos + 2:pos + 10], "big"), 10
+            if b1 & 0x80 or b0 & 0x70 or n > self._max_size:
+                # A masked server frame, reserved bits (no extension was negotiated) or too large: the protocol
+                # closes the connection with the right code.
+                self._fast = False
+                self._buf = bytearray()
+                self._feed(bytes(view[pos:]))
+                return
+            if end - pos < head + n:
+                break
+            opcode = b0 & 0x0F
+            payload = view[pos + head:pos + head + n]
+            if opcode <= 2:
+                self._text(bytes(payload), bool(b0 & 0x80))
+                pos += head + n
+            else:
+                frame = bytes(view[pos:pos + head + n])
+                pos += head + n
+                self._fast = False
+                self._feed(frame)
+                if not self._fast:
+                    # The protocol is closing (or holds bytes): the rest goes through it too.
+                    self._buf = bytearray()
+                    if pos < end:
+                        self._feed(bytes(view[pos:]))
+                    return
+        if view is buf:
+            del buf[:pos]
+        elif pos < end:
+            self._buf = bytearray(view[pos:])
+
+    def _text(self, data: bytes, fin: bool) -> None:
+        if fin and not self._fragments:
+            self.on_text(data.decode("utf-8"))
+            return
+        self._fragments.append(data)
+        if fin:
+            text, self._fragments = b"".join(self._fragments).decode("utf-8"), []
+            self.on_text(text)
+
+    def _closing(self) -> None:
+        self._fast = False
+        if self._close_timer is None and self._transport is not None:
             # We answered (or sent) a close: the server closes TCP next; do it ourselves if it does not.
             self._close_timer = asyncio.get_running_loop().call_later(1.0, self.abort)
 
@@ -131,17 +209,23 @@ class WsConnection(asyncio.Protocol):
     def send_text(self, text: str) -> bool:
         if not self.is_open:
             return False
-        try:
-            self._proto.send_text(text.encode("utf-8"))
-        except Exception:  # InvalidState: a close frame went out or came in meanwhile
-            return False
-        self._flush()
+        payload = text.encode("utf-8")
+        if not self._fast:
+            try:
+                self._proto.send_text(payload)
+            except Exception:  # InvalidState: a close frame went out or came in meanwhile
+                return False
+            self._flush()
+            return True
+        assert self._transport is not None
+        self._transport.write(_client_frame(0x81, payload))
         return True
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake (the server then closes TCP; abort after 1 s if it does not)."""
         if self._transport is None or self._closed:
             return
+        self._fast = False
         try:
             self._proto.send_close(code, reason)
         except Exception:
@@ -174,3 +258,17 @@ class WsConnection(asyncio.Protocol):
                 transport.write(chunk)
             elif transport.can_write_eof():
                 transport.write_eof()
+
+
+def _client_frame(first: int, payload: bytes) -> bytes:
+    """A final client frame (RFC 6455 §5.2): FIN and opcode in ``first``, the payload masked with a random key."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((first, 0x80 | n))
+    elif n < 65536:
+        head = bytes((first, 0xFE)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((first, 0xFF)) + n.to_bytes(8, "big")
+    key = os.urandom(4)
+    masked = (int.from_bytes(payload, "little") ^ int.from_bytes((key * (n // 4 + 1))[:n], "little")).to_bytes(n, "little")
+    return head + key + masked
