@@ -25,6 +25,7 @@ from websockets.exceptions import InvalidURI
 
 from .decimals import dumps, loads
 from .errors import SimutradorError, client_error, server_error
+from .events import BACKLOG_HIGH, Event, EventStream
 from .rest import TokenCache
 from .transport import HandshakeRefused, WsConnection
 from .urls import ServerUrl, UrlRotation, parse_server_urls
@@ -36,13 +37,7 @@ CLOSE_NORMAL = 1000
 #: Largest frame accepted (state_sync pages are about 1 MiB; websockets' own default, 1 MiB, is too small).
 MAX_FRAME_BYTES = 32 * 2**20
 
-# Events buffered for a busy consumer before the client stops reading (TCP then holds the server back);
-# reading goes on while a request waits for its reply, which may be queued behind them.
-BACKLOG_HIGH = 4096
-BACKLOG_LOW = 512
-
 ConnectionState = Literal["idle", "connecting", "open", "reconnecting", "closed"]
-Event = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,54 +65,6 @@ class _ConnectFailure(Exception):
         super().__init__(error.message)
         self.error = error
         self.status = status
-
-
-class EventStream:
-    """Every event from its creation on, buffered while the consumer is busy; ends when the client closes."""
-
-    _END: Any = object()
-
-    def __init__(self, client: SessionClient) -> None:
-        self._client = client
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._done = False
-        self._waiting = False
-        #: Called with each event while the consumer waits on an empty queue; returns None when it handled
-        #: the event there and then, else what to queue instead (the strategy runner's lockstep fast path).
-        self.direct: Optional[Callable[[Event], Optional[Event]]] = None
-
-    def push(self, event: Event) -> None:
-        if self._waiting and self.direct is not None and self._queue.empty():
-            item = self.direct(event)
-            if item is None:
-                return
-            event = item
-        self._queue.put_nowait(event)
-
-    def end(self) -> None:
-        self._queue.put_nowait(self._END)
-
-    def close(self) -> None:
-        self._done = True
-        self._client._sinks.discard(self)
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> Event:
-        if self._done:
-            raise StopAsyncIteration
-        self._waiting = True
-        try:
-            item = await self._queue.get()
-        finally:
-            self._waiting = False
-        if self._client._paused and self._queue.qsize() < BACKLOG_LOW:
-            self._client._resume_reading()
-        if item is self._END:
-            self.close()
-            raise StopAsyncIteration
-        return item  # type: ignore[no-any-return]
 
 
 class SessionClient:
@@ -251,7 +198,7 @@ class SessionClient:
     def events(self) -> EventStream:
         """Every event from now on: server frames ``{type, data, request_id?, sequence_id?, timestamp}`` and
         the client's ``connected`` / ``disconnected`` / ``reconnecting``."""
-        stream = EventStream(self)
+        stream = EventStream(self._sinks.discard, self._drained)
         if self._state == "closed":
             stream.end()
         else:
@@ -446,9 +393,13 @@ class SessionClient:
                     pending.future.set_exception(server_error(frame.get("data") or {}, source=kind, request_id=request_id))
         for sink in self._sinks:
             sink.push(frame)
-            if sink._queue.qsize() > BACKLOG_HIGH and not self._pending and self._ws is not None:
+            if sink.backlog > BACKLOG_HIGH and not self._pending and self._ws is not None:
                 self._paused = True
                 self._ws.pause_reading()
+
+    def _drained(self) -> None:
+        if self._paused:
+            self._resume_reading()
 
     def _resume_reading(self) -> None:
         self._paused = False

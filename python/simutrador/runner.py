@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Optional
 
-from .client import Event, SessionClient
+from .client import SessionClient
+from .events import Event
 from .errors import ServerError, SimutradorError, StrategyError, client_error, server_error
 from .models import Account, Bar, Fill, Order, OrderUpdate, Results, Session, parse_time
 from .strategy import Strategy, StrategyContext
