@@ -21,21 +21,21 @@ class Scripted(Strategy):
 
     def __init__(self, script: dict[int, Callable[["Scripted", Bar], Any]]) -> None:
         self.script = script
-        self.bars: dict[int, Bar] = {}
+        self.seen: dict[int, Bar] = {}
         self.updates: list[OrderUpdate] = []
         self.fills: list[Fill] = []
         self.ids: dict[str, str] = {}
         self.heard_at: dict[str, int] = {}
 
     def on_bar(self, bar: Bar) -> None:
-        self.bars[bar.step] = bar
+        self.seen[bar.step] = bar
         action = self.script.get(bar.step)
         if action is not None:
             action(self, bar)
 
     def on_order(self, update: OrderUpdate) -> None:
         self.updates.append(update)
-        self.heard_at.setdefault(f"{update.order_id}:{update.status}", max(self.bars) if self.bars else 0)
+        self.heard_at.setdefault(f"{update.order_id}:{update.status}", max(self.seen) if self.seen else 0)
 
     def on_fill(self, fill: Fill) -> None:
         self.fills.append(fill)
@@ -72,7 +72,7 @@ class OrderTypes(unittest.TestCase):
 
         s = Scripted({1: step1, 3: step3})
         r = await run(s)
-        b2 = s.bars[2]
+        b2 = s.seen[2]
         self.assertEqual(r.ticks, 20)
         # market: the next open, 5 bps against the buyer, capped at the high
         m = s.fill("market")
@@ -89,8 +89,8 @@ class OrderTypes(unittest.TestCase):
         self.assertEqual(t[0].status, "accepted")
         assert t[0].order is not None
         self.assertEqual(t[0].order.trail_percent, Decimal("1.5"))
-        self.assertEqual(t[0].order.hwm, s.bars[3].close, "placed after a close: hwm = that close")
-        self.assertEqual(t[0].order.stop_price, (s.bars[3].close * Decimal("0.985")).quantize(E8, rounding=ROUND_HALF_EVEN))
+        self.assertEqual(t[0].order.hwm, s.seen[3].close, "placed after a close: hwm = that close")
+        self.assertEqual(t[0].order.stop_price, (s.seen[3].close * Decimal("0.985")).quantize(E8, rounding=ROUND_HALF_EVEN))
         fills = [f for f in s.fills if f.order_id == s.ids["trail"]]
         if fills:
             self.assertIn(fills[0].fill_reason, ("stop_touch", "stop_gap_open"))
@@ -119,7 +119,7 @@ class TimeInForce(unittest.TestCase):
 
         s = Scripted({1: step1, 5: step5})
         await run(s)
-        b2 = s.bars[2]
+        b2 = s.seen[2]
         self.assertEqual(s.statuses("day"), ["accepted", "expired"])
         self.assertEqual(s.heard_at[f"{s.ids['day']}:expired"], 1, "expired at the close of its first day, before tick 2")
         self.assertEqual(s.statuses("gtc"), ["accepted", "cancelled"])
@@ -178,7 +178,7 @@ class OrderLifecycle(unittest.TestCase):
         self.assertEqual([u.status for u in new], ["accepted", "filled"])
         assert new[0].order is not None
         self.assertEqual((new[0].order.replaces, new[0].order.quantity), (s.ids["moved"], 6))
-        self.assertEqual(s.fill("moved_new").price, s.bars[3].open, "the new limit is tried from the next bar")
+        self.assertEqual(s.fill("moved_new").price, s.seen[3].open, "the new limit is tried from the next bar")
         self.assertEqual(s.statuses("dropped"), ["accepted", "cancelled"])
         self.assertEqual(s.heard_at[f"{s.ids['dropped']}:cancelled"], 2, "cancelled before the next bar")
         refused = [u for u in s.updates if u.order_id == s.ids["filled"] and u.status == "cancel_rejected"]

@@ -33,12 +33,12 @@ class Recorder(Strategy):
         self.placed: dict[str, int] = {}
         self.fills: list[Fill] = []
         self.updates: list[OrderUpdate] = []
-        self.bars: dict[int, Bar] = {}
+        self.seen: dict[int, Bar] = {}
         self.holding = False
 
     def on_bar(self, bar: Bar) -> None:
         self.steps.append(bar.step)
-        self.bars[bar.step] = bar
+        self.seen[bar.step] = bar
         if bar.step % self.every == 0:
             oid = self.sell(bar.symbol, 3) if self.holding else self.buy(bar.symbol, 3)
             self.holding = not self.holding
@@ -68,7 +68,7 @@ class FlowControl(unittest.TestCase):
         self.assertGreater(len(s.fills), 100)
         for f in s.fills:
             placed = s.placed[f.order_id]
-            self.assertEqual(f.execution_time, s.bars[placed + 1].timestamp, "the server waited for the orders sent before the ack")
+            self.assertEqual(f.execution_time, s.seen[placed + 1].timestamp, "the server waited for the orders sent before the ack")
 
     @async_test
     async def test_a_window_of_unacknowledged_ticks(self) -> None:
@@ -91,7 +91,7 @@ class FlowControl(unittest.TestCase):
         self.assertEqual(s.steps, list(range(1, r.ticks + 1)))
         self.assertTrue(seen["start"])
         for f in s.fills:
-            self.assertGreater(f.execution_time, s.bars[s.placed[f.order_id]].timestamp, "never on a bar that had started before the order")
+            self.assertGreater(f.execution_time, s.seen[s.placed[f.order_id]].timestamp, "never on a bar that had started before the order")
 
 
 @needs_server

@@ -99,6 +99,7 @@ if (python !== undefined) {
     t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
     let stderr = ''
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.stdin.on('error', () => {}) // a child that died: its exit code below says so
     const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code) }) })
     let reported = 0
     let summary: Record<string, number> | undefined
