@@ -109,6 +109,34 @@ export function pythonSdkDir (from: string = dirname(fileURLToPath(import.meta.u
   }
 }
 
+/** What `simulate run` passes on to the Python runner. */
+export interface PythonRunOptions {
+  /** A ready session's id, or the checked CreateSessionBody of a new one. */
+  session: string | Record<string, unknown>
+  window: number
+  flowControl: boolean
+  accountUpdates: string
+  json: boolean
+}
+
+/**
+ * `simulate run FILE.py`: the interpreter (saying, unless --json, which named ones were passed over), then
+ * the runner with the session and run options; resolves its exit code.
+ */
+export async function runPythonFile (file: string, opts: PythonRunOptions, where: { flag: string | undefined, servers: string[], apiKey: () => Promise<string> }): Promise<number> {
+  const { python, skipped } = await findPython(where.flag)
+  const command = python.executable ?? python.candidate.command
+  if (skipped.some((p) => p.candidate.source !== 'default') && !opts.json) {
+    process.stderr.write(`note: ${skipped.map((p) => `${describeProbe(p, false)} ${p.problem ?? ''}`).join('; ')}; using ${command}\n`)
+  }
+  const args = [
+    ...(typeof opts.session === 'string' ? ['--session', opts.session] : ['--body', JSON.stringify(opts.session)]),
+    '--window', String(opts.window), ...(opts.flowControl ? [] : ['--no-flow-control']), '--account-updates', opts.accountUpdates,
+    ...(opts.json ? ['--json'] : [])
+  ]
+  return await runPythonStrategy(file, { python: command, args, servers: where.servers, apiKey: await where.apiKey() })
+}
+
 export interface PythonRun {
   python: string
   /** Arguments after `-m simutrador run STRATEGY_FILE`. */

@@ -10,7 +10,7 @@ import { isStrategyError, runStrategy } from '../../strategy-runner.js'
 import { authedClient, contextFrom, resolveApiKey, unwrap, type GlobalOptions } from '../api.js'
 import { StrategyFailedError, UsageError } from '../errors.js'
 import { formatFields, printJson, printLine, progressBar } from '../output.js'
-import { describeProbe, findPython, runPythonStrategy } from '../python-strategy.js'
+import { runPythonFile } from '../python-strategy.js'
 import { loadStrategy } from '../strategy-loader.js'
 import { addSessionBodyOptions, checked, sessionBodyFrom, type SessionBodyFlags } from './session.js'
 import { resultsFields } from './session-run.js'
@@ -52,11 +52,8 @@ Examples:
         session = checked(body)
       }
       if (file.toLowerCase().endsWith('.py')) {
-        const { python, skipped } = await findPython(flags.python)
-        if (skipped.some((p) => p.candidate.source !== 'default') && !ctx.json) process.stderr.write(`note: ${skipped.map((p) => `${describeProbe(p, false)} ${p.problem ?? ''}`).join('; ')}; using ${python.executable ?? python.candidate.command}\n`)
-        const args = [...(typeof session === 'string' ? ['--session', session] : ['--body', JSON.stringify(session)]), '--window', String(window),
-          ...(flags.flowControl ? [] : ['--no-flow-control']), '--account-updates', flags.accountUpdates, ...(ctx.json ? ['--json'] : [])]
-        process.exitCode = await runPythonStrategy(file, { python: python.executable ?? python.candidate.command, args, servers: ctx.servers, apiKey: (await resolveApiKey(ctx)).apiKey })
+        const run = { session, window, flowControl: flags.flowControl, accountUpdates: flags.accountUpdates, json: ctx.json }
+        process.exitCode = await runPythonFile(file, run, { flag: flags.python, servers: ctx.servers, apiKey: async () => (await resolveApiKey(ctx)).apiKey })
         return
       }
       const strategy = await loadStrategy(file)
