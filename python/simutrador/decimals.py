@@ -21,9 +21,20 @@ loads: Callable[[str], Any] = json.JSONDecoder(parse_float=Decimal).decode
 _WIDE = Context(prec=1100)
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # A JSON number when a double carries it exactly (its shortest text is the Decimal), else the exact
+        # decimal string (accepted wherever the server takes money).
+        f = float(value)
+        if value.is_finite() and Decimal(repr(f)) == value:
+            return f
+        return format(value, "f")
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON as the SDK sends it (non-ASCII kept, as JSON.stringify does)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON as the SDK sends it (non-ASCII kept, as JSON.stringify does; Decimals exact)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
 def to_decimal(value: Any) -> Decimal:

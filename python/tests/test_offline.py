@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from simutrador import Bar, Bracket, Strategy
 from simutrador.credentials import normalise_server
-from simutrador.decimals import js_to_fixed, loads, money_arg, quantity_arg
+from simutrador.decimals import dumps, js_to_fixed, loads, money_arg, quantity_arg
 from simutrador.models import Session
 from simutrador.output import format_money, progress_bar
 from simutrador.strategy import StrategyContext, next_replace_id
@@ -57,6 +57,10 @@ class Decimals(unittest.TestCase):
                 money_arg(bad, "p")
         with self.assertRaises(TypeError):
             money_arg(True, "p")
+
+    def test_decimals_in_requests_stay_exact(self) -> None:
+        self.assertEqual(dumps({"a": Decimal("0.000001"), "b": Decimal("100000.12345678"), "c": Decimal("1.00000000000000000001")}),
+                         '{"a":1e-06,"b":100000.12345678,"c":"1.00000000000000000001"}')
 
     def test_quantities_go_out_as_exact_json_numbers(self) -> None:
         self.assertEqual(quantity_arg(100), 100)

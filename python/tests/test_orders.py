@@ -200,6 +200,28 @@ class OrderLifecycle(unittest.TestCase):
         self.assertEqual(legs["stop_loss"].side, "sell")
 
 
+class PlacesAtStart(Scripted):
+    def on_start(self) -> None:
+        self.place("big", "buy", 120, time_in_force="gtc")  # a day order would expire after its first bar
+
+
+@needs_server
+class PartialFills(unittest.TestCase):
+    @async_test
+    async def test_a_volume_cap_fills_in_parts_and_on_order_hears_each(self) -> None:
+        s = PlacesAtStart({})
+        # AAPL trades 45-110 M shares a day in the demo data: 1e-6 of that is 45-110 shares per bar.
+        await run(s, {**JANUARY, "volume_participation": Decimal("0.000001")})
+        self.assertEqual(s.statuses("big")[0], "accepted")
+        self.assertIn("partially_filled", s.statuses("big"))
+        self.assertEqual(s.statuses("big")[-1], "filled")
+        parts = [f for f in s.fills if f.order_id == s.ids["big"]]
+        self.assertGreater(len(parts), 1)
+        self.assertEqual(sum(f.quantity for f in parts), 120)
+        self.assertTrue(all(f.is_partial for f in parts[:-1]) and not parts[-1].is_partial)
+        self.assertEqual(parts[0].execution_time, s.seen[2].timestamp, "placed in on_start: sent with tick 1, tried from bar 2")
+
+
 @needs_server
 class ExactDecimals(unittest.TestCase):
     @async_test
