@@ -6,10 +6,12 @@ with its traceback sent; the ``python -m simutrador run`` runner as a user runs 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import unittest
 from decimal import Decimal
 from pathlib import Path
@@ -291,6 +293,18 @@ class Runner(unittest.TestCase):
         none = runner("run", str(HERE / "support.py"), "--symbols", "AAPL", "--start", "2023-01-03", "--end", "2023-01-05")
         self.assertEqual(none.returncode, 2)
         self.assertIn("must define a simutrador.Strategy subclass", none.stderr)
+
+    def test_the_login_stored_by_the_cli_is_used_without_a_key(self) -> None:
+        with tempfile.TemporaryDirectory() as config:
+            Path(config, "credentials.json").write_text(json.dumps({"servers": {URL.rstrip("/"): {"api_key": API_KEY, "access_token": "x",
+                                                                                                     "expires_at": "2000-01-01T00:00:00.000Z"}}}))
+            args = ("run", "examples/sma_crossover.py", "--symbols", "MSFT", "--start", "2023-03-01", "--end", "2023-03-03")
+            r = runner(*args, env={"SIMUTRADOR_API_KEY": "", "SIMUTRADOR_CONFIG_DIR": config})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"(?m)^Ticks +3$")
+        anonymous = runner(*args, env={"SIMUTRADOR_API_KEY": "", "SIMUTRADOR_CONFIG_DIR": str(HERE / "no-such-config")})
+        self.assertEqual(anonymous.returncode, 1)
+        self.assertIn("UNAUTHORIZED: Not logged in to", anonymous.stderr)
 
     def test_server_errors_exit_1_with_their_code(self) -> None:
         r = runner("run", "examples/sma_crossover.py", "--symbols", "AAPLX", "--start", "2023-01-03", "--end", "2023-01-05", "--json")
