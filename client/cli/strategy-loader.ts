@@ -46,7 +46,7 @@ export async function loadStrategy (file: string): Promise<Strategy> {
   const ext = extname(path).toLowerCase()
   if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`strategy file ${file} does not exist`)
   if (!TYPESCRIPT.has(ext) && !JAVASCRIPT.has(ext)) {
-    throw new UsageError(`cannot load strategy ${file}: expected a .js, .mjs, .cjs, .ts, .mts or .cts file`)
+    throw new UsageError(`cannot load strategy ${file}: expected a .js, .mjs, .cjs, .ts, .mts or .cts file (or a .py file, run by the Python SDK)`)
   }
   let mod: Record<string, unknown>
   try {

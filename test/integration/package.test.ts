@@ -4,7 +4,7 @@
 //   - a script imports SessionClient/runStrategy from 'simutrador' and the REST client from
 //     'simutrador/client' and runs a strategy against that server;
 //   - the installed `simutrador` CLI prints its version and runs .ts, .js and .cjs strategies, also from a
-//     folder whose package.json has no "type";
+//     folder whose package.json has no "type", and a .py strategy with the Python SDK it ships (python/);
 //   - tsc checks a .ts file against the installed .d.ts files.
 // The tarball is packed from a copy of the repository (its files as git sees them, the built dashboard, the
 // repo's node_modules linked) whose dist/ is built here, so the test runs the current sources and never
@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { childEnv } from '../fixtures/child-env.js'
 import { API_KEYS_ENV, JWT_SECRET, KEYS } from '../fixtures/app.js'
 import { tempDir } from '../fixtures/cli.js'
+import { findPython } from '../../client/cli/python-strategy.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const VERSION = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
@@ -62,13 +63,15 @@ async function packageTests (t: Test): Promise<void> {
     ok(t, pack, 'npm pack')
     const [info] = JSON.parse(pack.stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
     const files = info.files.map((f) => f.path)
-    t.equal(files.filter((f) => !/^(dist\/|bin\/|dashboard\/dist\/|package\.json$|README\.md$)/.test(f)).join(', '), '', 'nothing outside dist/, bin/, dashboard/dist/, package.json and README.md')
+    t.equal(files.filter((f) => !/^(dist\/|bin\/|dashboard\/dist\/|python\/simutrador\/[a-z_]+\.py$|python\/simutrador\/py\.typed$|python\/pyproject\.toml$|python\/README\.md$|package\.json$|README\.md$)/.test(f)).join(', '), '',
+      'nothing outside dist/, bin/, dashboard/dist/, the Python SDK, package.json and README.md')
     t.equal(files.filter((f) => /\.ts$/.test(f) && !/\.d\.ts$/.test(f)).join(', '), '', 'no TypeScript sources, only .d.ts')
     for (const needed of ['bin/simutrador.js', 'bin/simutrador-server.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/generated-client/index.d.ts',
-      'dist/generated-client/schema.d.ts', 'dist/server/main.js', 'dist/server/adapters/sql/migrations/001_init.sql', 'dashboard/dist/index.html']) {
+      'dist/generated-client/schema.d.ts', 'dist/server/main.js', 'dist/server/adapters/sql/migrations/001_init.sql', 'dashboard/dist/index.html',
+      'python/simutrador/__init__.py', 'python/simutrador/runner.py', 'python/simutrador/py.typed', 'python/pyproject.toml']) {
       t.ok(files.includes(needed), `the tarball holds ${needed}`)
     }
-    t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('dist/test/') || f.startsWith('dist/scripts/')), 'no tests or scripts')
+    t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('dist/test/') || f.startsWith('dist/scripts/') || f.startsWith('python/tests/')), 'no tests or scripts')
 
     await mkdir(project)
     await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'my-bot', version: '1.0.0', private: true, type: 'module' }, null, 2))
@@ -189,6 +192,31 @@ export function createStrategy (): Strategy {
       t.match(out.results.trades, [{ symbol: 'AAPL', quantity: qty }], `${file} ran (${qty} shares)`)
       t.notMatch(r.stderr, /require\(\) ES Module|ERR_/, `${file}: no module-system error`)
     }
+  })
+
+  await t.test('the installed CLI runs a .py strategy with the Python SDK it ships', async (t) => {
+    const python = await findPython(undefined).catch((err: unknown) => err)
+    if (python instanceof Error) {
+      if (process.env.REQUIRE_SERVICES === '1') t.fail(`needs a Python with websockets (REQUIRE_SERVICES=1): ${python.message}`)
+      else t.pass('.py strategy', { skip: python.message })
+      return
+    }
+    await writeFile(join(project, 'bot.py'), `from simutrador import Bar, Strategy
+
+
+class Bot(Strategy):
+    def on_bar(self, bar: Bar) -> None:
+        if bar.step == 2:
+            self.buy(bar.symbol, 9)
+        if bar.step == 5:
+            self.sell(bar.symbol, 9)
+`)
+    const r = await run(bin('simutrador'), ['simulate', 'run', 'bot.py', '--symbols', 'AAPL', '--start', '2023-01-03', '--end', '2023-01-13', '--json'],
+      { cwd: project, env: { SIMUTRADOR_URL: baseUrl, SIMUTRADOR_API_KEY: KEYS.dev, SIMUTRADOR_CONFIG_DIR: join(project, '.config'), PYTHONPATH: undefined } })
+    ok(t, r, 'simutrador simulate run bot.py')
+    const out = JSON.parse(r.stdout) as { results: { completed: boolean, trades: Array<{ symbol: string, quantity: number }> } }
+    t.equal(out.results.completed, true)
+    t.match(out.results.trades, [{ symbol: 'AAPL', quantity: 9 }], 'the Python strategy\'s trade')
   })
 
   await t.test('a .ts file type-checks against the installed .d.ts files', async (t) => {

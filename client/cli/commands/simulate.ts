@@ -1,4 +1,5 @@
-// `simutrador simulate run STRATEGY_FILE …`: loads a strategy module (it exports `createStrategy()`),
+// `simutrador simulate run STRATEGY_FILE …`: loads a strategy module (it exports `createStrategy()`; a .py
+// file is handed to the Python SDK's runner instead, python-strategy.ts),
 // creates a session from the flags (or uses --session), runs it over the WebSocket SDK with a progress bar,
 // and prints the results table (metrics from GET /sessions/{id}/results). A strategy that throws ends the
 // run in state error; its stack is printed and the command exits 1. With several --url the run reconnects
@@ -9,6 +10,7 @@ import { isStrategyError, runStrategy } from '../../strategy-runner.js'
 import { authedClient, contextFrom, resolveApiKey, unwrap, type GlobalOptions } from '../api.js'
 import { StrategyFailedError, UsageError } from '../errors.js'
 import { formatFields, printJson, printLine, progressBar } from '../output.js'
+import { runPythonFile } from '../python-strategy.js'
 import { loadStrategy } from '../strategy-loader.js'
 import { addSessionBodyOptions, checked, sessionBodyFrom, type SessionBodyFlags } from './session.js'
 import { resultsFields } from './session-run.js'
@@ -18,21 +20,24 @@ interface RunFlags extends SessionBodyFlags {
   window: string
   flowControl: boolean
   accountUpdates: 'every_fill' | 'every_tick' | 'on_demand'
+  python?: string
 }
 
 export function registerSimulateCommands (program: Command): void {
   const simulate = program.command('simulate').description('Run a strategy against a session')
 
   addSessionBodyOptions(simulate.command('run')
-    .description('Run STRATEGY_FILE (a .js, .mjs or .ts module exporting createStrategy(), from any folder) to the end of a new or existing session')
-    .argument('<strategy_file>', 'e.g. examples/sma-crossover.ts'))
+    .description('Run STRATEGY_FILE (a .js, .mjs or .ts module exporting createStrategy(), or a .py file defining a simutrador.Strategy, from any folder) to the end of a new or existing session')
+    .argument('<strategy_file>', 'e.g. examples/sma-crossover.ts or examples/sma_crossover.py'))
     .option('--session <session_id>', 'run an existing ready session instead of creating one')
     .option('--window <n>', 'ticks the server may send ahead of your acks (1 = lockstep)', '1')
     .option('--no-flow-control', 'stream as fast as the socket drains (no acks)')
     .addOption(new Option('--account-updates <when>', 'account snapshots').choices(['every_fill', 'every_tick', 'on_demand']).default('every_fill'))
+    .option('--python <path>', 'for a .py strategy: the Python interpreter (≥ 3.11 with websockets; default $SIMUTRADOR_PYTHON, then python3, then /usr/bin/python3)')
     .addHelpText('after', `
-Example:
-  simutrador simulate run examples/sma-crossover.ts --symbols AAPL --start 2023-01-03 --end 2023-12-29`)
+Examples:
+  simutrador simulate run examples/sma-crossover.ts --symbols AAPL --start 2023-01-03 --end 2023-12-29
+  simutrador simulate run examples/sma_crossover.py --symbols AAPL --start 2023-01-03 --end 2023-12-29`)
     .action(async (file: string, flags: RunFlags, cmd: Command) => {
       const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
       const window = Number(flags.window)
@@ -45,6 +50,11 @@ Example:
         const missing = (['symbols', 'start_date', 'end_date'] as const).filter((k) => body[k] === undefined)
         if (missing.length > 0) throw new UsageError(`missing ${missing.map((k) => ({ symbols: '--symbols', start_date: '--start', end_date: '--end' })[k]).join(', ')} (or pass --session)`)
         session = checked(body)
+      }
+      if (file.toLowerCase().endsWith('.py')) {
+        const run = { session, window, flowControl: flags.flowControl, accountUpdates: flags.accountUpdates, json: ctx.json }
+        process.exitCode = await runPythonFile(file, run, { flag: flags.python, servers: ctx.servers, apiKey: async () => (await resolveApiKey(ctx)).apiKey })
+        return
       }
       const strategy = await loadStrategy(file)
       const { apiKey } = await resolveApiKey(ctx)
