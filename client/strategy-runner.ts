@@ -5,7 +5,7 @@
 // never sees the protocol. When the strategy's own code throws, the server is told (`strategy_error`, so
 // the run ends in state `error` with the message instead of hanging paused) and the strategy's original
 // error is rethrown, stack included.
-import type { AccountSnapshot, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, ReplaceOrderBody, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
+import type { AccountSnapshot, BatchAck, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, RejectedOrder, ReplaceOrderBody, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
 import type { CreateSessionBody, Session } from '../schemas/sessions.js'
 import { StrategyErrorData } from '../schemas/simulation-control.js'
 import type { SessionClient, SessionClientEvent } from './session-client.js'
@@ -60,12 +60,25 @@ export interface StrategyContext {
   replace: (orderId: string, changes: ReplaceOrderBody) => Promise<Order>
 }
 
+/**
+ * An order the server refused: batch_ack's RejectedOrder (error_code, reason) with the order as the server
+ * recorded it (status rejected). `order` is absent only for a repeated order_id, which is not recorded.
+ */
+export type StrategyRejection = RejectedOrder & { order?: Order }
+
 export interface Strategy {
   onStart?: (ctx: StrategyContext) => void | Promise<void>
   /** Orders returned here are sent before the tick is acknowledged, so they are tried on the next bar. */
   onTick: (tick: TickData, ctx: StrategyContext) => StrategyOrder[] | void | Promise<StrategyOrder[] | void>
   onFill?: (fill: ExecutionReport, ctx: StrategyContext) => void | Promise<void>
+  /** Every order update: accepted, filled, cancelled, expired, replaced, and rejected (with error_code and reason). */
   onOrder?: (update: OrderUpdate, ctx: StrategyContext) => void | Promise<void>
+  /**
+   * An order refused, at submission (short selling off, buying power, a symbol outside the session, a malformed
+   * order) or when it came to fill (as backtrader's notify_order with Rejected/Margin, nautilus's
+   * on_order_rejected). Called after onOrder has heard the same refusal, and for a repeated order_id too.
+   */
+  onReject?: (rejection: StrategyRejection, ctx: StrategyContext) => void | Promise<void>
   onAccount?: (account: AccountSnapshot, ctx: StrategyContext) => void | Promise<void>
   onEnd?: (result: SimulationCompleteData, ctx: StrategyContext) => void | Promise<void>
 }
@@ -120,6 +133,8 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
   let ticks = 0
   let ordersSent = 0
   let orderSeq = 0
+  /** Order ids this run has sent: a refusal of one sent again is a repeat, which no order_update reports. */
+  const sentIds = new Set<string>()
   let total = session.estimated_ticks
   const every = Math.max(1, opts.progressEveryTicks ?? 250)
   const ctx: StrategyContext = {
@@ -163,9 +178,11 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
           ticks = tick.sequence_id
           const connection = connections
           let batch: OrderBatchData['orders'] | undefined
+          let retaken = false
           if (retake !== undefined && retake.sequenceId === event.sequence_id) {
             batch = retake.orders
             retake = undefined
+            retaken = true
           } else {
             const orders: StrategyStep = await guarded(() => strategy.onTick(tick, ctx))
             if (Array.isArray(orders) && orders.length > 0) {
@@ -182,19 +199,32 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
             }
             // Dropped (and maybe reconnected) while onTick ran: send nothing before the resume.
             if (event.sequence_id !== undefined && (connections !== connection || client.state !== 'open')) return takeBack()
+            let ack: BatchAck
             try {
-              await client.request('order_batch', { session_id: sessionId, batch_id: `b${tick.sequence_id}`, orders: batch }, 'batch_ack')
+              ack = await client.request('order_batch', { session_id: sessionId, batch_id: `b${tick.sequence_id}`, orders: batch }, 'batch_ack')
             } catch (err) {
               if (!(err instanceof SessionError) || err.error_code !== 'CONNECTION_LOST' || event.sequence_id === undefined || client.state === 'closed') throw err
               return takeBack()
             }
+            // A batch sent again after a drop repeats its own ids on purpose: its outcomes come in the replay.
+            const repeats = retaken ? [] : repeatedIds(batch, ack, sentIds)
+            for (const o of batch) sentIds.add(o.order_id)
+            for (const r of repeats) await guarded(() => strategy.onReject?.(r, ctx))
           }
           if (flowControl) client.send('tick_ack', { session_id: sessionId, sequence_id: tick.sequence_id, processing_status: 'ready' })
           if (opts.onProgress !== undefined && (ticks % every === 0 || ticks === total)) opts.onProgress({ ticks, total, session_id: sessionId })
           return undefined
         }
         case 'execution_report': await guarded(() => strategy.onFill?.(event.data as ExecutionReport, ctx)); return undefined
-        case 'order_update': await guarded(() => strategy.onOrder?.(event.data as OrderUpdate, ctx)); return undefined
+        case 'order_update': {
+          const update = event.data as OrderUpdate
+          await guarded(() => strategy.onOrder?.(update, ctx))
+          if (update.status === 'rejected') {
+            const rejection = { order_id: update.order_id, error_code: update.error_code ?? 'INVALID_ORDER', reason: update.reason ?? '', order: update.order }
+            await guarded(() => strategy.onReject?.(rejection, ctx))
+          }
+          return undefined
+        }
         case 'account_snapshot': {
           const snapshot = event.data as AccountSnapshot
           account = snapshot
@@ -256,6 +286,23 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
     opts.onProgress?.({ ticks, total, session_id: sessionId })
     return { session: await client.getSessionStatus(sessionId), complete, ticks, orders_sent: ordersSent }
   }
+}
+
+/**
+ * The refusals in `ack` that no order_update will report: repeats of an order_id, which the server cannot
+ * record as an order of their own. Of an id's refusals, the repeats are the last ones (every occurrence when
+ * the id was sent before, all but the first otherwise).
+ */
+function repeatedIds (batch: OrderBatchData['orders'], ack: BatchAck, sent: ReadonlySet<string>): RejectedOrder[] {
+  const counts = new Map<string, number>()
+  for (const o of batch) counts.set(o.order_id, (counts.get(o.order_id) ?? 0) + 1)
+  const out: RejectedOrder[] = []
+  for (const [id, n] of counts) {
+    const dups = sent.has(id) ? n : n - 1
+    if (dups <= 0) continue
+    out.push(...ack.rejected_orders.filter((r) => r.order_id === id).slice(-dups))
+  }
+  return out
 }
 
 /**

@@ -1283,6 +1283,9 @@ export interface components {
             replaces?: string;
             /** @description The order that replaced this one (status replaced) */
             replaced_by?: string;
+            error_code?: components["schemas"]["ErrorCode"];
+            /** @description Status rejected: why the order was refused, in words */
+            reason?: string;
         };
         OrderUpdate: {
             order_id: string;
@@ -1550,6 +1553,7 @@ export interface components {
          *       "sharpe_ratio": 1.12,
          *       "sortino_ratio": 1.64,
          *       "calmar_ratio": 2.79,
+         *       "rejected_orders": 0,
          *       "bars_processed": 124,
          *       "trading_days": 124
          *     }
@@ -1596,6 +1600,8 @@ export interface components {
             sharpe_ratio: number | null;
             sortino_ratio: number | null;
             calmar_ratio: number | null;
+            /** @description Orders refused (status rejected), at submission or when they came to fill; absent in results stored before it was counted */
+            rejected_orders?: number;
             /** @description Timeline steps replayed */
             bars_processed: number;
             trading_days: number;
@@ -1663,6 +1669,8 @@ export interface components {
             sharpe_ratio: number | null;
             sortino_ratio: number | null;
             calmar_ratio: number | null;
+            /** @description Orders refused (status rejected), at submission or when they came to fill; absent in results stored before it was counted */
+            rejected_orders?: number;
             /** @description Timeline steps replayed */
             bars_processed: number;
             trading_days: number;

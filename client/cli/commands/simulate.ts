@@ -9,6 +9,7 @@ import { isStrategyError, runStrategy } from '../../strategy-runner.js'
 import { authedClient, contextFrom, resolveApiKey, unwrap, type GlobalOptions } from '../api.js'
 import { StrategyFailedError, UsageError } from '../errors.js'
 import { formatFields, printJson, printLine, progressBar } from '../output.js'
+import { rejectionLines } from '../rejections.js'
 import { loadStrategy } from '../strategy-loader.js'
 import { addSessionBodyOptions, checked, sessionBodyFrom, type SessionBodyFlags } from './session.js'
 import { resultsFields } from './session-run.js'
@@ -18,6 +19,7 @@ interface RunFlags extends SessionBodyFlags {
   window: string
   flowControl: boolean
   accountUpdates: 'every_fill' | 'every_tick' | 'on_demand'
+  verbose?: boolean
 }
 
 export function registerSimulateCommands (program: Command): void {
@@ -30,6 +32,7 @@ export function registerSimulateCommands (program: Command): void {
     .option('--window <n>', 'ticks the server may send ahead of your acks (1 = lockstep)', '1')
     .option('--no-flow-control', 'stream as fast as the socket drains (no acks)')
     .addOption(new Option('--account-updates <when>', 'account snapshots').choices(['every_fill', 'every_tick', 'on_demand']).default('every_fill'))
+    .option('--verbose', 'after the results, list every rejected order with its reason (the count by error code is always printed)')
     .addHelpText('after', `
 Example:
   simutrador simulate run examples/sma-crossover.ts --symbols AAPL --start 2023-01-03 --end 2023-12-29`)
@@ -75,11 +78,16 @@ Example:
         })
         if (tty) process.stderr.write('\n')
         const { client: rest, persist } = await authedClient(ctx)
-        const results = unwrap(await rest.GET('/sessions/{id}/results', { params: { path: { id: run.session.session_id } } }))
+        const id = run.session.session_id
+        const [results, rejected] = await Promise.all([
+          rest.GET('/sessions/{id}/results', { params: { path: { id } } }).then(unwrap),
+          rest.GET('/sessions/{id}/orders', { params: { path: { id }, query: { status: 'rejected' } } }).then(unwrap)
+        ])
         await persist()
-        if (ctx.json) { printJson({ session: run.session, results }); return }
+        if (ctx.json) { printJson({ session: run.session, results, rejected_orders: rejected.orders }); return }
         printLine()
         printLine(formatFields(resultsFields(run.session, results, run.ticks)))
+        for (const line of rejectionLines(rejected.orders, flags.verbose === true)) printLine(line)
       } finally {
         await client.close()
       }
