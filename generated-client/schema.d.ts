@@ -1881,8 +1881,8 @@ export interface components {
              * @example sess_3kT9xQ2mVb7Lw1Rz
              */
             session_id: string;
-            /** @description Envelope sequence_id of the last event the client handled */
-            last_processed_sequence_id: number;
+            /** @description Envelope sequence_id of the last event the client handled. Omitted: a new strategy process attaches at the end of the log (nothing is replayed; every tick sent so far counts as acknowledged) */
+            last_processed_sequence_id?: number;
         };
         StateSyncData: {
             /**

@@ -28,14 +28,15 @@ export function registerSimulateCommands (program: Command): void {
   addSessionBodyOptions(simulate.command('run')
     .description('Run STRATEGY_FILE (a .js, .mjs or .ts module exporting createStrategy(), from any folder) to the end of a new or existing session')
     .argument('<strategy_file>', 'e.g. examples/sma-crossover.ts'))
-    .option('--session <session_id>', 'run an existing ready session instead of creating one')
+    .option('--session <session_id>', 'an existing session instead of a new one: a ready one is started; a paused or running one (after a server restart, a crash of this command, or a pause) is re-attached and goes on from its current step')
     .option('--window <n>', 'ticks the server may send ahead of your acks (1 = lockstep)', '1')
     .option('--no-flow-control', 'stream as fast as the socket drains (no acks)')
     .addOption(new Option('--account-updates <when>', 'account snapshots').choices(['every_fill', 'every_tick', 'on_demand']).default('every_fill'))
     .option('--verbose', 'after the results, list every rejected order with its reason (the count by error code is always printed)')
     .addHelpText('after', `
-Example:
-  simutrador simulate run examples/sma-crossover.ts --symbols AAPL --start 2023-01-03 --end 2023-12-29`)
+Examples:
+  simutrador simulate run examples/sma-crossover.ts --symbols AAPL --start 2023-01-03 --end 2023-12-29
+  simutrador simulate run examples/sma-crossover.ts --session sess_3kT9xQ2mVb7Lw1Rz   # re-attach a paused run`)
     .action(async (file: string, flags: RunFlags, cmd: Command) => {
       const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
       const window = Number(flags.window)
@@ -61,6 +62,10 @@ Example:
           session,
           start: { flow_control: flags.flowControl, max_pending_ticks: window, account_update_frequency: flags.accountUpdates, include_bars: true },
           progressEveryTicks: 100,
+          onResume: ({ step, reconnected, session_id: id }) => {
+            if (ctx.json) return
+            process.stderr.write(`${tty ? '\n' : ''}${reconnected ? 'reconnected' : `attached to ${id}`}, resumed at step ${step}\n`)
+          },
           onProgress: ({ ticks, total, session_id: id }) => {
             if (ctx.json) return
             const f = total === 0 ? 1 : ticks / total
