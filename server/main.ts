@@ -1,11 +1,13 @@
 // The only file that listens: loads config, keeps generated development credentials in the state folder
 // (dev-secrets.ts), builds the app, prints the development API key when one was generated, and shuts down
 // gracefully on SIGINT/SIGTERM (WebSocket clients get connection_closing + 1001).
-// Stdout is one ordered stream: the JSON log lines and, in development, the start banner in a single write,
-// never interleaved; with NODE_ENV=production the banner is one JSON line at info like every other.
+// Stdout is one ordered stream: the log lines and, in development, the start banner in a single write, never
+// interleaved; with NODE_ENV=production the banner is one JSON line at info like every other. Log lines are
+// JSON, except on a terminal in development (LOG_FORMAT=auto), where they are readable (log-format.ts).
 import { buildApp, loggerOptions } from './app.js'
 import { loadConfig, ConfigError, describeStorage, describeRedis, type Config } from './config.js'
 import { keepDevSecrets } from './dev-secrets.js'
+import { prettyLogStream } from './log-format.js'
 import { StorageStartError } from './ports/storage.js'
 
 async function main (): Promise<void> {
@@ -24,7 +26,7 @@ async function main (): Promise<void> {
   try {
     // pino's default destination writes stdout asynchronously on its own, so a banner written meanwhile could
     // land between (or inside) its lines. Through process.stdout every write is in order and whole.
-    app = await buildApp(config, { logger: { ...loggerOptions(config.logLevel, config.instanceId) as object, stream: process.stdout } })
+    app = await buildApp(config, { logger: { ...loggerOptions(config.logLevel, config.instanceId) as object, stream: logStream(config) } })
     await app.ready()
   } catch (err) {
     if (err instanceof StorageStartError) {
@@ -61,6 +63,14 @@ async function main (): Promise<void> {
   }
   process.on('SIGINT', () => { shutdown('SIGINT') })
   process.on('SIGTERM', () => { shutdown('SIGTERM') })
+}
+
+/** Where log records go: stdout, as JSON or (a terminal in development, or LOG_FORMAT=pretty) readable lines. */
+function logStream (config: Config): { write: (chunk: string) => void } {
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && !config.production && process.stdout.isTTY)
+  if (!pretty) return process.stdout
+  const color = process.stdout.isTTY && process.env.NO_COLOR === undefined
+  return prettyLogStream((text) => { process.stdout.write(text) }, { color })
 }
 
 /** The development banner: where to point a browser, curl or the SDK, and the generated key. One write. */
