@@ -137,6 +137,7 @@ export class SessionClient {
   readonly #listeners = new Map<string, Set<AnyListener>>()
   readonly #sinks = new Set<EventSink>()
   readonly #sessions = new Map<string, Session>()
+  #closeError: SessionError | undefined
 
   constructor (opts: SessionClientOptions) {
     if (opts.apiKey === undefined && opts.accessToken === undefined) throw new TypeError('SessionClient needs an apiKey or an accessToken')
@@ -165,6 +166,8 @@ export class SessionClient {
   get connectionInfo (): ConnectionReadyData | undefined { return this.#ready }
   /** The user's sessions as last seen from the server (replies and pushes), by session_id. */
   get sessions (): ReadonlyMap<string, Session> { return this.#sessions }
+  /** Why the client closed by itself (it gave up reconnecting: e.g. its API key was refused); undefined otherwise. */
+  get closeError (): SessionError | undefined { return this.#closeError }
   /** The server URL (as given) of the current connection, or of the attempt in progress. */
   get url (): string { return this.#urls.current.url }
 
@@ -576,7 +579,14 @@ export class SessionClient {
 
   #giveUp (err: SessionError): void {
     this.#state = 'closed'
-    this.#failPending(() => true, (p) => new SessionError({ error_code: err.error_code, message: `Could not reconnect: ${err.message}`, details: err.details, request_id: p.requestId, source: 'client', retriable: false }))
+    // A refused key or token will be refused again: most often the server restarted with other credentials.
+    const refused = err.error_code === 'INVALID_API_KEY' || err.error_code === 'UNAUTHORIZED' || err.error_code === 'TOKEN_EXPIRED'
+    const message = `Could not reconnect: ${err.message}` + (refused
+      ? ` (${this.#urls.current.url} no longer accepts this client's credentials: a server restarted with another API key ` +
+        'or JWT secret cannot resume its runs; keep its state folder, or configure the same JWT_SECRET and SIMUTRADOR_API_KEYS)'
+      : '')
+    this.#closeError = new SessionError({ error_code: err.error_code, message, details: err.details, source: 'client', retriable: false, cause: err })
+    this.#failPending(() => true, (p) => new SessionError({ error_code: err.error_code, message, details: err.details, request_id: p.requestId, source: 'client', retriable: false }))
     this.#emit('disconnected', { code: 0, reason: `gave up reconnecting: ${err.error_code}: ${err.message}`, will_reconnect: false, url: this.#urls.current.url })
     for (const sink of [...this.#sinks]) sink.end()
   }

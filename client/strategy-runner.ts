@@ -5,9 +5,9 @@
 // never sees the protocol. When the strategy's own code throws, the server is told (`strategy_error`, so
 // the run ends in state `error` with the message instead of hanging paused) and the strategy's original
 // error is rethrown, stack included.
-import type { AccountSnapshot, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, ReplaceOrderBody, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
+import type { AccountSnapshot, BatchAck, ExecutionReport, Order, OrderBatchData, OrderRequest, OrderUpdate, RejectedOrder, ReplaceOrderBody, SimulationCompleteData, StartSimulationData, TickData } from '../schemas/simulation.js'
 import type { CreateSessionBody, Session } from '../schemas/sessions.js'
-import { StrategyErrorData } from '../schemas/simulation-control.js'
+import { StrategyErrorData, type StateSyncData } from '../schemas/simulation-control.js'
 import type { SessionClient, SessionClientEvent } from './session-client.js'
 import { SessionError } from './session-error.js'
 
@@ -60,19 +60,43 @@ export interface StrategyContext {
   replace: (orderId: string, changes: ReplaceOrderBody) => Promise<Order>
 }
 
+/**
+ * An order the server refused: batch_ack's RejectedOrder (error_code, reason) with the order as the server
+ * recorded it (status rejected). `order` is absent only for a repeated order_id, which is not recorded.
+ */
+export type StrategyRejection = RejectedOrder & { order?: Order }
+
 export interface Strategy {
   onStart?: (ctx: StrategyContext) => void | Promise<void>
   /** Orders returned here are sent before the tick is acknowledged, so they are tried on the next bar. */
   onTick: (tick: TickData, ctx: StrategyContext) => StrategyOrder[] | void | Promise<StrategyOrder[] | void>
   onFill?: (fill: ExecutionReport, ctx: StrategyContext) => void | Promise<void>
+  /** Every order update: accepted, filled, cancelled, expired, replaced, and rejected (with error_code and reason). */
   onOrder?: (update: OrderUpdate, ctx: StrategyContext) => void | Promise<void>
+  /**
+   * An order refused, at submission (short selling off, buying power, a symbol outside the session, a malformed
+   * order) or when it came to fill (as backtrader's notify_order with Rejected/Margin, nautilus's
+   * on_order_rejected). Called after onOrder has heard the same refusal, and for a repeated order_id too.
+   */
+  onReject?: (rejection: StrategyRejection, ctx: StrategyContext) => void | Promise<void>
   onAccount?: (account: AccountSnapshot, ctx: StrategyContext) => void | Promise<void>
   onEnd?: (result: SimulationCompleteData, ctx: StrategyContext) => void | Promise<void>
 }
 
 export interface RunStrategyOptions {
-  /** An existing ready session, or the parameters of a new one. */
-  session: string | CreateSessionBody
+  /**
+   * An existing session by id, or the parameters of a new one. A ready session is started. A running or
+   * paused one (its strategy process gone, the server restarted, the user paused it) is re-attached at the
+   * end of its log: the strategy hears the steps from there on, and a run the user paused is resumed.
+   */
+  session?: string | CreateSessionBody
+  /** The same as `session: '<id>'`. */
+  sessionId?: string
+  /**
+   * The run goes on after an interruption: a dropped connection (`reconnected`, e.g. a server restart), or a
+   * re-attach. Called with the first step the strategy then hears.
+   */
+  onResume?: (info: { session_id: string, step: number, reconnected: boolean }) => void
   /** start_simulation options (flow control defaults to lockstep). */
   start?: Omit<StartSimulationData, 'session_id'>
   /** Called with progress 0..1 at most every `progressEveryTicks` ticks. */
@@ -102,7 +126,7 @@ export async function runStrategy (client: SessionClient, strategy: Strategy, op
   if (busy !== undefined) {
     throw SessionError.client('RUN_IN_PROGRESS', `This client is already running a strategy (${busy}); use one SessionClient per concurrent run`, { details: { running: busy } })
   }
-  running.set(client, typeof opts.session === 'string' ? opts.session : 'a new session')
+  running.set(client, opts.sessionId ?? (typeof opts.session === 'string' ? opts.session : 'a new session'))
   try {
     return await runOne(client, strategy, opts)
   } finally {
@@ -111,15 +135,19 @@ export async function runStrategy (client: SessionClient, strategy: Strategy, op
 }
 
 async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrategyOptions): Promise<StrategyRunResult> {
-  const session = typeof opts.session === 'string'
-    ? await client.getSessionStatus(opts.session)
-    : await client.createSession(opts.session)
+  const target = opts.sessionId ?? opts.session
+  if (target === undefined) throw new TypeError('runStrategy needs `session` (an id, or the parameters of a new session) or `sessionId`')
+  const session = typeof target === 'string' ? await client.getSessionStatus(target) : await client.createSession(target)
   const sessionId = session.session_id
+  const attaching = typeof target === 'string' && (session.state === 'running' || session.state === 'paused')
+  /** Set when the run resumed (or was re-attached): the next tick is announced through onResume. */
+  let resumed: { reconnected: boolean } | undefined
   let account: AccountSnapshot | undefined
   let lastSeq = 0
   let ticks = 0
   let ordersSent = 0
-  let orderSeq = 0
+  /** Order ids this run has sent: a refusal of one sent again is a repeat, which no order_update reports. */
+  const sentIds = new Set<string>()
   let total = session.estimated_ticks
   const every = Math.max(1, opts.progressEveryTicks ?? 250)
   const ctx: StrategyContext = {
@@ -145,9 +173,17 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
   const events = client.events()
   try {
     await guarded(() => strategy.onStart?.(ctx))
-    const started = await client.request('start_simulation', { session_id: sessionId, ...opts.start }, 'simulation_started', { timeoutMs: 60_000 })
-    total = started.total_ticks
-    const flowControl = started.flow_control
+    let flowControl = true
+    if (attaching) {
+      const sync = await attachTo(client, session)
+      lastSeq = sync.last_sequence_id
+      account = sync.account
+      resumed = { reconnected: false }
+    } else {
+      const started = await client.request('start_simulation', { session_id: sessionId, ...opts.start }, 'simulation_started', { timeoutMs: 60_000 })
+      total = started.total_ticks
+      flowControl = started.flow_control
+    }
 
     // One handler for live events and for those replayed by state_sync: each event id is handled once.
     const handle = async (event: { type: string, data: unknown, sequence_id?: number }): Promise<SimulationCompleteData | undefined> => {
@@ -161,15 +197,22 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
           const tick = event.data as TickData
           if (tick.session_id !== sessionId) return undefined
           ticks = tick.sequence_id
+          if (resumed !== undefined) {
+            opts.onResume?.({ session_id: sessionId, step: tick.sequence_id, reconnected: resumed.reconnected })
+            resumed = undefined
+          }
           const connection = connections
           let batch: OrderBatchData['orders'] | undefined
+          let retaken = false
           if (retake !== undefined && retake.sequenceId === event.sequence_id) {
             batch = retake.orders
             retake = undefined
+            retaken = true
           } else {
             const orders: StrategyStep = await guarded(() => strategy.onTick(tick, ctx))
             if (Array.isArray(orders) && orders.length > 0) {
-              batch = orders.map((o) => ({ ...o, order_id: o.order_id ?? `${sessionId.slice(-6)}-${++orderSeq}` }))
+              // Ids from the step: unique in the run, also for a strategy process re-attached to it later.
+              batch = orders.map((o, i) => ({ ...o, order_id: o.order_id ?? `${sessionId.slice(-6)}-${tick.sequence_id}-${i + 1}` }))
               ordersSent += batch.length
             }
           }
@@ -182,19 +225,32 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
             }
             // Dropped (and maybe reconnected) while onTick ran: send nothing before the resume.
             if (event.sequence_id !== undefined && (connections !== connection || client.state !== 'open')) return takeBack()
+            let ack: BatchAck
             try {
-              await client.request('order_batch', { session_id: sessionId, batch_id: `b${tick.sequence_id}`, orders: batch }, 'batch_ack')
+              ack = await client.request('order_batch', { session_id: sessionId, batch_id: `b${tick.sequence_id}`, orders: batch }, 'batch_ack')
             } catch (err) {
               if (!(err instanceof SessionError) || err.error_code !== 'CONNECTION_LOST' || event.sequence_id === undefined || client.state === 'closed') throw err
               return takeBack()
             }
+            // A batch sent again after a drop repeats its own ids on purpose: its outcomes come in the replay.
+            const repeats = retaken ? [] : repeatedIds(batch, ack, sentIds)
+            for (const o of batch) sentIds.add(o.order_id)
+            for (const r of repeats) await guarded(() => strategy.onReject?.(r, ctx))
           }
           if (flowControl) client.send('tick_ack', { session_id: sessionId, sequence_id: tick.sequence_id, processing_status: 'ready' })
           if (opts.onProgress !== undefined && (ticks % every === 0 || ticks === total)) opts.onProgress({ ticks, total, session_id: sessionId })
           return undefined
         }
         case 'execution_report': await guarded(() => strategy.onFill?.(event.data as ExecutionReport, ctx)); return undefined
-        case 'order_update': await guarded(() => strategy.onOrder?.(event.data as OrderUpdate, ctx)); return undefined
+        case 'order_update': {
+          const update = event.data as OrderUpdate
+          await guarded(() => strategy.onOrder?.(update, ctx))
+          if (update.status === 'rejected') {
+            const rejection = { order_id: update.order_id, error_code: update.error_code ?? 'INVALID_ORDER', reason: update.reason ?? '', order: update.order }
+            await guarded(() => strategy.onReject?.(rejection, ctx))
+          }
+          return undefined
+        }
         case 'account_snapshot': {
           const snapshot = event.data as AccountSnapshot
           account = snapshot
@@ -226,6 +282,7 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
         }
         if (sync === undefined) continue
         account = sync.account
+        resumed = { reconnected: true }
         for (const missed of sync.missed_events) {
           const done = await handle(missed)
           if (done !== undefined) return await finish(done)
@@ -240,7 +297,8 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
       const done = await handle(event)
       if (done !== undefined) return await finish(done)
     }
-    throw SessionError.client('CLIENT_CLOSED', 'The client closed before the simulation completed')
+    // The client gave up reconnecting (e.g. a restarted server refused its API key): that is why.
+    throw client.closeError ?? SessionError.client('CLIENT_CLOSED', 'The client closed before the simulation completed')
   } catch (err) {
     if (!(err instanceof StrategyThrew)) throw err
     await reportStrategyError(client, sessionId, err.error)
@@ -256,6 +314,41 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
     opts.onProgress?.({ ticks, total, session_id: sessionId })
     return { session: await client.getSessionStatus(sessionId), complete, ticks, orders_sent: ordersSent }
   }
+}
+
+/**
+ * resume_session without a last processed event: attached at the end of the run's log (the strategy
+ * process is new: nothing it has not seen is replayed). A run the user paused is resumed; one paused by the
+ * disconnect or a server restart resumes by itself once attached.
+ */
+async function attachTo (client: SessionClient, session: Session): Promise<StateSyncData> {
+  const sync = await client.request('resume_session', { session_id: session.session_id }, 'state_sync', { timeoutMs: 60_000 })
+  if (session.pause_reason === 'user') {
+    try {
+      await client.request('resume_simulation', { session_id: session.session_id }, 'simulation_resumed')
+    } catch (err) {
+      // Resumed meanwhile by someone else: it runs, which is what was asked.
+      if (!(err instanceof SessionError) || err.error_code !== 'INVALID_STATE') throw err
+    }
+  }
+  return sync
+}
+
+/**
+ * The refusals in `ack` that no order_update will report: repeats of an order_id, which the server cannot
+ * record as an order of their own. Of an id's refusals, the repeats are the last ones (every occurrence when
+ * the id was sent before, all but the first otherwise).
+ */
+function repeatedIds (batch: OrderBatchData['orders'], ack: BatchAck, sent: ReadonlySet<string>): RejectedOrder[] {
+  const counts = new Map<string, number>()
+  for (const o of batch) counts.set(o.order_id, (counts.get(o.order_id) ?? 0) + 1)
+  const out: RejectedOrder[] = []
+  for (const [id, n] of counts) {
+    const dups = sent.has(id) ? n : n - 1
+    if (dups <= 0) continue
+    out.push(...ack.rejected_orders.filter((r) => r.order_id === id).slice(-dups))
+  }
+  return out
 }
 
 /**

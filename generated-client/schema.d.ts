@@ -1303,6 +1303,9 @@ export interface components {
             replaces?: string;
             /** @description The order that replaced this one (status replaced) */
             replaced_by?: string;
+            error_code?: components["schemas"]["ErrorCode"];
+            /** @description Status rejected: why the order was refused, in words */
+            reason?: string;
         };
         OrderUpdate: {
             order_id: string;
@@ -1570,6 +1573,7 @@ export interface components {
          *       "sharpe_ratio": 1.12,
          *       "sortino_ratio": 1.64,
          *       "calmar_ratio": 2.79,
+         *       "rejected_orders": 0,
          *       "bars_processed": 124,
          *       "trading_days": 124
          *     }
@@ -1616,6 +1620,8 @@ export interface components {
             sharpe_ratio: number | null;
             sortino_ratio: number | null;
             calmar_ratio: number | null;
+            /** @description Orders refused (status rejected), at submission or when they came to fill; absent in results stored before it was counted */
+            rejected_orders?: number;
             /** @description Timeline steps replayed */
             bars_processed: number;
             trading_days: number;
@@ -1683,6 +1689,8 @@ export interface components {
             sharpe_ratio: number | null;
             sortino_ratio: number | null;
             calmar_ratio: number | null;
+            /** @description Orders refused (status rejected), at submission or when they came to fill; absent in results stored before it was counted */
+            rejected_orders?: number;
             /** @description Timeline steps replayed */
             bars_processed: number;
             trading_days: number;
@@ -1893,8 +1901,8 @@ export interface components {
              * @example sess_3kT9xQ2mVb7Lw1Rz
              */
             session_id: string;
-            /** @description Envelope sequence_id of the last event the client handled */
-            last_processed_sequence_id: number;
+            /** @description Envelope sequence_id of the last event the client handled. Omitted: a new strategy process attaches at the end of the log (nothing is replayed; every tick sent so far counts as acknowledged) */
+            last_processed_sequence_id?: number;
         };
         StateSyncData: {
             /**

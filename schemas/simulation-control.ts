@@ -144,7 +144,11 @@ export type EventPage = Static<typeof EventPage>
 export const ResumeSessionData = Type.Object(
   {
     session_id: SessionId,
-    last_processed_sequence_id: Type.Integer({ minimum: 0, description: 'Envelope sequence_id of the last event the client handled' })
+    last_processed_sequence_id: Type.Optional(Type.Integer({
+      minimum: 0,
+      description: 'Envelope sequence_id of the last event the client handled. Omitted: a new strategy process attaches ' +
+        'at the end of the log (nothing is replayed; every tick sent so far counts as acknowledged)'
+    }))
   },
   { $id: 'ResumeSessionData', additionalProperties: false }
 )

@@ -248,7 +248,9 @@ export const Order = Type.Object(
     parent_order_id: Type.Optional(Type.String()),
     leg: Type.Optional(StringEnum(['take_profit', 'stop_loss'])),
     replaces: Type.Optional(Type.String({ description: 'The order this one replaced' })),
-    replaced_by: Type.Optional(Type.String({ description: 'The order that replaced this one (status replaced)' }))
+    replaced_by: Type.Optional(Type.String({ description: 'The order that replaced this one (status replaced)' })),
+    error_code: Type.Optional(Type.Unsafe<ErrorCodeT>(Type.Ref('ErrorCode'))),
+    reason: Type.Optional(Type.String({ description: 'Status rejected: why the order was refused, in words' }))
   },
   {
     $id: 'Order',
@@ -448,6 +450,10 @@ const metricsProperties = {
   sharpe_ratio: Nullable(Type.Number()),
   sortino_ratio: Nullable(Type.Number()),
   calmar_ratio: Nullable(Type.Number()),
+  rejected_orders: Type.Optional(Type.Integer({
+    minimum: 0,
+    description: 'Orders refused (status rejected), at submission or when they came to fill; absent in results stored before it was counted'
+  })),
   bars_processed: Type.Integer({ minimum: 0, description: 'Timeline steps replayed' }),
   trading_days: Type.Integer({ minimum: 0 })
 }
@@ -473,6 +479,7 @@ export const PerformanceMetrics = Type.Object(metricsProperties, {
     sharpe_ratio: 1.12,
     sortino_ratio: 1.64,
     calmar_ratio: 2.79,
+    rejected_orders: 0,
     bars_processed: 124,
     trading_days: 124
   }]

@@ -11,6 +11,7 @@ export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8003 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  LOG_FORMAT: Type.Union(['auto', 'json', 'pretty'].map((l) => Type.Literal(l)), { default: 'auto' }),
   NODE_ENV: Type.String({ default: 'development' }),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_ISSUER: Type.String({ minLength: 1, default: 'simutrador' }),
@@ -63,6 +64,8 @@ export interface Config {
   port: number
   host: string
   logLevel: Env['LOG_LEVEL']
+  /** LOG_FORMAT: `auto` is readable lines on a terminal in development, JSON otherwise (log pipelines, production). */
+  logFormat: Env['LOG_FORMAT']
   production: boolean
   jwt: { secret: string, issuer: string, audience: string, ttlSeconds: number, generated: boolean }
   apiKeys: ApiKeyEntry[]
@@ -216,6 +219,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     production,
     jwt: { secret, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, ttlSeconds: e.TOKEN_TTL_SECONDS, generated },
     apiKeys,

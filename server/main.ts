@@ -1,15 +1,20 @@
-// The only file that listens: loads config, builds the app, prints the development API key when one was
-// generated, and shuts down gracefully on SIGINT/SIGTERM (WebSocket clients get connection_closing + 1001).
-// Stdout is one ordered stream: the JSON log lines and, in development, the start banner in a single write,
-// never interleaved; with NODE_ENV=production the banner is one JSON line at info like every other.
+// The only file that listens: loads config, keeps generated development credentials in the state folder
+// (dev-secrets.ts), builds the app, prints the development API key when one was generated, and shuts down
+// gracefully on SIGINT/SIGTERM (WebSocket clients get connection_closing + 1001).
+// Stdout is one ordered stream: the log lines and, in development, the start banner in a single write, never
+// interleaved; with NODE_ENV=production the banner is one JSON line at info like every other. Log lines are
+// JSON, except on a terminal in development (LOG_FORMAT=auto), where they are readable (log-format.ts).
 import { buildApp, loggerOptions } from './app.js'
 import { loadConfig, ConfigError, describeStorage, describeRedis, type Config } from './config.js'
+import { keepDevSecrets } from './dev-secrets.js'
+import { prettyLogStream } from './log-format.js'
 import { StorageStartError } from './ports/storage.js'
 
 async function main (): Promise<void> {
   let config
+  let keptIn: string | undefined
   try {
-    config = loadConfig()
+    ({ config, file: keptIn } = await keepDevSecrets(loadConfig()))
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`simutrador-server: ${err.message}\n`)
@@ -21,7 +26,7 @@ async function main (): Promise<void> {
   try {
     // pino's default destination writes stdout asynchronously on its own, so a banner written meanwhile could
     // land between (or inside) its lines. Through process.stdout every write is in order and whole.
-    app = await buildApp(config, { logger: { ...loggerOptions(config.logLevel, config.instanceId) as object, stream: process.stdout } })
+    app = await buildApp(config, { logger: { ...loggerOptions(config.logLevel, config.instanceId) as object, stream: logStream(config) } })
     await app.ready()
   } catch (err) {
     if (err instanceof StorageStartError) {
@@ -30,7 +35,9 @@ async function main (): Promise<void> {
     }
     throw err
   }
-  if (config.jwt.generated) {
+  if (config.jwt.generated && keptIn !== undefined) {
+    app.log.warn(`JWT_SECRET is not set: tokens are signed with the development secret kept in ${keptIn}, so they survive restarts. Set JWT_SECRET (≥ 32 bytes) for anything but development.`)
+  } else if (config.jwt.generated) {
     app.log.warn('JWT_SECRET is not set: using a random secret for this process (tokens die with it). Set JWT_SECRET (≥ 32 bytes) to keep tokens across restarts.')
   }
   const address = await app.listen({ port: config.port, host: config.host })
@@ -39,7 +46,7 @@ async function main (): Promise<void> {
   if (config.production) {
     app.log.info({ url: base, dashboard: `${base}/`, docs: `${base}/docs`, websocket: `${base.replace(/^http/, 'ws')}/ws/simulate`, state: describeStorage(config.storage), bus: describeRedis(config) }, `SimuTrador is listening on ${base}`)
   } else {
-    printBanner(base, config)
+    printBanner(base, config, keptIn)
   }
 
   let closing = false
@@ -58,8 +65,16 @@ async function main (): Promise<void> {
   process.on('SIGTERM', () => { shutdown('SIGTERM') })
 }
 
+/** Where log records go: stdout, as JSON or (a terminal in development, or LOG_FORMAT=pretty) readable lines. */
+function logStream (config: Config): { write: (chunk: string) => void } {
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && !config.production && process.stdout.isTTY)
+  if (!pretty) return process.stdout
+  const color = process.stdout.isTTY && process.env.NO_COLOR === undefined
+  return prettyLogStream((text) => { process.stdout.write(text) }, { color })
+}
+
 /** The development banner: where to point a browser, curl or the SDK, and the generated key. One write. */
-function printBanner (base: string, config: Config): void {
+function printBanner (base: string, config: Config, keptIn: string | undefined): void {
   const lines = [
     '',
     `  SimuTrador is listening on ${base}`,
@@ -73,7 +88,9 @@ function printBanner (base: string, config: Config): void {
     const dev = config.apiKeys[0]
     lines.push(
       '',
-      `  Development API key (user '${dev.user_id}', plan '${dev.plan}'), valid until this process exits:`,
+      keptIn !== undefined
+        ? `  Development API key (user '${dev.user_id}', plan '${dev.plan}'), kept in ${keptIn}: it survives restarts:`
+        : `  Development API key (user '${dev.user_id}', plan '${dev.plan}'), valid until this process exits:`,
       `    ${dev.key}`,
       '',
       '  Get a token:',

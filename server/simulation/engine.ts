@@ -19,7 +19,8 @@
 //                          (open orders cancelled, final account_snapshot, simulation_complete);
 //                          after that, null.
 //   engine.submitBatch(batch) → { ack: BatchAck, events }   between steps; accepted orders are first
-//                          tried on the NEXT step (events = one `order_update` accepted per order).
+//                          tried on the NEXT step (events = one `order_update` per order, in batch order:
+//                          accepted, or rejected with error_code and reason; a repeated order_id has none).
 //   engine.cancelOrder(orderId) → EngineEvent[]   throws AppError ORDER_NOT_FOUND / INVALID_STATE.
 //   engine.replaceOrder(orderId, changes) → { order, events }   the replacing order; throws like cancelOrder,
 //                          or INVALID_ORDER / INSUFFICIENT_BUYING_POWER when the new order would be refused.
@@ -45,6 +46,7 @@ import type { EquityTrack } from './equity-history.js'
 import { calendarDaysBetween, cagrPct, calmarRatio, maxDrawdownPct, periodReturns, sharpeRatio, sortinoRatio, tidy, tidyOrNull, tradeStats } from './metrics.js'
 import { legIds, OrderBook, OrderRejection, parseOrderFields, trailingStopLevel, WorkingOrder, type Leg } from './order-book.js'
 import { Portfolio, prorate } from './portfolio.js'
+import { markRejected, rejectedOrder } from './rejected-orders.js'
 import { TickTemplate } from './tick-frames.js'
 import { buildTimeline, isLastBarOfDay, TIMEFRAME_MS, type Timeline } from './timeline.js'
 
@@ -157,6 +159,7 @@ export class SimulationEngine {
   private completedNormally = false
   private seq = 0
   private executions = 0
+  private rejectedCount = 0
   private readonly isoFormatter = new IsoFormatter()
   private tickTemplate: TickTemplate | undefined
   private readonly marketSessionAt: ((symbolIndex: number, barStartMs: number) => MarketSession) | undefined
@@ -212,21 +215,30 @@ export class SimulationEngine {
     const atomic = batch.execution_mode === 'atomic'
     const accepted: WorkingOrder[] = []
     const rejected: RejectedOrder[] = []
+    /** Accepted and recorded refused orders, in batch order (their order_update events go out so). */
+    const outcomes: WorkingOrder[] = []
     for (const req of batch.orders) {
       const result = this.admit(req, batch.batch_id)
       if (result instanceof OrderRejection) {
         rejected.push({ order_id: req.order_id, error_code: result.errorCode, reason: result.reason })
+        // Recorded at once, so that a repeat of its id later in the batch is refused as one.
+        if (!this.book.isIdTaken(req.order_id)) outcomes.push(this.recordRejection(req, batch.batch_id, result))
       } else {
         // Added at once so later orders of the batch see its id, reservation and pending sells.
         this.book.add(result)
         accepted.push(result)
+        outcomes.push(result)
       }
     }
     if (atomic && rejected.length > 0) {
-      for (const o of accepted) this.book.forget(o)
       const failed = rejected.map((r) => r.order_id).join(', ')
       for (const o of accepted) {
-        rejected.push({ order_id: o.orderId, error_code: 'INVALID_ORDER', reason: `atomic batch rejected because of order(s) ${failed}` })
+        const why = new OrderRejection('INVALID_ORDER', `atomic batch rejected because of order(s) ${failed}`)
+        rejected.push({ order_id: o.orderId, error_code: why.errorCode, reason: why.reason })
+        this.book.forget(o)
+        markRejected(o, why)
+        this.book.addClosed(o)
+        this.rejectedCount++
       }
       const order = new Map(batch.orders.map((o, i) => [o.order_id, i]))
       rejected.sort((a, b) => (order.get(a.order_id) ?? 0) - (order.get(b.order_id) ?? 0))
@@ -234,7 +246,11 @@ export class SimulationEngine {
     }
     const events: EngineEvent[] = []
     const estimates: EstimatedFill[] = []
-    for (const o of accepted) {
+    for (const o of outcomes) {
+      if (o.rejection !== undefined) {
+        events.push(this.update(o, o.createdAt, o.rejection.reason, o.rejection.errorCode))
+        continue
+      }
       events.push(this.update(o, o.createdAt))
       const est = this.estimate(o)
       if (est !== null) estimates.push(est)
@@ -358,7 +374,7 @@ export class SimulationEngine {
   private admit (req: OrderRequest, batchId: string): WorkingOrder | OrderRejection {
     if (this.book.isIdTaken(req.order_id)) return new OrderRejection('INVALID_ORDER', `order_id ${req.order_id} is already used in this session`)
     const sym = this.symbolIndex.get(req.symbol) ?? this.symbolIndex.get(req.symbol.toUpperCase())
-    if (sym === undefined) return new OrderRejection('INVALID_ORDER', `symbol ${req.symbol} is not part of this session`)
+    if (sym === undefined) return new OrderRejection('INVALID_SYMBOL', `symbol ${req.symbol} is not part of this session`)
     if (this.lastBar[sym] === this.series[sym].length - 1) {
       return new OrderRejection('INVALID_ORDER', `${this.series[sym].symbol} has no bars left in this session`)
     }
@@ -422,6 +438,22 @@ export class SimulationEngine {
       if (f.takeProfit !== null) this.book.reserveId(legs.takeProfit)
       if (f.stopLoss !== null) this.book.reserveId(legs.stopLoss)
     }
+    return o
+  }
+
+  /** A refused request becomes a `rejected` order of the session (rejected-orders.ts). */
+  private recordRejection (req: OrderRequest, batchId: string, rejection: OrderRejection): WorkingOrder {
+    const sym = this.symbolIndex.get(req.symbol) ?? this.symbolIndex.get(req.symbol.toUpperCase())
+    const o = rejectedOrder(req, {
+      seq: ++this.seq,
+      symbolIndex: sym ?? -1,
+      symbol: sym === undefined ? req.symbol : this.series[sym].symbol,
+      placedStep: this.next - 1,
+      time: this.simTime,
+      batchId
+    }, rejection)
+    this.book.addClosed(o)
+    this.rejectedCount++
     return o
   }
 
@@ -764,6 +796,10 @@ export class SimulationEngine {
     o.status = status
     o.updatedAt = time
     o.reserved = 0n
+    if (status === 'rejected') {
+      markRejected(o, new OrderRejection(code ?? 'INVALID_ORDER', reason))
+      this.rejectedCount++
+    }
     this.book.remove(o)
     events.push(this.update(o, time, reason, code))
     if (attach && o.filled > 0n && o.bracket !== null) this.attachLegs(o, this.next - 1, time, events)
@@ -901,6 +937,7 @@ export class SimulationEngine {
       sharpe_ratio: tidyOrNull(sharpeRatio(returns)),
       sortino_ratio: tidyOrNull(sortinoRatio(returns)),
       calmar_ratio: tidyOrNull(calmarRatio(cagr, mdd)),
+      rejected_orders: this.rejectedCount,
       bars_processed: n,
       trading_days: this.daily.length
     }

@@ -40,6 +40,8 @@ export class WorkingOrder {
   /** Replace links (docs/fill-policy.md §3 "Replace"). */
   replaces: string | undefined = undefined
   replacedBy: string | undefined = undefined
+  /** Why a `rejected` order was refused (rejected-orders.ts). */
+  rejection: { errorCode: ErrorCode, reason: string } | undefined = undefined
   /**
    * Trailing stops: the trail (one of amount/percent) and the best close seen since placement (highest for a
    * sell, lowest for a buy); `stop` is always hwm ∓ trail. hwm is null until the symbol has a price.
@@ -122,6 +124,10 @@ export class WorkingOrder {
     if (this.batchId !== undefined) o.batch_id = this.batchId
     if (this.parentId !== undefined) o.parent_order_id = this.parentId
     if (this.leg !== undefined) o.leg = this.leg
+    if (this.rejection !== undefined) {
+      o.error_code = this.rejection.errorCode
+      o.reason = this.rejection.reason
+    }
     return o
   }
 }
@@ -297,6 +303,12 @@ export class OrderBook {
     this.reservedIds.delete(order.orderId)
     this.open[order.symbolIndex].push(order)
     this.openCount++
+  }
+
+  /** An order that never works (refused at submission): it has its id, and is listed, but is not on a working list. */
+  addClosed (order: WorkingOrder): void {
+    this.byId.set(order.orderId, order)
+    this.reservedIds.delete(order.orderId)
   }
 
   /** Take a no-longer-open order off its symbol's working list. */

@@ -617,9 +617,9 @@ export class SimulationService {
    * Several instances: a run owned elsewhere is taken over first (handed over by its owner, or taken once
    * its lease lapsed) and rebuilt here.
    */
-  async attach (user: SessionUser, sessionId: string, sink: EventSink, lastProcessed: number): Promise<StateSyncData> {
+  async attach (user: SessionUser, sessionId: string, sink: EventSink, lastProcessed: number | undefined): Promise<StateSyncData> {
     // After a restart the run is rebuilt here first (a durable run), up to what the client has seen.
-    const run = await this.#here(user, sessionId) ?? await this.#takeOver(user, sessionId, lastProcessed, false)
+    const run = await this.#here(user, sessionId) ?? await this.#takeOver(user, sessionId, lastProcessed ?? 0, false)
     this.#undisplace(sink.id, run.key)
     let answered!: (sync: StateSyncData) => void
     let failed!: (err: unknown) => void
@@ -628,7 +628,8 @@ export class SimulationService {
       let begun: { sync: StateSyncData, cursor: number }
       try {
         this.#expireIfDue(run)
-        begun = await this.#beginAttach(run, sink, lastProcessed)
+        // No last_processed_sequence_id: a new strategy process attaches at the end of the log.
+        begun = await this.#beginAttach(run, sink, lastProcessed ?? run.runner.log.lastSequenceId)
       } catch (err) { failed(err); return }
       answered(begun.sync)
       await this.#replay(run, sink, begun.cursor)

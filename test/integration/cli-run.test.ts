@@ -4,16 +4,11 @@
 // follows a live run over the WebSocket and exits 0 / 1 / 130 as the run finishes, is cancelled, or the
 // user presses Ctrl-C.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { listen, KEYS, tokenFor } from '../fixtures/app.js'
-import { childEnv } from '../fixtures/child-env.js'
-import { cliWithKey, json, tempDir, type Cli, type Teardown } from '../fixtures/cli.js'
+import { cliWithKey, json, spawnCli as spawnChild, tempDir, type Cli, type RunningCli, type Teardown } from '../fixtures/cli.js'
 import { formatMoney } from '../../client/cli/output.js'
-
-const BIN = fileURLToPath(new URL('../../bin/simutrador.js', import.meta.url))
 
 interface Results {
   completed: boolean
@@ -22,30 +17,9 @@ interface Results {
   equity_curve: Array<Record<string, unknown>>
 }
 
-/** The CLI as a child whose output is read while it runs (watch), with its exit code when it ends. */
-function spawnCli (args: string[], url: string, configDir: string, key: string): { waitFor: (re: RegExp) => Promise<string>, exit: Promise<{ code: number | null, stdout: string, stderr: string }>, kill: (sig: NodeJS.Signals) => void } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: childEnv({ SIMUTRADOR_URL: url, SIMUTRADOR_CONFIG_DIR: configDir, SIMUTRADOR_API_KEY: key, NO_COLOR: '1' }) })
-  let stdout = ''
-  let stderr = ''
-  const waiters: Array<{ re: RegExp, resolve: (s: string) => void }> = []
-  const check = (): void => {
-    for (const w of [...waiters]) {
-      const m = w.re.exec(stdout + stderr)
-      if (m !== null) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m[0]) }
-    }
-  }
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); check() })
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); check() })
-  const exit = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => { child.on('close', (code) => { resolve({ code, stdout, stderr }) }) })
-  return {
-    waitFor: async (re) => await new Promise<string>((resolve, reject) => {
-      waiters.push({ re, resolve })
-      check()
-      void exit.then((r) => { reject(new Error(`CLI exited (${r.code ?? 'signal'}) before ${re}:\n${r.stdout}\n${r.stderr}`)) })
-    }),
-    exit,
-    kill: (sig) => { child.kill(sig) }
-  }
+/** The compiled CLI as a child whose output is read while it runs (watch), with its exit code when it ends. */
+function spawnCli (args: string[], url: string, configDir: string, key: string): RunningCli {
+  return spawnChild(args, { url, configDir, env: { SIMUTRADOR_API_KEY: key }, compiled: true })
 }
 
 t.test('simutrador session start/pause/resume/cancel/results/watch', async (t) => {

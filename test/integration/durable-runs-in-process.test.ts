@@ -27,6 +27,7 @@ t.test('a lockstep run restarted twice ends as the uninterrupted run does', asyn
   const port = Number(new URL(server.baseUrl).port)
   const baseline = await runDurable(() => server.baseUrl, KEYS.ent)
   t.ok((baseline.results as any).total_trades > 0 || JSON.stringify(baseline.results).includes('trade'), 'the strategy trades')
+  t.equal((baseline.results as any).metrics.rejected_orders, 2, 'and has two orders refused, which the rebuilds must regenerate')
 
   const kills = [40, 120]
   let restarting: Promise<void> = Promise.resolve()

@@ -137,7 +137,16 @@ function toCsv<K extends string> (columns: K[], rows: ReadonlyArray<Record<K, un
 async function control (cmd: Command, id: string, action: 'start' | 'pause' | 'resume' | 'cancel', call: (client: Client) => Promise<{ data?: RunState, error?: unknown, response: Response }>): Promise<void> {
   const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
   const { client, persist } = await authedClient(ctx)
-  const state = unwrap(await call(client))
+  let state: RunState
+  try {
+    state = unwrap(await call(client))
+  } catch (err) {
+    // A lockstep run paused by a restart waits for its strategy, which REST cannot bring back.
+    if (action === 'resume' && err instanceof OperationError && err.body.error_code === 'INVALID_STATE' && /server restart/.test(err.body.message)) {
+      throw new OperationError({ ...err.body, message: `${err.body.message}. Re-attach its strategy: simutrador simulate run STRATEGY_FILE --session ${id}` })
+    }
+    throw err
+  }
   await persist()
   if (ctx.json) { printJson(state); return }
   const done = { start: 'Started', pause: 'Paused', resume: 'Resumed', cancel: 'Cancelled' }[action]

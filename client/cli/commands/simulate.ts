@@ -11,6 +11,7 @@ import { authedClient, contextFrom, resolveApiKey, unwrap, type GlobalOptions } 
 import { StrategyFailedError, UsageError } from '../errors.js'
 import { formatFields, printJson, printLine, progressBar } from '../output.js'
 import { runPythonFile } from '../python-strategy.js'
+import { rejectionLines } from '../rejections.js'
 import { loadStrategy } from '../strategy-loader.js'
 import { addSessionBodyOptions, checked, sessionBodyFrom, type SessionBodyFlags } from './session.js'
 import { resultsFields } from './session-run.js'
@@ -21,6 +22,7 @@ interface RunFlags extends SessionBodyFlags {
   flowControl: boolean
   accountUpdates: 'every_fill' | 'every_tick' | 'on_demand'
   python?: string
+  verbose?: boolean
 }
 
 export function registerSimulateCommands (program: Command): void {
@@ -29,15 +31,17 @@ export function registerSimulateCommands (program: Command): void {
   addSessionBodyOptions(simulate.command('run')
     .description('Run STRATEGY_FILE (a .js, .mjs or .ts module exporting createStrategy(), or a .py file defining a simutrador.Strategy, from any folder) to the end of a new or existing session')
     .argument('<strategy_file>', 'e.g. examples/sma-crossover.ts or examples/sma_crossover.py'))
-    .option('--session <session_id>', 'run an existing ready session instead of creating one')
+    .option('--session <session_id>', 'an existing session instead of a new one: a ready one is started; a paused or running one (after a server restart, a crash of this command, or a pause) is re-attached and goes on from its current step')
     .option('--window <n>', 'ticks the server may send ahead of your acks (1 = lockstep)', '1')
     .option('--no-flow-control', 'stream as fast as the socket drains (no acks)')
     .addOption(new Option('--account-updates <when>', 'account snapshots').choices(['every_fill', 'every_tick', 'on_demand']).default('every_fill'))
+    .option('--verbose', 'after the results, list every rejected order with its reason (the count by error code is always printed)')
     .option('--python <path>', 'for a .py strategy: the Python interpreter (≥ 3.11 with websockets; default $SIMUTRADOR_PYTHON, then python3, then /usr/bin/python3)')
     .addHelpText('after', `
 Examples:
   simutrador simulate run examples/sma-crossover.ts --symbols AAPL --start 2023-01-03 --end 2023-12-29
-  simutrador simulate run examples/sma_crossover.py --symbols AAPL --start 2023-01-03 --end 2023-12-29`)
+  simutrador simulate run examples/sma_crossover.py --symbols AAPL --start 2023-01-03 --end 2023-12-29
+  simutrador simulate run examples/sma-crossover.ts --session sess_3kT9xQ2mVb7Lw1Rz   # re-attach a paused run`)
     .action(async (file: string, flags: RunFlags, cmd: Command) => {
       const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
       const window = Number(flags.window)
@@ -68,6 +72,10 @@ Examples:
           session,
           start: { flow_control: flags.flowControl, max_pending_ticks: window, account_update_frequency: flags.accountUpdates, include_bars: true },
           progressEveryTicks: 100,
+          onResume: ({ step, reconnected, session_id: id }) => {
+            if (ctx.json) return
+            process.stderr.write(`${tty ? '\n' : ''}${reconnected ? 'reconnected' : `attached to ${id}`}, resumed at step ${step}\n`)
+          },
           onProgress: ({ ticks, total, session_id: id }) => {
             if (ctx.json) return
             const f = total === 0 ? 1 : ticks / total
@@ -85,11 +93,16 @@ Examples:
         })
         if (tty) process.stderr.write('\n')
         const { client: rest, persist } = await authedClient(ctx)
-        const results = unwrap(await rest.GET('/sessions/{id}/results', { params: { path: { id: run.session.session_id } } }))
+        const id = run.session.session_id
+        const [results, rejected] = await Promise.all([
+          rest.GET('/sessions/{id}/results', { params: { path: { id } } }).then(unwrap),
+          rest.GET('/sessions/{id}/orders', { params: { path: { id }, query: { status: 'rejected' } } }).then(unwrap)
+        ])
         await persist()
-        if (ctx.json) { printJson({ session: run.session, results }); return }
+        if (ctx.json) { printJson({ session: run.session, results, rejected_orders: rejected.orders }); return }
         printLine()
         printLine(formatFields(resultsFields(run.session, results, run.ticks)))
+        for (const line of rejectionLines(rejected.orders, flags.verbose === true)) printLine(line)
       } finally {
         await client.close()
       }

@@ -140,15 +140,16 @@ t.test('the volume cap splits a market order into partial fills across bars', as
   t.equal(e.order('v1').status, 'filled')
 })
 
-t.test('a buy the cash cannot pay is rejected with INSUFFICIENT_BUYING_POWER and changes nothing', async (t) => {
+t.test('a buy the cash cannot pay is rejected with INSUFFICIENT_BUYING_POWER: recorded as a rejected order, the account unchanged', async (t) => {
   const e = engineFor(dailySeries('AAA', [flat(100), flat(100)]), { initialCapital: '1000' })
   steps(e, 1)
   const before = JSON.stringify(e.account())
   const { ack, events } = submit(e, [order({ order_id: 'big', quantity: 20 })])
   t.same(ack.rejected_orders.map((r) => r.error_code), ['INSUFFICIENT_BUYING_POWER'])
-  t.same(events, [])
-  t.same(e.orders(), [])
+  t.same(updates(events).map((u) => [u.order_id, u.status, u.error_code, u.reason]), [['big', 'rejected', 'INSUFFICIENT_BUYING_POWER', 'order needs 2000.00, buying power is 1000.00']])
+  t.match(e.orders(), [{ order_id: 'big', status: 'rejected', quantity: 20, filled_quantity: 0, error_code: 'INSUFFICIENT_BUYING_POWER', reason: 'order needs 2000.00, buying power is 1000.00' }])
   t.equal(JSON.stringify(e.account()), before)
+  t.equal(e.results().metrics.rejected_orders, 1, 'counted in the results')
 })
 
 t.test('open buy orders hold back buying power from later orders', async (t) => {
@@ -168,13 +169,15 @@ t.test('a fill the cash cannot pay when tried is rejected at that bar', async (t
   submit(e, [order({ order_id: 'a', quantity: 9 })])
   const u = updates(steps(e, 1))
   t.same(u.map((x) => [x.status, x.error_code]), [['rejected', 'INSUFFICIENT_BUYING_POWER']])
+  t.match(e.order('a'), { status: 'rejected', error_code: 'INSUFFICIENT_BUYING_POWER', reason: /^fill of 9 at 120\.00 needs/ })
   t.equal(e.account().cash, '1000.00')
+  t.equal(e.results().metrics.rejected_orders, 1)
 })
 
-t.test('invalid orders are rejected with INVALID_ORDER and change nothing', async (t) => {
+t.test('invalid orders are rejected with INVALID_ORDER (a symbol outside the session INVALID_SYMBOL): recorded, nothing else changes', async (t) => {
   const e = engineFor(dailySeries('AAA', [flat(100), flat(100)]))
   steps(e, 1)
-  const before = JSON.stringify([e.account(), e.orders()])
+  const before = JSON.stringify(e.account())
   const { ack, events } = submit(e, [
     order({ order_id: 'both', quantity: 1, notional: 100 }),
     order({ order_id: 'neither', quantity: undefined }),
@@ -187,9 +190,16 @@ t.test('invalid orders are rejected with INVALID_ORDER and change nothing', asyn
     order({ order_id: 'short', side: 'sell' })
   ])
   t.same(ack.accepted_orders, [])
-  t.same(ack.rejected_orders.map((r) => r.error_code), Array(9).fill('INVALID_ORDER'))
-  t.same(events, [])
-  t.equal(JSON.stringify([e.account(), e.orders()]), before)
+  const codes = [...Array(5).fill('INVALID_ORDER'), 'INVALID_SYMBOL', ...Array(3).fill('INVALID_ORDER')]
+  t.same(ack.rejected_orders.map((r) => r.error_code), codes)
+  t.same(updates(events).map((u) => [u.order_id, u.status, u.error_code]), ack.rejected_orders.map((r) => [r.order_id, 'rejected', r.error_code]), 'one order_update each, in batch order')
+  t.same(e.orders().map((o) => [o.order_id, o.status, o.reason]), ack.rejected_orders.map((r) => [r.order_id, 'rejected', r.reason]), 'each recorded, saying why')
+  t.match(e.order('sym'), { symbol: 'ZZZ', side: 'buy', type: 'market', quantity: 10 })
+  t.notOk('price' in e.order('neg'), 'a malformed amount is left out of the record')
+  t.equal(JSON.stringify(e.account()), before)
+  let refused: unknown
+  try { e.cancelOrder('sym') } catch (err) { refused = err }
+  t.match(refused, { error_code: 'INVALID_STATE', message: 'order sym is already rejected' }, 'a rejected order cannot be cancelled')
   t.same(executions(steps(e)), [])
 })
 
@@ -199,9 +209,10 @@ t.test('an atomic batch with one invalid order accepts none of them', async (t) 
   const { ack, events } = submit(e, [order({ order_id: 'ok' }), order({ order_id: 'bad', quantity: -1 })], 'atomic')
   t.same(ack.accepted_orders, [])
   t.same(ack.rejected_orders.map((r) => r.order_id), ['ok', 'bad'])
-  t.same(events, [])
-  t.same(e.orders(), [])
-  t.same(submit(e, [order({ order_id: 'ok' })]).ack.accepted_orders, ['ok'], 'the id is free again')
+  t.same(updates(events).map((u) => [u.order_id, u.status]), [['ok', 'rejected'], ['bad', 'rejected']])
+  t.same(e.orders().map((o) => [o.order_id, o.status]), [['ok', 'rejected'], ['bad', 'rejected']])
+  t.equal(e.account().buying_power, '100000.00', 'no reservation left behind')
+  t.same(submit(e, [order({ order_id: 'ok' })]).ack.rejected_orders.map((r) => r.reason), ['order_id ok is already used in this session'], 'a refused order keeps its id, as any order does')
 })
 
 t.test('a best-effort batch accepts its valid orders and rejects the others', async (t) => {
@@ -210,17 +221,21 @@ t.test('a best-effort batch accepts its valid orders and rejects the others', as
   const { ack, events } = submit(e, [order({ order_id: 'ok' }), order({ order_id: 'bad', quantity: -1 })])
   t.same(ack.accepted_orders, ['ok'])
   t.same(ack.rejected_orders.map((r) => r.order_id), ['bad'])
-  t.same(updates(events).map((u) => [u.order_id, u.status]), [['ok', 'accepted']])
+  t.same(updates(events).map((u) => [u.order_id, u.status]), [['ok', 'accepted'], ['bad', 'rejected']])
   t.same(ack.estimated_fills, [{ order_id: 'ok', estimated_price: '100.00', estimated_quantity: 10 }])
 })
 
 t.test('a duplicate order_id is rejected, within a batch and across batches', async (t) => {
   const e = engineFor(dailySeries('AAA', [flat(100), flat(100)]))
   steps(e, 1)
-  const first = submit(e, [order({ order_id: 'x' }), order({ order_id: 'x' })]).ack
-  t.same(first.rejected_orders.map((r) => [r.order_id, r.error_code]), [['x', 'INVALID_ORDER']])
-  const second = submit(e, [order({ order_id: 'x' })]).ack
-  t.same(second.accepted_orders, [])
+  const first = submit(e, [order({ order_id: 'x' }), order({ order_id: 'x' })])
+  t.same(first.ack.rejected_orders.map((r) => [r.order_id, r.error_code]), [['x', 'INVALID_ORDER']])
+  t.same(updates(first.events).map((u) => [u.order_id, u.status]), [['x', 'accepted']], 'a repeat is no order of its own: no update, no record')
+  const second = submit(e, [order({ order_id: 'x' })])
+  t.same(second.ack.accepted_orders, [])
+  t.same(second.events, [])
+  t.same(e.orders().map((o) => [o.order_id, o.status]), [['x', 'accepted']])
+  t.equal(e.results().metrics.rejected_orders, 0)
 })
 
 t.test('short selling is refused unless the session allows it', async (t) => {

@@ -297,7 +297,9 @@ t.test('§3 the ids of bracket legs are reserved, both ways', async (t) => {
   const parent = submit(e, [order({ order_id: 'q', quantity: 1, stop_loss: { stop_price: 80 } })]).ack
   t.same(parent.rejected_orders.map((r) => [r.order_id, r.reason]), [['q', 'bracket leg ids q-tp/q-sl are already used']])
   // a target-only bracket does not need the stop id
-  t.same(submit(e, [order({ order_id: 'q', quantity: 1, take_profit: { limit_price: 120 } })]).ack.accepted_orders, ['q'])
+  t.same(submit(e, [order({ order_id: 'q2', quantity: 1, take_profit: { limit_price: 120 } })]).ack.accepted_orders, ['q2'])
+  submit(e, [order({ order_id: 'q3-sl', quantity: 1 })])
+  t.same(submit(e, [order({ order_id: 'q3', quantity: 1, take_profit: { limit_price: 120 } })]).ack.accepted_orders, ['q3'])
   // the parent's wire form names its bracket
   submit(e, [order({ order_id: 'r', quantity: 1, take_profit: { limit_price: '120.5' }, stop_loss: { stop_price: 80, limit_price: 79 } })])
   t.match(e.order('r'), { take_profit_price: '120.50', stop_loss_price: '80.00', stop_loss_limit_price: '79.00' })
@@ -347,7 +349,7 @@ t.test('§3 a sell of a notional order without any position or last close is ref
   t.same(ack.rejected_orders.map((r) => [r.order_id, r.error_code, r.reason]), [['n', 'INVALID_ORDER', 'short selling is not allowed in this session']])
 })
 
-t.test('§3 atomic: one failure rejects all, with the reason naming it; every id (legs too) stays free', async (t) => {
+t.test('§3 atomic: one failure rejects all, with the reason naming it; the orders are recorded rejected, leg ids stay free', async (t) => {
   const e = engineFor(dailySeries('AAA', [flat(100), flat(100)]))
   steps(e, 1)
   const { ack } = submit(e, [
@@ -363,7 +365,8 @@ t.test('§3 atomic: one failure rejects all, with the reason naming it; every id
     ['INVALID_ORDER', 'atomic batch rejected because of order(s) bad1, bad2']
   ])
   t.equal(e.account().buying_power, '100000.00', 'no reservation left behind')
-  t.same(submit(e, [order({ order_id: 'p-tp', quantity: 1 }), order({ order_id: 'p-sl', quantity: 1 }), order({ order_id: 'p', quantity: 1 })]).ack.accepted_orders, ['p-tp', 'p-sl', 'p'])
+  t.same(e.orders().map((o) => [o.order_id, o.status]), [['p', 'rejected'], ['bad1', 'rejected'], ['ok', 'rejected'], ['bad2', 'rejected']])
+  t.same(submit(e, [order({ order_id: 'p-tp', quantity: 1 }), order({ order_id: 'p-sl', quantity: 1 }), order({ order_id: 'p', quantity: 1 })]).ack.accepted_orders, ['p-tp', 'p-sl'])
 })
 
 t.test('§3 estimated_fills: market ± slippage and marketable limits at the last close; others not estimated', async (t) => {

@@ -1,45 +1,61 @@
-// The state folder's pid-file lock: one live process per folder; a stale file (kill -9) is taken over.
-import t from 'tap'
-import { spawnSync } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
+// The state folder's socket lock within one process: one holder per folder (this process too), the socket
+// file gone after unlock, a stale socket file (its process died) replaced, and a lock replaced meanwhile left
+// alone by unlock. Across processes (kill -9, zombies, long paths): test/integration/state-dir-lock.test.ts.
+import t, { type Test } from 'tap'
+import { createServer } from 'node:net'
+import { link, lstat, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lockStateDir } from '../../../server/adapters/state-dir-lock.js'
 import { StorageStartError } from '../../../server/ports/storage.js'
 
-/** The pid of a process that has exited. */
-function deadPid (): number {
-  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
-  return Number(child.stdout.toString())
+/** A folder with a short path (tap's testdir paths are longer than a socket path may be). */
+async function folder (t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'st-lock-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
 }
 
-t.test('locks with this pid and unlocks by removing the file', async (t) => {
-  const dir = t.testdir()
+t.test('locks with a socket in the folder and unlocks by removing it', async (t) => {
+  const dir = await folder(t)
   const unlock = await lockStateDir(dir)
-  t.equal(await readFile(join(dir, 'simutrador.pid'), 'utf8'), String(process.pid))
+  t.ok((await lstat(join(dir, '.lock.sock'))).isSocket(), 'the lock is a socket file in the folder')
   await unlock()
-  await t.rejects(readFile(join(dir, 'simutrador.pid')), { code: 'ENOENT' })
+  await t.rejects(lstat(join(dir, '.lock.sock')), { code: 'ENOENT' })
+  const again = await lockStateDir(dir)
+  await again()
 })
 
-t.test('a folder held by another live process is refused, naming it', async (t) => {
-  const dir = t.testdir({ 'simutrador.pid': String(process.ppid) })
+t.test('a folder already locked is refused, naming the holder\'s pid (this process too)', async (t) => {
+  const dir = await folder(t)
+  const unlock = await lockStateDir(dir)
+  t.teardown(unlock)
   await t.rejects(lockStateDir(dir), new StorageStartError(
-    `The state folder ${dir} is in use by another SimuTrador process (pid ${process.ppid}). ` +
+    `The state folder ${dir} is in use by another SimuTrador process (pid ${process.pid}). ` +
     'Stop that process, or give this one its own SIMUTRADOR_STATE_DIR.'))
 })
 
-t.test('a stale pid file (its process is gone) is taken over, as is an unreadable one', async (t) => {
-  for (const content of [String(deadPid()), 'not a pid']) {
-    const dir = t.testdir({ 'simutrador.pid': content })
-    const unlock = await lockStateDir(dir)
-    t.equal(await readFile(join(dir, 'simutrador.pid'), 'utf8'), String(process.pid), content)
-    await unlock()
-  }
+t.test('a stale socket file (nobody listens on it) is replaced', async (t) => {
+  const dir = await folder(t)
+  // A socket file whose listener is gone, as a killed process leaves it: bind, then drop the listener
+  // without the unlink a clean close does.
+  const server = createServer()
+  await new Promise<void>((resolve) => { server.listen(join(dir, 'x.sock'), resolve) })
+  await link(join(dir, 'x.sock'), join(dir, '.lock.sock'))
+  await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  t.ok((await lstat(join(dir, '.lock.sock'))).isSocket(), 'the stale socket file is there')
+  const unlock = await lockStateDir(dir)
+  t.pass('taken over')
+  await unlock()
 })
 
-t.test('unlocking leaves a file another process has taken since', async (t) => {
-  const dir = t.testdir()
+t.test('unlocking leaves a lock another process has taken since', async (t) => {
+  const dir = await folder(t)
   const unlock = await lockStateDir(dir)
-  await writeFile(join(dir, 'simutrador.pid'), '1')
+  await rm(join(dir, '.lock.sock'))
+  const other = await lockStateDir(dir)
   await unlock()
-  t.equal(await readFile(join(dir, 'simutrador.pid'), 'utf8'), '1')
+  t.ok((await lstat(join(dir, '.lock.sock'))).isSocket(), 'the other holder\'s lock is still there')
+  await t.rejects(lockStateDir(dir), { name: 'StorageStartError' })
+  await other()
 })
