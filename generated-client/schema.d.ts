@@ -1497,6 +1497,7 @@ export interface components {
             net_pnl: string;
             /** @description net_pnl / entry value × 100 */
             return_pct: number;
+            /** @description Still open at the end: exit = the last close, P&L unrealized; counted in open_trades, not in total/winning/losing */
             open_at_end: boolean;
         };
         /**
@@ -1538,6 +1539,7 @@ export interface components {
          *       "total_return_pct": 4.22,
          *       "cagr_pct": 8.87,
          *       "total_trades": 6,
+         *       "open_trades": 1,
          *       "winning_trades": 4,
          *       "losing_trades": 2,
          *       "win_rate": 0.6667,
@@ -1567,8 +1569,13 @@ export interface components {
             final_equity: string;
             total_return_pct: number;
             cagr_pct: number | null;
+            /** @description Closed round trips (flat to flat); a position still open at the end is in open_trades instead */
             total_trades: number;
+            /** @description Positions still open at the end: listed in trades with open_at_end, counted in no other trade statistic */
+            open_trades: number;
+            /** @description Closed trades with net P&L ≥ 0 */
             winning_trades: number;
+            /** @description Closed trades with net P&L < 0 */
             losing_trades: number;
             win_rate: number | null;
             profit_factor: number | null;
@@ -1634,8 +1641,13 @@ export interface components {
             final_equity: string;
             total_return_pct: number;
             cagr_pct: number | null;
+            /** @description Closed round trips (flat to flat); a position still open at the end is in open_trades instead */
             total_trades: number;
+            /** @description Positions still open at the end: listed in trades with open_at_end, counted in no other trade statistic */
+            open_trades: number;
+            /** @description Closed trades with net P&L ≥ 0 */
             winning_trades: number;
+            /** @description Closed trades with net P&L < 0 */
             losing_trades: number;
             win_rate: number | null;
             profit_factor: number | null;
