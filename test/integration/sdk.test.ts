@@ -79,8 +79,8 @@ t.test('SessionClient', async (t) => {
     await client.deleteSession(s.session_id)
     await client.close()
     await consumed
-    // Each change is pushed to the owner's connections (no request_id) as it happens, before the reply.
-    t.same(types, ['session_updated', 'session_created', 'session_deleted', 'session_deleted', 'disconnected'])
+    // Each change is pushed to the owner's connections (no request_id), the requester's after its reply.
+    t.same(types, ['session_created', 'session_updated', 'session_deleted', 'session_deleted', 'disconnected'])
   })
 
   t.test('a throwing listener does not break replies', async (t) => {
