@@ -10,6 +10,7 @@ import { TIMEFRAMES } from '../../schemas/market-data.js'
 import { CreateSessionBody } from '../../schemas/sessions.js'
 import { formatDate, parseDate, utcDay } from '../../server/market-data/dates.js'
 import { MAX_INITIAL_CAPITAL, MIN_INITIAL_CAPITAL } from '../../server/plans.js'
+import { capitalOutOfRange } from '../../server/sessions/capital-bounds.js'
 import { InterruptedError } from './errors.js'
 import { decimalUnits } from './output.js'
 
@@ -58,15 +59,16 @@ export function dateProblem (answer: string | undefined, opts: { field: 'start_d
   return undefined
 }
 
-/** Why a capital answer is refused: a decimal amount (MoneyInput) from MIN to MAX_INITIAL_CAPITAL, or undefined. */
+/**
+ * Why a capital answer is refused: a decimal amount (MoneyInput) within the server's bounds, refused with the
+ * server's own code and message (INSUFFICIENT_CAPITAL / CAPITAL_ABOVE_MAXIMUM), or undefined.
+ */
 export function capitalProblem (answer: string | undefined): string | undefined {
   const v = (answer ?? '').trim()
   const amount = isMoney.Check(v) ? decimalUnits(v) : undefined
   if (amount === undefined) return 'A decimal amount, e.g. 100000 or 25000.50'
-  const min = decimalUnits(MIN_INITIAL_CAPITAL) ?? 0n
-  const max = decimalUnits(MAX_INITIAL_CAPITAL) ?? 0n
-  if (amount < min || amount > max) return `initial_capital must be from ${MIN_INITIAL_CAPITAL} to ${MAX_INITIAL_CAPITAL}`
-  return undefined
+  const err = capitalOutOfRange(amount)
+  return err === undefined ? undefined : `${err.error_code}: ${err.message}`
 }
 
 export async function promptApiKey (): Promise<string> {

@@ -19,14 +19,13 @@ import {
 } from '../../schemas/sessions.js'
 import { AppError } from '../app-error.js'
 import { DEFAULT_MAX_JSON_DEPTH, jsonDepth } from '../json-depth.js'
-import { formatMoney, parseDecimal, parseMoney, type Fixed } from '../money.js'
+import { formatMoney, parseMoney, type Fixed } from '../money.js'
 import { valueErrorMessage } from '../validation-messages.js'
 import {
   DEFAULT_SESSION_TTL_MINUTES,
-  MAX_INITIAL_CAPITAL,
-  MIN_INITIAL_CAPITAL,
   limitsFor as defaultLimitsFor
 } from '../plans.js'
+import { capitalOutOfRange } from './capital-bounds.js'
 import { IdempotencyCache, canonicalJson } from './idempotency.js'
 import { assertTransition } from './lifecycle.js'
 import type { PauseReason, SessionRecord, SessionStore } from '../ports/session-store.js'
@@ -97,8 +96,6 @@ export const DEFAULT_MAX_METADATA_BYTES = 16 * 1024
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000
 export const DEFAULT_SESSION_RETENTION_DAYS = 30
 export const FILL_POLICY_VERSION = '1'
-const MIN_CAPITAL = parseDecimal(MIN_INITIAL_CAPITAL)
-const MAX_CAPITAL = parseDecimal(MAX_INITIAL_CAPITAL)
 
 // Compiled once; the manager re-checks its inputs because it is also called by code other than the
 // transports (the runner, scripts), and the WebSocket path does not fill defaults.
@@ -357,7 +354,8 @@ export class SessionManager {
   #normaliseCreate (body: CreateSessionBody): CreateRequest {
     const valid = validate(checkCreate, body, 'create-session request')
     const initialCapital = parseMoney(valid.initial_capital ?? SESSION_DEFAULTS.initial_capital, 'initial_capital')
-    if (initialCapital < MIN_CAPITAL || initialCapital > MAX_CAPITAL) throw capitalOutOfRange(initialCapital)
+    const capitalError = capitalOutOfRange(initialCapital)
+    if (capitalError !== undefined) throw capitalError
     const commission = nonNegativeMoney(valid.commission_per_share ?? SESSION_DEFAULTS.commission_per_share, 'commission_per_share')
     const minCommission = nonNegativeMoney(
       valid.min_commission_per_order ?? SESSION_DEFAULTS.min_commission_per_order,
@@ -645,23 +643,6 @@ function validate<T extends TSchema> (check: TypeCheck<T>, value: unknown, what:
   throw new AppError('VALIDATION_FAILED', `Invalid ${what}: ${path === '' ? '' : `${path} `}${first === undefined ? 'does not match the schema' : valueErrorMessage(first)}`, {
     field: path.split('/')[1] ?? '',
     path
-  })
-}
-
-/**
- * Too little and too much capital are one error: VALIDATION_FAILED (as any other value outside its field's
- * range) naming the field, the bound crossed (`limit`), both bounds and the value.
- */
-function capitalOutOfRange (value: Fixed): AppError {
-  const min = formatMoney(MIN_CAPITAL)
-  const max = formatMoney(MAX_CAPITAL)
-  return new AppError('VALIDATION_FAILED', `initial_capital must be from ${min} to ${max} (got ${formatMoney(value)})`, {
-    field: 'initial_capital',
-    fields: ['initial_capital'],
-    limit: value < MIN_CAPITAL ? min : max,
-    min,
-    max,
-    value: formatMoney(value)
   })
 }
 

@@ -5,12 +5,10 @@
 // a stack.
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { listen, KEYS } from '../fixtures/app.js'
 import { childEnv } from '../fixtures/child-env.js'
-import { tempDir } from '../fixtures/cli.js'
+import { CLI_ARGS, tempDir } from '../fixtures/cli.js'
 
-const BIN = fileURLToPath(new URL('../../bin/simutrador.js', import.meta.url))
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]/g // eslint-disable-line no-control-regex
 const BACKSPACES = '\x7f'.repeat(12)
 
@@ -22,7 +20,8 @@ interface Terminal {
 }
 
 function terminal (args: string[], env: Record<string, string>): Terminal {
-  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
+  // The sources (as every CLI test runs them), not dist/: the test sees the current code, never a stale build.
+  const command = [process.execPath, ...CLI_ARGS, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
   // A new pseudo-terminal is 0 columns wide: give it a size, or every character wraps onto its own line.
   const child = spawn('script', ['-q', '-e', '-c', `stty cols 120 rows 40; exec ${command}`, '/dev/null'], { env: childEnv({ ...env, TERM: 'xterm' }) })
   let output = ''
@@ -79,7 +78,7 @@ t.test('the session wizard on a terminal', { skip: hasScript ? false : 'needs sc
     term.type('\r')
     await term.waitFor(/Initial capital/)
     term.type(`${BACKSPACES}500\r`)
-    await term.waitFor(/initial_capital must be from 1000 to 10000000/)
+    await term.waitFor(/INSUFFICIENT_CAPITAL: initial_capital must be from 1000\.00 to 10000000\.00 \(got 500\.00\)/)
     term.type(`${BACKSPACES}25000.50\r`)
     const r = await term.exit
     t.equal(r.code, 0, r.output)
