@@ -1,7 +1,8 @@
 // The `session create` wizard on a real terminal: the CLI runs under `script` (util-linux), which gives it a
 // pseudo-terminal, and the test types into it as a user would. Each wrong answer is refused at its own
 // prompt with the server's rule (a date that does not exist, an end before the start, capital out of
-// range); the corrected answers create the session on a real server. Ctrl-C at a prompt exits 130 without
+// range, a symbol the server's catalogue does not know); the corrected answers create the session on a real
+// server. Ctrl-C at a prompt exits 130 without
 // a stack.
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
@@ -86,6 +87,17 @@ t.test('the session wizard on a terminal', { skip: hasScript ? false : 'needs sc
     t.match(r.output, /Symbols\s+AAPL/)
     t.match(r.output, /Period\s+2023-01-03 → 2023-03-31 \(1d bars/)
     t.match(r.output, /Capital\s+25000\.50/)
+  })
+
+  t.test('checks each symbol against the server\'s catalogue at its prompt, with the server\'s suggestion', async (t) => {
+    const term = terminal(['session', 'create', '--start', '2023-01-03', '--end', '2023-03-31', '--timeframe', '1d', '--capital', '100000'], await env())
+    await term.waitFor(/Symbols \(comma-separated\)/)
+    term.type('msft,AAPX\r')
+    await term.waitFor(/INVALID_SYMBOL: Unknown symbol 'AAPX' \(did you mean AAPL\?\)/)
+    term.type(`${BACKSPACES}msft,aapl\r`)
+    const r = await term.exit
+    t.equal(r.code, 0, r.output)
+    t.match(r.output, /Symbols\s+MSFT, AAPL/)
   })
 
   t.test('Ctrl-C at a prompt exits 130 without a stack', async (t) => {
