@@ -3,7 +3,6 @@
 // deleting the session deletes it (foreign key, ON DELETE CASCADE).
 import type { AccountSnapshot, Order, SimulationResults } from '../../../schemas/simulation.js'
 import type { RunStore, StoredRun } from '../../ports/run-store.js'
-import { restateTradeStats } from '../../simulation/metrics.js'
 import { sqlState, type SqlClient } from './sql-client.js'
 
 interface Row { state: StoredRun['state'], results: string | null, account: string, orders: string, finished_at: Date }
@@ -38,7 +37,7 @@ export class SqlRunStore implements RunStore {
     const row = rows[0]
     return {
       state: row.state,
-      results: row.results === null ? null : restateTradeStats(JSON.parse(row.results) as SimulationResults),
+      results: row.results === null ? null : JSON.parse(row.results) as SimulationResults,
       account: JSON.parse(row.account) as AccountSnapshot,
       orders: JSON.parse(row.orders) as Order[],
       finished_at: row.finished_at.getTime()
