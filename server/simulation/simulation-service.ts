@@ -48,6 +48,7 @@ import { RunOwnership } from './run-ownership.js'
 import type { SessionManager, SessionUser, TransitionOptions } from '../sessions/session-manager.js'
 import type { SessionEvents } from '../ports/session-events.js'
 import { DEFAULT_LOG_MAX_BYTES } from './event-log.js'
+import { restateTradeStats } from './metrics.js'
 import { SimulationRunner, type EventSink, type RunOptions, type RunState } from './runner.js'
 import { buildTimeline, type Timeline } from './timeline.js'
 
@@ -556,7 +557,7 @@ export class SimulationService {
       if (stored.results === null) {
         throw new AppError('INVALID_STATE', 'Results are available when the simulation has completed', { state: stored.state })
       }
-      return stored.results
+      return restateTradeStats(stored.results)
     })
   }
 
