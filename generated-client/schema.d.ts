@@ -769,10 +769,10 @@ export interface components {
             /** @description Present when state is error */
             error_message?: string;
             /**
-             * @description Present when state is paused: paused by the user, by the strategy connection dropping, or by a server restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run)
+             * @description Present when state is paused: paused by the user, by the strategy connection dropping, by a server restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run), or by itself when no strategy drove its flow-controlled run for UNATTENDED_RUN_PAUSE_SECONDS (no_strategy: the session gives its concurrent-session slot up until it is resumed)
              * @enum {string}
              */
-            pause_reason?: "user" | "disconnect" | "server_restart";
+            pause_reason?: "user" | "disconnect" | "server_restart" | "no_strategy";
         };
         /**
          * @example {
@@ -945,7 +945,7 @@ export interface components {
             deleted: true;
         };
         SessionUsage: {
-            /** @description Sessions in initializing, ready, running or paused */
+            /** @description Sessions holding one of the plan's concurrent-session slots: initializing, ready, running or paused (but not paused for no_strategy) */
             active_sessions: number;
             /** @description Creations in the rolling last hour (deleted ones included) */
             sessions_created_last_hour: number;
@@ -1958,7 +1958,7 @@ export interface components {
             plan: components["schemas"]["Plan"];
             limits: components["schemas"]["PlanLimits"];
             usage: {
-                /** @description Sessions in initializing, ready, running or paused */
+                /** @description Sessions holding one of the plan's concurrent-session slots: initializing, ready, running or paused (but not paused for no_strategy) */
                 active_sessions: number;
                 /** @description Creations in the rolling last hour (deleted ones included) */
                 sessions_created_last_hour: number;

@@ -242,6 +242,8 @@ export class SessionManager {
     if (options.error_message !== undefined && target !== 'error') {
       throw new AppError('VALIDATION_FAILED', 'error_message is only allowed when moving to error', { field: 'error_message' })
     }
+    // Resuming a run that paused itself for want of a strategy takes back the slot it gave up.
+    const takesSlot = target === 'running' && (await this.#store.get(user.user_id, sessionId))?.pause_reason === 'no_strategy'
     const { before, after } = await this.#change(user, sessionId, (cur, now) => {
       assertTransition(cur.state, target)
       return {
@@ -252,7 +254,7 @@ export class SessionManager {
         error_message: target === 'error' ? (options.error_message ?? 'Simulation failed') : null,
         pause_reason: target === 'paused' ? (options.pause_reason ?? null) : null
       }
-    })
+    }, takesSlot ? this.#limitsFor(user.plan).concurrent_sessions : undefined)
     this.#emit('state_changed', user.user_id, after, before.state)
     return this.#render(after)
   }
@@ -489,22 +491,32 @@ export class SessionManager {
    * Atomically applies `change` to one of the caller's sessions. A session past its expiry counts as
    * gone even before the sweep reaches it (it is removed now), so behaviour never depends on sweep timing.
    */
+  /** `maxSlots`: the change takes a concurrent-session slot (SESSION_LIMIT_EXCEEDED when the plan's are all held). */
   async #change (
     user: SessionUser,
     sessionId: string,
-    change: (current: SessionRecord, now: number) => SessionRecord
+    change: (current: SessionRecord, now: number) => SessionRecord,
+    maxSlots?: number
   ): Promise<{ before: SessionRecord, after: SessionRecord }> {
     const now = this.#now()
     let before: SessionRecord | undefined
     let expired = false
-    const after = await this.#store.update(user.user_id, sessionId, (cur) => {
+    const apply = (cur: SessionRecord): SessionRecord => {
       if (this.#isExpired(cur, now)) {
         expired = true
         return cur
       }
       before = cur
       return change(cur, now)
-    })
+    }
+    let after: SessionRecord | undefined
+    if (maxSlots === undefined) {
+      after = await this.#store.update(user.user_id, sessionId, apply)
+    } else {
+      const outcome = await this.#store.updateTakingSlot(user.user_id, sessionId, maxSlots, apply)
+      if (!outcome.ok && outcome.reason === 'concurrent_sessions') throw slotsTaken(sessionId, maxSlots, outcome.current)
+      after = outcome.ok ? outcome.record : undefined
+    }
     if (expired) {
       await this.#expire(user.user_id, sessionId, now)
       throw notFound(sessionId)
@@ -643,6 +655,17 @@ function validate<T extends TSchema> (check: TypeCheck<T>, value: unknown, what:
   throw new AppError('VALIDATION_FAILED', `Invalid ${what}: ${path === '' ? '' : `${path} `}${first === undefined ? 'does not match the schema' : valueErrorMessage(first)}`, {
     field: path.split('/')[1] ?? '',
     path
+  })
+}
+
+/** A run paused for no_strategy gave its slot up; resuming it needs one, and the plan's are all held. */
+function slotsTaken (sessionId: string, limit: number, current: number): AppError {
+  return new AppError('SESSION_LIMIT_EXCEEDED', `Your plan allows ${limit} active sessions at a time, and ${current} hold a slot: session ` +
+    `${sessionId} gave its slot up when it paused for want of a strategy; finish, cancel or delete another session to resume it`, {
+    limit_name: 'concurrent_sessions',
+    limit,
+    current,
+    session_id: sessionId
   })
 }
 
