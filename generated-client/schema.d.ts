@@ -381,7 +381,7 @@ export interface components {
          * @description Stable machine-readable error code
          * @enum {string}
          */
-        ErrorCode: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "ORIGIN_NOT_ALLOWED" | "INTERNAL_ERROR";
+        ErrorCode: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "CAPITAL_ABOVE_MAXIMUM" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "ORIGIN_NOT_ALLOWED" | "INTERNAL_ERROR";
         /**
          * @description Body of every 4xx/5xx response
          * @example {
@@ -604,7 +604,7 @@ export interface components {
             symbol: string | null;
             valid: boolean;
             /** @enum {string} */
-            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "ORIGIN_NOT_ALLOWED" | "INTERNAL_ERROR";
+            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "CAPITAL_ABOVE_MAXIMUM" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "ORIGIN_NOT_ALLOWED" | "INTERNAL_ERROR";
             message?: string;
             suggestions?: string[];
             /**
@@ -640,7 +640,7 @@ export interface components {
             timeframe: "1d" | "1h" | "1m";
             valid: boolean;
             /** @enum {string} */
-            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "ORIGIN_NOT_ALLOWED" | "INTERNAL_ERROR";
+            error_code?: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "CAPITAL_ABOVE_MAXIMUM" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "ORIGIN_NOT_ALLOWED" | "INTERNAL_ERROR";
             message?: string;
             /** @description Days on which at least one requested symbol trades */
             trading_sessions?: number;
@@ -649,7 +649,7 @@ export interface components {
         };
         MarketDataError: {
             /** @enum {string} */
-            error_code: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "ORIGIN_NOT_ALLOWED" | "INTERNAL_ERROR";
+            error_code: "INVALID_SYMBOL" | "INVALID_DATE_RANGE" | "INSUFFICIENT_CAPITAL" | "CAPITAL_ABOVE_MAXIMUM" | "SESSION_LIMIT_EXCEEDED" | "VALIDATION_FAILED" | "SESSION_NOT_FOUND" | "INVALID_STATE" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "INVALID_API_KEY" | "RATE_LIMIT_EXCEEDED" | "CONNECTION_LIMIT_EXCEEDED" | "INVALID_ORDER" | "INSUFFICIENT_BUYING_POWER" | "ORDER_NOT_FOUND" | "IDEMPOTENCY_CONFLICT" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "INVALID_MESSAGE" | "UNKNOWN_MESSAGE_TYPE" | "STREAM_TAKEN_OVER" | "EVENTS_EXPIRED" | "REPLAY_DIVERGED" | "STORE_UNAVAILABLE" | "BUS_UNAVAILABLE" | "ORIGIN_NOT_ALLOWED" | "INTERNAL_ERROR";
             message: string;
             details: {
                 [key: string]: unknown;
@@ -789,10 +789,10 @@ export interface components {
             /** @description Present when state is error */
             error_message?: string;
             /**
-             * @description Present when state is paused: paused by the user, by the strategy connection dropping, or by a server restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run)
+             * @description Present when state is paused: paused by the user, by the strategy connection dropping, by a server restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run), or by itself when no strategy drove its flow-controlled run for UNATTENDED_RUN_PAUSE_SECONDS (no_strategy: the session gives its concurrent-session slot up until it is resumed)
              * @enum {string}
              */
-            pause_reason?: "user" | "disconnect" | "server_restart";
+            pause_reason?: "user" | "disconnect" | "server_restart" | "no_strategy";
         };
         /**
          * @example {
@@ -965,7 +965,7 @@ export interface components {
             deleted: true;
         };
         SessionUsage: {
-            /** @description Sessions in initializing, ready, running or paused */
+            /** @description Sessions holding one of the plan's concurrent-session slots: initializing, ready, running or paused (but not paused for no_strategy) */
             active_sessions: number;
             /** @description Creations in the rolling last hour (deleted ones included) */
             sessions_created_last_hour: number;
@@ -1520,6 +1520,7 @@ export interface components {
             net_pnl: string;
             /** @description net_pnl / entry value × 100 */
             return_pct: number;
+            /** @description Still open at the end: exit = the last close, P&L unrealized; counted in open_trades, not in total/winning/losing */
             open_at_end: boolean;
         };
         /**
@@ -1561,6 +1562,7 @@ export interface components {
          *       "total_return_pct": 4.22,
          *       "cagr_pct": 8.87,
          *       "total_trades": 6,
+         *       "open_trades": 1,
          *       "winning_trades": 4,
          *       "losing_trades": 2,
          *       "win_rate": 0.6667,
@@ -1591,8 +1593,13 @@ export interface components {
             final_equity: string;
             total_return_pct: number;
             cagr_pct: number | null;
+            /** @description Closed round trips (flat to flat); a position still open at the end is in open_trades instead */
             total_trades: number;
+            /** @description Positions still open at the end: listed in trades with open_at_end, counted in no other trade statistic */
+            open_trades: number;
+            /** @description Closed trades with net P&L ≥ 0 */
             winning_trades: number;
+            /** @description Closed trades with net P&L < 0 */
             losing_trades: number;
             win_rate: number | null;
             profit_factor: number | null;
@@ -1660,8 +1667,13 @@ export interface components {
             final_equity: string;
             total_return_pct: number;
             cagr_pct: number | null;
+            /** @description Closed round trips (flat to flat); a position still open at the end is in open_trades instead */
             total_trades: number;
+            /** @description Positions still open at the end: listed in trades with open_at_end, counted in no other trade statistic */
+            open_trades: number;
+            /** @description Closed trades with net P&L ≥ 0 */
             winning_trades: number;
+            /** @description Closed trades with net P&L < 0 */
             losing_trades: number;
             win_rate: number | null;
             profit_factor: number | null;
@@ -2058,7 +2070,7 @@ export interface components {
             plan: components["schemas"]["Plan"];
             limits: components["schemas"]["PlanLimits"];
             usage: {
-                /** @description Sessions in initializing, ready, running or paused */
+                /** @description Sessions holding one of the plan's concurrent-session slots: initializing, ready, running or paused (but not paused for no_strategy) */
                 active_sessions: number;
                 /** @description Creations in the rolling last hour (deleted ones included) */
                 sessions_created_last_hour: number;

@@ -81,9 +81,11 @@ export const Session = Type.Object(
     estimated_ticks: Type.Integer({ minimum: 0 }),
     progress: Type.Number({ minimum: 0, maximum: 1 }),
     error_message: Type.Optional(Type.String({ description: 'Present when state is error' })),
-    pause_reason: Type.Optional(StringEnum(['user', 'disconnect', 'server_restart'], {
-      description: 'Present when state is paused: paused by the user, by the strategy connection dropping, or by a server ' +
-        'restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run)'
+    pause_reason: Type.Optional(StringEnum(['user', 'disconnect', 'server_restart', 'no_strategy'], {
+      description: 'Present when state is paused: paused by the user, by the strategy connection dropping, by a server ' +
+        'restart (the run is rebuilt from its input log when resumed: resume_session, or POST …/resume for a headless run), ' +
+        'or by itself when no strategy drove its flow-controlled run for UNATTENDED_RUN_PAUSE_SECONDS (no_strategy: the ' +
+        'session gives its concurrent-session slot up until it is resumed)'
     }))
   },
   {
@@ -219,7 +221,7 @@ export type SessionDeleted = Static<typeof SessionDeleted>
 /** The `usage` part of GET /me. */
 export const SessionUsage = Type.Object(
   {
-    active_sessions: Type.Integer({ minimum: 0, description: 'Sessions in initializing, ready, running or paused' }),
+    active_sessions: Type.Integer({ minimum: 0, description: 'Sessions holding one of the plan\'s concurrent-session slots: initializing, ready, running or paused (but not paused for no_strategy)' }),
     sessions_created_last_hour: Type.Integer({ minimum: 0, description: 'Creations in the rolling last hour (deleted ones included)' })
   },
   { $id: 'SessionUsage', additionalProperties: false }

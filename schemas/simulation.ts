@@ -376,7 +376,10 @@ export type AccountSnapshot = Static<typeof AccountSnapshot>
 
 // ── results ────────────────────────────────────────────────────────────────────────────────────────
 
-/** A round trip from flat to flat (a position still open at the end is closed at the last close). */
+/**
+ * A round trip from flat to flat. A position still open at the end is listed too, marked at the last close
+ * (`open_at_end: true`, its P&L unrealized); it counts in `open_trades` and in no win/loss statistic.
+ */
 export const TradeRecord = Type.Object(
   {
     trade_id: Type.Integer({ minimum: 1 }),
@@ -391,7 +394,7 @@ export const TradeRecord = Type.Object(
     commission: Money,
     net_pnl: Money,
     return_pct: Type.Number({ description: 'net_pnl / entry value × 100' }),
-    open_at_end: Type.Boolean()
+    open_at_end: Type.Boolean({ description: 'Still open at the end: exit = the last close, P&L unrealized; counted in open_trades, not in total/winning/losing' })
   },
   {
     $id: 'TradeRecord',
@@ -437,11 +440,12 @@ const metricsProperties = {
   final_equity: Money,
   total_return_pct: Type.Number(),
   cagr_pct: Nullable(Type.Number()),
-  total_trades: Type.Integer({ minimum: 0 }),
-  winning_trades: Type.Integer({ minimum: 0 }),
-  losing_trades: Type.Integer({ minimum: 0 }),
-  win_rate: Nullable(Type.Number({ description: 'winning / total, 0..1; null without trades' })),
-  profit_factor: Nullable(Type.Number({ description: 'gross wins / |gross losses|; null without losing trades' })),
+  total_trades: Type.Integer({ minimum: 0, description: 'Closed round trips (flat to flat); a position still open at the end is in open_trades instead' }),
+  open_trades: Type.Integer({ minimum: 0, description: 'Positions still open at the end: listed in trades with open_at_end, counted in no other trade statistic' }),
+  winning_trades: Type.Integer({ minimum: 0, description: 'Closed trades with net P&L ≥ 0' }),
+  losing_trades: Type.Integer({ minimum: 0, description: 'Closed trades with net P&L < 0' }),
+  win_rate: Nullable(Type.Number({ description: 'winning / total (closed trades), 0..1; null without a closed trade' })),
+  profit_factor: Nullable(Type.Number({ description: 'gross wins / |gross losses| of closed trades; null without losing trades' })),
   gross_profit: Money,
   gross_loss: Money,
   realized_pnl: Money,
@@ -467,6 +471,7 @@ export const PerformanceMetrics = Type.Object(metricsProperties, {
     total_return_pct: 4.22,
     cagr_pct: 8.87,
     total_trades: 6,
+    open_trades: 1,
     winning_trades: 4,
     losing_trades: 2,
     win_rate: 0.6667,

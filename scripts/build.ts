@@ -1,6 +1,6 @@
 // Compiles the package to JavaScript in dist/ (issue 12): tsc with tsconfig.build.json (server, client, schemas,
 // generated client, with .d.ts files), plus the files tsc does not emit: the SQL migrations the server reads
-// at start and the generated client's schema.d.ts. `npm ci` (prepare) and `npm pack` run it.
+// at start and the generated client's schema.d.ts. `npm ci` (postprepare) and `npm pack` (prepack) run it.
 // Usage: tsx scripts/build.ts [--out-dir=dist]
 //
 // The output is written to a fresh sibling folder and swapped in at the end, so a server or CLI already

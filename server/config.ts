@@ -44,7 +44,8 @@ export const EnvSchema = Type.Object({
   INSTANCE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,128}$' })),
   RUN_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 10000 }),
   TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(true|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$' })),
-  CORS_ORIGINS: Type.Optional(Type.String())
+  CORS_ORIGINS: Type.Optional(Type.String()),
+  UNATTENDED_RUN_PAUSE_SECONDS: Type.Integer({ minimum: 0, maximum: 86400, default: 300 })
 }, { additionalProperties: true })
 
 export type Env = Static<typeof EnvSchema>
@@ -114,6 +115,8 @@ export interface Config {
   trustProxy: true | string | undefined
   /** CORS_ORIGINS: origins (scheme://host[:port]) allowed to call the REST API and open WebSockets; empty = same origin only. */
   corsOrigins: string[]
+  /** A flow-controlled run that no strategy drives pauses itself (no_strategy) after this long; 0 never. */
+  unattendedPauseMs: number
 }
 
 export interface RedisConfig {
@@ -248,7 +251,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     instanceId: e.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
     runLeaseMs: e.RUN_LEASE_MS,
     trustProxy: e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY,
-    corsOrigins: parseCorsOrigins(e.CORS_ORIGINS)
+    corsOrigins: parseCorsOrigins(e.CORS_ORIGINS),
+    unattendedPauseMs: e.UNATTENDED_RUN_PAUSE_SECONDS * 1000
   }
 }
 

@@ -44,9 +44,9 @@ async function main (): Promise<void> {
 
   const base = address.replace('[::1]', 'localhost')
   if (config.production) {
-    app.log.info({ url: base, dashboard: `${base}/`, docs: `${base}/docs`, websocket: `${base.replace(/^http/, 'ws')}/ws/simulate`, state: describeStorage(config.storage), bus: describeRedis(config) }, `SimuTrador is listening on ${base}`)
+    app.log.info({ url: base, dashboard: `${base}/`, docs: `${base}/docs`, websocket: `${base.replace(/^http/, 'ws')}/ws/simulate`, state: describeStorage(config.storage), bus: describeRedis(config), market_data: app.marketData.describeSources() }, `SimuTrador is listening on ${base}`)
   } else {
-    printBanner(base, config, keptIn)
+    printBanner(base, config, keptIn, app.marketData.describeSources())
   }
 
   let closing = false
@@ -74,7 +74,7 @@ function logStream (config: Config): { write: (chunk: string) => void } {
 }
 
 /** The development banner: where to point a browser, curl or the SDK, and the generated key. One write. */
-function printBanner (base: string, config: Config, keptIn: string | undefined): void {
+function printBanner (base: string, config: Config, keptIn: string | undefined, marketData: string): void {
   const lines = [
     '',
     `  SimuTrador is listening on ${base}`,
@@ -82,7 +82,8 @@ function printBanner (base: string, config: Config, keptIn: string | undefined):
     `  Swagger UI:  ${base}/docs`,
     `  WebSocket:   ${base.replace(/^http/, 'ws')}/ws/simulate?token=<access_token>`,
     `  State:       ${describeStorage(config.storage)}`,
-    `  Shared bus:  ${describeRedis(config)}`
+    `  Shared bus:  ${describeRedis(config)}`,
+    `  Market data: ${marketData}`
   ]
   if (config.devKeyGenerated) {
     const dev = config.apiKeys[0]

@@ -1,7 +1,8 @@
 // Interactive input for terminal users (@clack/prompts): the API key prompt and the session wizard.
 // Only called when stdin and stdout are terminals; scripts get usage errors instead of a hanging prompt.
 // Each answer is checked when it is given, with the server's own rules (the CreateSessionBody field schemas,
-// the market-data date parser, the capital bounds), so a wrong date is refused at its prompt, not at the end.
+// the market-data date parser, the capital bounds) and, for symbols, the server's catalogue, so a wrong date
+// or an unknown symbol is refused at its prompt, not at the end.
 // Ctrl-C at any prompt ends the command with exit 130.
 import { cancel, intro, isCancel, outro, password, select, text } from '@clack/prompts'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
@@ -10,6 +11,7 @@ import { TIMEFRAMES } from '../../schemas/market-data.js'
 import { CreateSessionBody } from '../../schemas/sessions.js'
 import { formatDate, parseDate, utcDay } from '../../server/market-data/dates.js'
 import { MAX_INITIAL_CAPITAL, MIN_INITIAL_CAPITAL } from '../../server/plans.js'
+import { capitalOutOfRange } from '../../server/sessions/capital-bounds.js'
 import { InterruptedError } from './errors.js'
 import { decimalUnits } from './output.js'
 
@@ -58,15 +60,16 @@ export function dateProblem (answer: string | undefined, opts: { field: 'start_d
   return undefined
 }
 
-/** Why a capital answer is refused: a decimal amount (MoneyInput) from MIN to MAX_INITIAL_CAPITAL, or undefined. */
+/**
+ * Why a capital answer is refused: a decimal amount (MoneyInput) within the server's bounds, refused with the
+ * server's own code and message (INSUFFICIENT_CAPITAL / CAPITAL_ABOVE_MAXIMUM), or undefined.
+ */
 export function capitalProblem (answer: string | undefined): string | undefined {
   const v = (answer ?? '').trim()
   const amount = isMoney.Check(v) ? decimalUnits(v) : undefined
   if (amount === undefined) return 'A decimal amount, e.g. 100000 or 25000.50'
-  const min = decimalUnits(MIN_INITIAL_CAPITAL) ?? 0n
-  const max = decimalUnits(MAX_INITIAL_CAPITAL) ?? 0n
-  if (amount < min || amount > max) return `initial_capital must be from ${MIN_INITIAL_CAPITAL} to ${MAX_INITIAL_CAPITAL}`
-  return undefined
+  const err = capitalOutOfRange(amount)
+  return err === undefined ? undefined : `${err.error_code}: ${err.message}`
 }
 
 export async function promptApiKey (): Promise<string> {
@@ -76,13 +79,18 @@ export async function promptApiKey (): Promise<string> {
   })).trim()
 }
 
+export interface WizardChecks {
+  /** Why some of these symbols are refused by the server's catalogue (its message and suggestion), or undefined. */
+  unknownSymbols?: (symbols: string[]) => Promise<string | undefined>
+}
+
 /** Ask for what the flags and config file left out; `known` pre-fills the answers. */
-export async function sessionWizard (known: Partial<CreateSessionBody>): Promise<Partial<CreateSessionBody>> {
+export async function sessionWizard (known: Partial<CreateSessionBody>, checks: WizardChecks = {}): Promise<Partial<CreateSessionBody>> {
   intro('New simulation session')
   const symbols = known.symbols ?? splitSymbols(orCancel(await text({
     message: 'Symbols (comma-separated)',
     placeholder: 'AAPL,MSFT',
-    validate: symbolsProblem
+    validate: async (v) => symbolsProblem(v) ?? await checks.unknownSymbols?.(splitSymbols(v ?? ''))
   })))
   const start = known.start_date ?? orCancel(await text({
     message: 'Start date (YYYY-MM-DD)',

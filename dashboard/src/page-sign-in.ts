@@ -10,7 +10,7 @@ export function signInPage (root: HTMLElement, reason?: string): () => void {
     h('h1', {}, 'Sign in'),
     h('label', { for: 'api-key' }, 'API key'),
     key,
-    h('p', { id: 'api-key-hint', class: 'hint' }, '`npm start` prints a development key. The key stays in this tab\'s memory only.'),
+    h('p', { id: 'api-key-hint', class: 'hint' }, h('code', {}, 'npm start'), ' prints a development key. The key stays in this tab\'s memory only.'),
     button, lines.status, lines.alert)
   if (reason !== undefined) lines.error(reason)
   form.addEventListener('submit', (ev) => {

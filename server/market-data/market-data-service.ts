@@ -12,6 +12,7 @@ import { Catalog } from './catalog.js'
 import { formatDate, fromDayNumber, parseDate } from './dates.js'
 import type { BarSource, LoadOptions } from './sources/bar-source.js'
 import { createBarSources } from './sources/index.js'
+import { describeSources } from './describe-sources.js'
 import { MarketDataValidator } from './validator.js'
 import { SharedCache, type Lease } from './shared-cache.js'
 
@@ -45,6 +46,7 @@ const MAX_REMEMBERED_MARKETS = 4096
 
 export class MarketDataService {
   readonly catalog: Catalog
+  readonly #sources: readonly BarSource[]
   readonly #markets = new Map<string, Market>()
   #marketsVersion = -1
   readonly validator: MarketDataValidator
@@ -62,6 +64,7 @@ export class MarketDataService {
   constructor (options: MarketDataServiceOptions = {}) {
     const now = options.now ?? Date.now
     const sources = options.sources ?? createBarSources({ dataDir: options.dataDir, demo: options.demo, now })
+    this.#sources = sources
     this.catalog = new Catalog(sources)
     this.validator = new MarketDataValidator(this.catalog, { now, cacheSize: options.cacheSize, cacheTtlMs: options.cacheTtlMs })
   }
@@ -77,6 +80,11 @@ export class MarketDataService {
     this.initialised = this.catalog.reload()
     await this.initialised
     this.validator.clearCache()
+  }
+
+  /** The sources loaded, in one line (the start banner's `Market data:`). */
+  describeSources (): string {
+    return describeSources(this.#sources)
   }
 
   listSymbols (query: ListSymbolsQuery = {}): SymbolList {

@@ -1,15 +1,17 @@
 // Authentication: API key → HS256 JWT exchange and verification with every claim pinned (algorithm, issuer,
-// audience, expiry, required claims). Decorates `app.auth` and the `app.authenticate` preValidation hook.
+// audience, expiry, required claims). Decorates `app.auth` and the `app.authenticate` preValidation hook, which
+// takes a bearer token or, as Alpaca's API does, the API key itself in `X-API-Key` (checked like an exchange).
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Plan } from '../../schemas/common.js'
 import type { TokenResponse } from '../../schemas/auth.js'
 import { AppError } from '../app-error.js'
-import { ApiKeyRegistry } from '../auth/api-keys.js'
+import { ApiKeyRegistry, type ApiKeyOwner } from '../auth/api-keys.js'
 import { FailureThrottle, type FailureCounter } from '../auth/failure-throttle.js'
 import { RedisFailureCounter } from '../adapters/redis/failure-counter.js'
 import { USER_ID_PATTERN, type Config } from '../config.js'
+import { clientAddress } from './rate-limit.js'
 
 export interface AuthUser { user_id: string, plan: Plan, exp: number }
 
@@ -26,6 +28,8 @@ export interface AuthService {
   readonly failures: FailureCounter
   /** Exchange an API key for a token; counts failures per `clientKey` (address). */
   exchange (apiKey: string | undefined, clientKey: string): Promise<TokenResponse>
+  /** The key's user, for a request that sends its key instead of a token; failures counted as exchange's. */
+  authenticateKey (apiKey: string | undefined, clientKey: string): Promise<AuthUser>
   /** Verify a raw token; UNAUTHORIZED or TOKEN_EXPIRED on failure. */
   verify (token: string | undefined): AuthUser
 }
@@ -67,6 +71,16 @@ export default fp(async function authPlugin (app: FastifyInstance, opts: { confi
     ? new RedisFailureCounter(app.redis, { maxFailures: opts.config.authFailuresPerMinute, windowMs: 60_000, fallback: local })
     : local
 
+  /** The key's owner, or INVALID_API_KEY counted against `clientKey` (429 once that address has used its failures). */
+  async function ownerOf (apiKey: string | undefined, clientKey: string): Promise<ApiKeyOwner> {
+    try {
+      return keys.authenticate(apiKey)
+    } catch (err) {
+      await failures.failed(clientKey)
+      throw err
+    }
+  }
+
   const service: AuthService = {
     keys,
     failures,
@@ -78,15 +92,14 @@ export default fp(async function authPlugin (app: FastifyInstance, opts: { confi
       // bytes; configure keys of the same strength), so 10^9 guesses a second for a century find one with
       // probability below 10^-18, even against a million configured keys. The throttle makes a client with
       // a wrong key back off and bounds the log noise; the keys' entropy is what protects them.
-      let owner
-      try {
-        owner = keys.authenticate(apiKey)
-      } catch (err) {
-        await failures.failed(clientKey)
-        throw err
-      }
+      const owner = await ownerOf(apiKey, clientKey)
       const token = app.jwt.sign({ sub: owner.user_id, plan: owner.plan })
       return { access_token: token, token_type: 'Bearer', expires_in: jwt.ttlSeconds, user_id: owner.user_id, plan: owner.plan }
+    },
+    async authenticateKey (apiKey, clientKey) {
+      const owner = await ownerOf(apiKey, clientKey)
+      // As if exchanged for a token now: nothing downstream of a REST request reads exp.
+      return { user_id: owner.user_id, plan: owner.plan, exp: Math.floor(Date.now() / 1000) + jwt.ttlSeconds }
     },
     verify (token) {
       if (token === undefined || token.length === 0) throw new AppError('UNAUTHORIZED', 'Missing access token')
@@ -108,6 +121,10 @@ export default fp(async function authPlugin (app: FastifyInstance, opts: { confi
 
   app.decorate('auth', service)
   app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
-    request.user = service.verify(bearerToken(request.headers.authorization))
+    // A token when one is sent (an invalid one is not rescued by a key); else the key, exchanged here.
+    const key = request.headers['x-api-key']
+    request.user = request.headers.authorization === undefined && typeof key === 'string'
+      ? await service.authenticateKey(key, clientAddress(request))
+      : service.verify(bearerToken(request.headers.authorization))
   })
 }, { name: 'auth', dependencies: ['redis'] })

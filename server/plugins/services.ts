@@ -108,6 +108,7 @@ export default fp(async function servicesPlugin (app: FastifyInstance, opts: Ser
     },
     onError: (err) => { app.log.error({ err }, 'simulation state update failed') },
     onStrategyError: (info) => { app.log.info(info, 'strategy reported an error; run ended in state error') },
+    runner: { unattendedPauseMs: config.unattendedPauseMs },
     eventLog: {
       maxBytesPerRun: config.eventLogMaxBytesPerRun,
       memoryBytesPerRun: config.eventLogMemoryBytesPerRun,

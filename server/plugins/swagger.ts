@@ -30,7 +30,8 @@ export default fp(async function swaggerPlugin (app: FastifyInstance) {
       info: {
         title: 'SimuTrador API',
         version: API_VERSION,
-        description: 'Trading-simulation server. Exchange an API key at POST /auth/token, then send `Authorization: Bearer <token>`. ' +
+        description: 'Trading-simulation server. Exchange an API key at POST /auth/token, then send `Authorization: Bearer <token>`; ' +
+          'or send the key itself as `X-API-Key` on any REST route (the WebSocket takes tokens only). ' +
           'Live simulations stream over the WebSocket `GET /ws/simulate?token=<token>`; its message schemas are listed under components.'
       },
       tags: [
@@ -42,8 +43,14 @@ export default fp(async function swaggerPlugin (app: FastifyInstance) {
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' }
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /auth/token' },
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-API-Key',
+            description: 'Your API key: exchanged at POST /auth/token, and accepted as it is on every REST route (checked on each ' +
+              'request; a wrong key counts in the same failure throttle as /auth/token). A bearer token, when sent, is used instead.'
+          }
         }
       }
     },

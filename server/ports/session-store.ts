@@ -40,7 +40,12 @@ export interface SessionRecord {
   readonly pause_reason?: PauseReason | null
 }
 
-export type PauseReason = 'user' | 'disconnect' | 'server_restart'
+export type PauseReason = 'user' | 'disconnect' | 'server_restart' | 'no_strategy'
+
+export type SlotUpdateOutcome =
+  | { readonly ok: true, readonly record: SessionRecord }
+  | { readonly ok: false, readonly reason: 'not_found' }
+  | { readonly ok: false, readonly reason: 'concurrent_sessions', readonly current: number }
 
 /** Plan limits checked atomically with an insert, so they hold exactly under concurrent creates. */
 export interface InsertGuard {
@@ -86,6 +91,13 @@ export interface SessionStore {
    * It must not alter user_id, session_id or created_at.
    */
   update (userId: string, sessionId: string, change: (current: SessionRecord) => SessionRecord): Promise<SessionRecord | undefined>
+  /**
+   * As update, for a change that takes one of the plan's concurrent-session slots back (resuming a session
+   * paused for no_strategy, which gave its slot up): the slots the user's sessions hold are counted under the
+   * user's lock, as insert counts them, so creates and such resumes together never exceed `maxSlots`. When
+   * they are all taken, `change` is not called.
+   */
+  updateTakingSlot (userId: string, sessionId: string, maxSlots: number, change: (current: SessionRecord) => SessionRecord): Promise<SlotUpdateOutcome>
   /** Deletes and resolves the removed record; with `when`, only if `when(current)` holds at deletion time. */
   delete (userId: string, sessionId: string, when?: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined>
   /** The user's sessions ordered created_at desc, then session_id desc; stable under inserts and deletes. */

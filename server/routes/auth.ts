@@ -5,7 +5,7 @@ import { ApiKeyRegistry } from '../auth/api-keys.js'
 import { limitsFor } from '../plans.js'
 import { clientAddress } from '../plugins/rate-limit.js'
 import type { Me, TokenResponse } from '../../schemas/auth.js'
-import { errorResponses } from './route-options.js'
+import { bearer, errorResponses } from './route-options.js'
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/auth/token', {
@@ -40,7 +40,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getMe',
       tags: ['auth'],
       summary: 'The caller, its plan limits and current usage',
-      security: [{ bearerAuth: [] }],
+      security: bearer,
       response: { 200: Type.Ref('Me'), ...errorResponses(401, 429, 503) }
     },
     preValidation: app.authenticate,

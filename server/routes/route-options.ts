@@ -1,5 +1,6 @@
-// Options every authenticated route shares: JWT verification before validation, the per-user plan rate
-// limit, the bearer security requirement in the spec, and error responses documented as ErrorResponse.
+// Options every authenticated route shares: authentication before validation (a JWT, or the API key itself),
+// the per-user plan rate limit, the security requirement in the spec, and error responses documented as
+// ErrorResponse.
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 
@@ -46,4 +47,5 @@ export function authenticatedOptionalBody (app: FastifyInstance) {
   }
 }
 
-export const bearer = [{ bearerAuth: [] }]
+/** Either scheme authorizes an authenticated route: a bearer token, or the API key in `X-API-Key`. */
+export const bearer: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKey: [] }]

@@ -18,11 +18,20 @@ export const TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>
   error: Object.freeze([] as const)
 })
 
-/** States that hold one of the plan's concurrent-session slots. */
+/** States that hold one of the plan's concurrent-session slots (but see holdsSlot: one kind of pause gives it up). */
 export const ACTIVE_STATES: ReadonlySet<SessionState> = new Set<SessionState>(['initializing', 'ready', 'running', 'paused'])
 
 export function isActive (state: SessionState): boolean {
   return ACTIVE_STATES.has(state)
+}
+
+/**
+ * Whether a session holds one of its plan's concurrent-session slots: every active state, except a run that
+ * paused itself because no strategy drove it (pause_reason no_strategy). An abandoned run must not block the
+ * next one; resuming it takes a slot again (SESSION_LIMIT_EXCEEDED when none is free).
+ */
+export function holdsSlot (state: SessionState, pauseReason: string | null | undefined): boolean {
+  return isActive(state) && !(state === 'paused' && pauseReason === 'no_strategy')
 }
 
 export function canTransition (from: SessionState, to: SessionState): boolean {

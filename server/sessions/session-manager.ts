@@ -19,14 +19,13 @@ import {
 } from '../../schemas/sessions.js'
 import { AppError } from '../app-error.js'
 import { DEFAULT_MAX_JSON_DEPTH, jsonDepth } from '../json-depth.js'
-import { formatMoney, parseDecimal, parseMoney, type Fixed } from '../money.js'
+import { formatMoney, parseMoney, type Fixed } from '../money.js'
 import { valueErrorMessage } from '../validation-messages.js'
 import {
   DEFAULT_SESSION_TTL_MINUTES,
-  MAX_INITIAL_CAPITAL,
-  MIN_INITIAL_CAPITAL,
   limitsFor as defaultLimitsFor
 } from '../plans.js'
+import { capitalOutOfRange } from './capital-bounds.js'
 import { IdempotencyCache, canonicalJson } from './idempotency.js'
 import { assertTransition } from './lifecycle.js'
 import type { PauseReason, SessionRecord, SessionStore } from '../ports/session-store.js'
@@ -97,8 +96,6 @@ export const DEFAULT_MAX_METADATA_BYTES = 16 * 1024
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000
 export const DEFAULT_SESSION_RETENTION_DAYS = 30
 export const FILL_POLICY_VERSION = '1'
-const MIN_CAPITAL = parseDecimal(MIN_INITIAL_CAPITAL)
-const MAX_CAPITAL = parseDecimal(MAX_INITIAL_CAPITAL)
 
 // Compiled once; the manager re-checks its inputs because it is also called by code other than the
 // transports (the runner, scripts), and the WebSocket path does not fill defaults.
@@ -245,6 +242,8 @@ export class SessionManager {
     if (options.error_message !== undefined && target !== 'error') {
       throw new AppError('VALIDATION_FAILED', 'error_message is only allowed when moving to error', { field: 'error_message' })
     }
+    // Resuming a run that paused itself for want of a strategy takes back the slot it gave up.
+    const takesSlot = target === 'running' && (await this.#store.get(user.user_id, sessionId))?.pause_reason === 'no_strategy'
     const { before, after } = await this.#change(user, sessionId, (cur, now) => {
       assertTransition(cur.state, target)
       return {
@@ -255,7 +254,7 @@ export class SessionManager {
         error_message: target === 'error' ? (options.error_message ?? 'Simulation failed') : null,
         pause_reason: target === 'paused' ? (options.pause_reason ?? null) : null
       }
-    })
+    }, takesSlot ? this.#limitsFor(user.plan).concurrent_sessions : undefined)
     this.#emit('state_changed', user.user_id, after, before.state)
     return this.#render(after)
   }
@@ -357,7 +356,8 @@ export class SessionManager {
   #normaliseCreate (body: CreateSessionBody): CreateRequest {
     const valid = validate(checkCreate, body, 'create-session request')
     const initialCapital = parseMoney(valid.initial_capital ?? SESSION_DEFAULTS.initial_capital, 'initial_capital')
-    if (initialCapital < MIN_CAPITAL || initialCapital > MAX_CAPITAL) throw capitalOutOfRange(initialCapital)
+    const capitalError = capitalOutOfRange(initialCapital)
+    if (capitalError !== undefined) throw capitalError
     const commission = nonNegativeMoney(valid.commission_per_share ?? SESSION_DEFAULTS.commission_per_share, 'commission_per_share')
     const minCommission = nonNegativeMoney(
       valid.min_commission_per_order ?? SESSION_DEFAULTS.min_commission_per_order,
@@ -491,22 +491,32 @@ export class SessionManager {
    * Atomically applies `change` to one of the caller's sessions. A session past its expiry counts as
    * gone even before the sweep reaches it (it is removed now), so behaviour never depends on sweep timing.
    */
+  /** `maxSlots`: the change takes a concurrent-session slot (SESSION_LIMIT_EXCEEDED when the plan's are all held). */
   async #change (
     user: SessionUser,
     sessionId: string,
-    change: (current: SessionRecord, now: number) => SessionRecord
+    change: (current: SessionRecord, now: number) => SessionRecord,
+    maxSlots?: number
   ): Promise<{ before: SessionRecord, after: SessionRecord }> {
     const now = this.#now()
     let before: SessionRecord | undefined
     let expired = false
-    const after = await this.#store.update(user.user_id, sessionId, (cur) => {
+    const apply = (cur: SessionRecord): SessionRecord => {
       if (this.#isExpired(cur, now)) {
         expired = true
         return cur
       }
       before = cur
       return change(cur, now)
-    })
+    }
+    let after: SessionRecord | undefined
+    if (maxSlots === undefined) {
+      after = await this.#store.update(user.user_id, sessionId, apply)
+    } else {
+      const outcome = await this.#store.updateTakingSlot(user.user_id, sessionId, maxSlots, apply)
+      if (!outcome.ok && outcome.reason === 'concurrent_sessions') throw slotsTaken(sessionId, maxSlots, outcome.current)
+      after = outcome.ok ? outcome.record : undefined
+    }
     if (expired) {
       await this.#expire(user.user_id, sessionId, now)
       throw notFound(sessionId)
@@ -648,20 +658,14 @@ function validate<T extends TSchema> (check: TypeCheck<T>, value: unknown, what:
   })
 }
 
-/**
- * Too little and too much capital are one error: VALIDATION_FAILED (as any other value outside its field's
- * range) naming the field, the bound crossed (`limit`), both bounds and the value.
- */
-function capitalOutOfRange (value: Fixed): AppError {
-  const min = formatMoney(MIN_CAPITAL)
-  const max = formatMoney(MAX_CAPITAL)
-  return new AppError('VALIDATION_FAILED', `initial_capital must be from ${min} to ${max} (got ${formatMoney(value)})`, {
-    field: 'initial_capital',
-    fields: ['initial_capital'],
-    limit: value < MIN_CAPITAL ? min : max,
-    min,
-    max,
-    value: formatMoney(value)
+/** A run paused for no_strategy gave its slot up; resuming it needs one, and the plan's are all held. */
+function slotsTaken (sessionId: string, limit: number, current: number): AppError {
+  return new AppError('SESSION_LIMIT_EXCEEDED', `Your plan allows ${limit} active sessions at a time, and ${current} hold a slot: session ` +
+    `${sessionId} gave its slot up when it paused for want of a strategy; finish, cancel or delete another session to resume it`, {
+    limit_name: 'concurrent_sessions',
+    limit,
+    current,
+    session_id: sessionId
   })
 }
 

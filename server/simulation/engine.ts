@@ -925,6 +925,7 @@ export class SimulationEngine {
       total_return_pct: tidy((toNumber(finalEquity) / initialNum - 1) * 100),
       cagr_pct: tidyOrNull(cagr),
       total_trades: stats.total,
+      open_trades: stats.open,
       winning_trades: stats.winning,
       losing_trades: stats.losing,
       win_rate: tidyOrNull(stats.winRate),

@@ -1,7 +1,7 @@
 // Performance formulas of docs/fill-policy.md §Metrics as pure functions over an equity series and
-// closed trades, so each one is unit-testable on a hand-computed curve.
-import type { TradeRecord } from '../../schemas/simulation.js'
-import { parseDecimal, type Fixed } from '../money.js'
+// the trades list, so each one is unit-testable on a hand-computed curve.
+import type { SimulationResults, TradeRecord } from '../../schemas/simulation.js'
+import { formatMoney, parseDecimal, type Fixed } from '../money.js'
 
 /** Annualisation of daily returns (equity markets); the same factor is used for every asset class. */
 export const PERIODS_PER_YEAR = 252
@@ -91,7 +91,10 @@ export function calmarRatio (cagr: number | null, maxDrawdown: number): number |
 }
 
 export interface TradeStats {
+  /** Closed round trips: the only trades that win or lose. */
   readonly total: number
+  /** Positions still open at the end (reported in the trades list with `open_at_end`, counted here alone). */
+  readonly open: number
   readonly winning: number
   readonly losing: number
   readonly winRate: number | null
@@ -100,29 +103,65 @@ export interface TradeStats {
   readonly grossLoss: Fixed
 }
 
-/** A trade wins when its net P&L ≥ 0. Profit factor = Σ winning net / |Σ losing net|, null without losers. */
+/**
+ * Statistics of the closed round trips, as backtrader's TradeAnalyzer keeps them: a position still open at
+ * the end has no outcome yet (its P&L is unrealized), so it is counted in `open` and in nothing else.
+ * A closed trade wins when its net P&L ≥ 0. Profit factor = Σ winning net / |Σ losing net|, null without losers.
+ */
 export function tradeStats (trades: readonly TradeRecord[]): TradeStats {
+  let open = 0
   let winning = 0
+  let losing = 0
   let grossProfit = 0n
   let grossLoss = 0n
   for (const t of trades) {
+    if (t.open_at_end) {
+      open++
+      continue
+    }
     const net = parseDecimal(t.net_pnl)
     if (net >= 0n) {
       winning++
       grossProfit += net
     } else {
+      losing++
       grossLoss += net
     }
   }
-  const total = trades.length
+  const total = winning + losing
   return {
     total,
+    open,
     winning,
-    losing: total - winning,
+    losing,
     winRate: total === 0 ? null : winning / total,
     profitFactor: grossLoss === 0n ? null : Number(grossProfit) / Number(-grossLoss),
     grossProfit,
     grossLoss
+  }
+}
+
+/**
+ * Results stored before `open_trades` existed counted a position open at the end as a won or lost trade:
+ * restate their trade statistics from their own trades list, so every run reads by the same rule.
+ */
+export function restateTradeStats (results: SimulationResults): SimulationResults {
+  const m = results.metrics as Partial<SimulationResults['metrics']>
+  if (m.open_trades !== undefined) return results
+  const s = tradeStats(results.trades)
+  return {
+    ...results,
+    metrics: {
+      ...results.metrics,
+      total_trades: s.total,
+      open_trades: s.open,
+      winning_trades: s.winning,
+      losing_trades: s.losing,
+      win_rate: tidyOrNull(s.winRate),
+      profit_factor: tidyOrNull(s.profitFactor),
+      gross_profit: formatMoney(s.grossProfit),
+      gross_loss: formatMoney(s.grossLoss)
+    }
   }
 }
 

@@ -4,7 +4,8 @@
 // strategy connection and read-only watchers. Private to SimulationService: transports never see it.
 // State moves follow the one table in sessions/lifecycle.ts; moves a user asks for are committed to the
 // store by the service first and applied here after, moves the run makes itself (completion, failure, a
-// dropped connection) are reported through hooks and committed by the service in order.
+// dropped connection, no strategy at all: unattended-watch.ts) are reported through hooks and committed by
+// the service in order.
 // Transport-free: it writes frames to EventSinks; server/ws adapts a WebSocket connection into one.
 import type { AccountSnapshot, BatchAck, Order, OrderBatchData, OrderUpdate, ReplaceOrderBody, SimulationResults, StartSimulationData } from '../../schemas/simulation.js'
 import type { SessionState } from '../../schemas/sessions.js'
@@ -19,6 +20,7 @@ import { EventLog } from './event-log.js'
 import { dailyEquityHistory, stepEquityHistory, type EquityWindow } from './equity-history.js'
 import type { EquityHistory } from '../../schemas/equity-history.js'
 import { IsoFormatter } from '../iso-time.js'
+import { DEFAULT_UNATTENDED_PAUSE_MS, UnattendedWatch } from './unattended-watch.js'
 import type { MarketSession, SimulationSettings } from '../../schemas/simulation.js'
 
 /** Where a runner's frames go: the strategy's connection or a watcher's. */
@@ -48,7 +50,7 @@ export type RunState = 'running' | 'paused' | 'completed' | 'error'
 
 export interface RunnerHooks {
   /** The run changed state by itself (completed, failed, paused by a dropped connection): commit it. */
-  onState: (to: SessionState, detail: { progress: number, error_message?: string }) => void
+  onState: (to: SessionState, detail: { progress: number, error_message?: string, pause_reason?: SelfPauseReason }) => void
   /** Progress moved (throttled). */
   onProgress: (progress: number) => void
   /** The run reached completed or error (by any route): its engine is released, its log may be retained. */
@@ -60,7 +62,12 @@ export interface RunnerHooks {
    * it does not, the run neither steps nor moves by itself: a stalled or cut-off owner never sends or writes.
    */
   owned?: () => boolean
+  /** Whether the run may pause itself for want of a strategy now (not while it is being rebuilt). */
+  maySelfPause?: () => boolean
 }
+
+/** Why a run paused itself: its strategy connection dropped, or no strategy drove it (UnattendedWatch). */
+export type SelfPauseReason = 'disconnect' | 'no_strategy'
 
 export interface RunnerInit {
   sessionId: string
@@ -93,6 +100,8 @@ export interface RunnerInit {
    * hears the end finds it finished, on any instance.
    */
   holdFinal?: boolean
+  /** A flow-controlled run no strategy drives pauses itself after this long (ms; ≤ 0 never). */
+  unattendedPauseMs?: number
 }
 
 const DEFAULT_SLICE_STEPS = 2048
@@ -129,7 +138,8 @@ export class SimulationRunner {
   #ticksSent = 0
   #ackedThrough = 0
   #state: RunState = 'running'
-  #pausedBy: 'user' | 'disconnect' | 'restart' | undefined
+  #pausedBy: 'user' | SelfPauseReason | 'restart' | undefined
+  readonly #unattended: UnattendedWatch
   /** While above 0 the pump does not step (a transition being committed, a replay being sent). */
   #holds = 0
   #scheduled = false
@@ -173,6 +183,10 @@ export class SimulationRunner {
     })
     this.#totalTicks = this.#engine.totalSteps
     this.#releaseBars = init.releaseBars
+    this.#unattended = new UnattendedWatch(init.unattendedPauseMs ?? DEFAULT_UNATTENDED_PAUSE_MS, () => {
+      const driven = this.#primary !== undefined || this.#syncing !== undefined
+      if (this.#state === 'running' && !driven && this.#owned() && (this.#hooks.maySelfPause?.() ?? true)) this.#pauseBySelf('no_strategy')
+    })
   }
 
   get state (): RunState { return this.#state }
@@ -182,7 +196,7 @@ export class SimulationRunner {
   get primaryId (): number | undefined { return this.#primary?.id }
   get finished (): boolean { return this.#state === 'completed' || this.#state === 'error' }
   /** Why a paused run is paused ('restart': rebuilt after a server restart, paused without an event). */
-  get pausedBy (): 'user' | 'disconnect' | 'restart' | undefined { return this.#state === 'paused' ? this.#pausedBy : undefined }
+  get pausedBy (): 'user' | SelfPauseReason | 'restart' | undefined { return this.#state === 'paused' ? this.#pausedBy : undefined }
   /** What a finished run keeps (results only when completed), for the RunStore; undefined while it runs. */
   get final (): Readonly<FinalState> | undefined { return this.finished ? this.#final : undefined }
 
@@ -190,6 +204,7 @@ export class SimulationRunner {
   start (primary: EventSink | undefined, requestId: string | undefined): void {
     const engine = this.#eng()
     this.#primary = primary
+    this.#watchForStrategy()
     this.#emit('simulation_started', {
       session_id: this.sessionId,
       total_ticks: this.#totalTicks,
@@ -319,7 +334,7 @@ export class SimulationRunner {
   assertCan (to: RunState): void { assertTransition(this.#state, to) }
 
   /** Apply a committed pause: running → paused. */
-  pause (reason: 'user' | 'disconnect', requestId?: string): SimulationStateData {
+  pause (reason: 'user' | SelfPauseReason, requestId?: string): SimulationStateData {
     this.#move('paused')
     this.#pausedBy = reason
     const data = this.stateData(reason)
@@ -347,6 +362,7 @@ export class SimulationRunner {
   resumeAfterRestart (): void {
     this.#move('running')
     this.#pausedBy = undefined
+    this.#watchForStrategy()
     this.#schedule()
   }
 
@@ -354,6 +370,7 @@ export class SimulationRunner {
   resume (requestId?: string): SimulationStateData {
     this.#move('running')
     this.#pausedBy = undefined
+    this.#watchForStrategy()
     const data = this.stateData()
     this.#emit('simulation_resumed', data, requestId)
     this.#schedule()
@@ -415,7 +432,7 @@ export class SimulationRunner {
     this.#syncing = undefined
     this.#primary = sink
     this.release()
-    return this.#state === 'paused' && (this.#pausedBy === 'disconnect' || this.#pausedBy === 'restart')
+    return this.#state === 'paused' && (this.#pausedBy === 'disconnect' || this.#pausedBy === 'restart' || this.#pausedBy === 'no_strategy')
   }
 
   /** The replay could not finish (connection gone, events expired): give up the takeover. */
@@ -423,7 +440,7 @@ export class SimulationRunner {
     if (this.#syncing?.id !== sink.id) return
     this.#syncing = undefined
     this.release()
-    if (this.#primary === undefined && this.#state === 'running' && this.options.flow_control && this.#owned()) this.#pauseByDisconnect()
+    if (this.#primary === undefined && this.#state === 'running' && this.options.flow_control && this.#owned()) this.#pauseBySelf('disconnect')
   }
 
   isSyncing (sinkId: number): boolean { return this.#syncing?.id === sinkId }
@@ -438,7 +455,7 @@ export class SimulationRunner {
     if (this.#syncing?.id === sink.id) { this.abortAttach(sink); return }
     if (this.#primary?.id !== sink.id) return
     this.#primary = undefined
-    if (this.#state === 'running' && this.#owned()) this.#pauseByDisconnect()
+    if (this.#state === 'running' && this.#owned()) this.#pauseBySelf('disconnect')
   }
 
   watch (sink: EventSink): number {
@@ -451,6 +468,7 @@ export class SimulationRunner {
   /** Drop timers and everything held (session deleted or server closing). */
   dispose (): void {
     clearTimeout(this.#timer)
+    this.#unattended.clear()
     this.#timer = undefined
     if (this.#state === 'running' || this.#state === 'paused') this.#state = 'error'
     this.#primary = undefined
@@ -495,11 +513,16 @@ export class SimulationRunner {
     this.#state = to
   }
 
-  #pauseByDisconnect (): void {
+  #pauseBySelf (reason: SelfPauseReason): void {
     this.#move('paused')
-    this.#pausedBy = 'disconnect'
-    this.#hooks.onState('paused', { progress: this.progress })
-    this.#emit('simulation_paused', this.stateData('disconnect'), undefined)
+    this.#pausedBy = reason
+    this.#hooks.onState('paused', { progress: this.progress, pause_reason: reason })
+    this.#emit('simulation_paused', this.stateData(reason), undefined)
+  }
+
+  /** Running flow-controlled with no strategy connection: pause by itself unless one attaches in time. */
+  #watchForStrategy (): void {
+    if (this.options.flow_control && this.#primary === undefined) this.#unattended.arm()
   }
 
   /**

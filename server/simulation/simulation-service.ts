@@ -50,6 +50,7 @@ import { RunOwnership } from './run-ownership.js'
 import type { SessionManager, SessionUser, TransitionOptions } from '../sessions/session-manager.js'
 import type { SessionEvents } from '../ports/session-events.js'
 import { DEFAULT_LOG_MAX_BYTES } from './event-log.js'
+import { restateTradeStats } from './metrics.js'
 import { SimulationRunner, type EventSink, type RunOptions, type RunState } from './runner.js'
 import { buildTimeline, type Timeline } from './timeline.js'
 
@@ -100,7 +101,7 @@ export interface SimulationServiceOptions {
   /** A strategy reported its exception (strategy_error): for the server's log. */
   onStrategyError?: (info: { user_id: string, session_id: string, message: string, stack?: string }) => void
   /** Runner tuning (benchmarks, tests). */
-  runner?: { sliceSteps?: number, sliceMs?: number, highWaterMark?: number }
+  runner?: { sliceSteps?: number, sliceMs?: number, highWaterMark?: number, unattendedPauseMs?: number }
   eventLog?: EventLogRetention
   /** Runs survive a restart: inputs logged before they apply, events appended in batches. */
   journal?: RunJournal
@@ -449,10 +450,11 @@ export class SimulationService {
         // Moves the run made itself: committed in the order made, failures logged. A rebuild only replays.
         onState: (to, detail) => {
           if (journal?.rebuild !== undefined) return
-          // A dropped connection paused the run: an input like any other, logged before its event is stored,
-          // and before the store is told (the commit chain waits for it).
+          // A dropped connection (or no strategy at all) paused the run: an input like any other, logged before
+          // its event is stored, and before the store is told (the commit chain waits for it).
+          const pauseReason = detail.pause_reason ?? 'disconnect'
           if (to === 'paused' && journal !== undefined) {
-            const logged = this.#logInput(run, 'pause', { reason: 'disconnect', request_id: null })
+            const logged = this.#logInput(run, 'pause', { reason: pauseReason, request_id: null })
             logged.catch((err: unknown) => { if (!(err instanceof NotHereError)) this.#onError(err) })
             this.#enqueue(run, async () => { await logged }).catch(() => undefined)
           }
@@ -460,7 +462,7 @@ export class SimulationService {
           this.#commitMoved(run, to, {
             progress: detail.progress,
             ...(detail.error_message !== undefined ? { error_message: detail.error_message } : {}),
-            ...(to === 'paused' ? { pause_reason: 'disconnect' as const } : {})
+            ...(to === 'paused' ? { pause_reason: pauseReason } : {})
           }).catch(this.#onError)
         },
         onProgress: (progress) => {
@@ -482,7 +484,9 @@ export class SimulationService {
           this.#retain(run)
         },
         ...(journal !== undefined ? { onFrame: (seq: number, frame: string) => { this.#onFrame(run, seq, frame) } } : {}),
-        ...(ownership !== undefined ? { owned: () => ownership.valid(key) } : {})
+        ...(ownership !== undefined ? { owned: () => ownership.valid(key) } : {}),
+        // A rebuild replays the run's own pauses from its input log; it makes none.
+        maySelfPause: () => journal?.rebuild === undefined
       }
     })
     run = { key, user, sessionId, runner, commits: Promise.resolve(), owed: undefined, inputs: Promise.resolve(), resumes: Promise.resolve(), finishedAt: undefined, ...(journal !== undefined ? { journal } : {}) }
@@ -558,7 +562,7 @@ export class SimulationService {
       if (stored.results === null) {
         throw new AppError('INVALID_STATE', 'Results are available when the simulation has completed', { state: stored.state })
       }
-      return stored.results
+      return restateTradeStats(stored.results)
     })
   }
 
@@ -1731,6 +1735,8 @@ export class SimulationService {
       else await this.#userMove(run, 'running', () => { runner.resume() }, undefined, { kind: 'resume', payload: { request_id: null } })
     } catch (err) {
       if (!isAppError(err)) throw err
+      // A run that paused for want of a strategy gave its slot up, and the plan's are all held: say so.
+      if (err.error_code === 'SESSION_LIMIT_EXCEEDED' && sink.open) sink.send(JSON.stringify({ type: 'session_error', data: err.toBody(), timestamp: new Date().toISOString() }))
     }
   }
 
@@ -1873,7 +1879,7 @@ function applyInput (run: Run, input: LoggedInput): void {
       case 'orders': runner.submitBatch(p.batch as OrderBatchData, rid); break
       case 'cancel': runner.cancelOrder(p.order_id ?? '', rid); break
       case 'replace': runner.replaceOrder(p.order_id ?? '', p.changes ?? {}, rid); break
-      case 'pause': runner.pause(p.reason === 'disconnect' ? 'disconnect' : 'user', rid); break
+      case 'pause': runner.pause(p.reason === 'disconnect' || p.reason === 'no_strategy' ? p.reason : 'user', rid); break
       case 'resume': runner.resume(rid); break
       case 'stop': runner.cancel(rid); break
       case 'strategy_error': runner.failByStrategy(p.message ?? ''); break

@@ -7,6 +7,7 @@ import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 import { AppError } from '../app-error.js'
 import { valueErrorMessage, valueErrorsOnce } from '../validation-messages.js'
 import type { WsConnection } from './connection.js'
+import { repliesFirst } from './reply-first.js'
 
 /** Which error message a failure becomes: `session_error` for session operations, `error` otherwise. */
 export type HandlerFamily = 'session' | 'simulation' | 'system'
@@ -65,8 +66,10 @@ export class WsDispatcher {
 
   register<S extends TSchema> (spec: WsHandlerSpec<S>): void {
     if (this.#handlers.has(spec.type)) throw new Error(`WebSocket handler for '${spec.type}' registered twice`)
+    // Session operations change sessions: their reply goes out before the pushes of that change.
+    const handle = spec.family === 'session' ? repliesFirst(spec.handle) : spec.handle
     this.#handlers.set(spec.type, {
-      spec: spec as unknown as WsHandlerSpec<TSchema>,
+      spec: { ...spec, handle } as unknown as WsHandlerSpec<TSchema>,
       check: TypeCompiler.Compile(spec.schema, this.#references),
       hasDefaults: hasDefaultKeyword(spec.schema)
     })

@@ -3,10 +3,12 @@
 // Every change to a user's sessions, from either transport or the runner, on any instance, is also pushed to
 // all of that user's connections on this instance (`session_updated`, `session_deleted`, without request_id;
 // app.sessionEvents brings other instances' changes here): a dashboard sees sessions being created, started,
-// paused, completed or expired live.
+// paused, completed or expired live. The requester hears its reply before the push of its own change
+// (reply-first.ts).
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { CreateSessionData, DeleteSessionData, GetSessionData, ListSessionsData } from '../../schemas/sessions.js'
+import { pushAfterReply } from './reply-first.js'
 
 export default fp(async function sessionWsHandlers (app: FastifyInstance) {
   const { dispatcher, connections } = app.ws
@@ -18,7 +20,7 @@ export default fp(async function sessionWsHandlers (app: FastifyInstance) {
     const gone = event.kind === 'deleted' || event.kind === 'expired'
     const type = gone ? 'session_deleted' : 'session_updated'
     const data = gone ? { session_id: event.session.session_id, deleted: true } : event.session
-    for (const conn of targets) conn.send(type, data)
+    for (const conn of targets) pushAfterReply(conn, type, data)
   })
   app.addHook('onClose', async () => { unsubscribe() })
 

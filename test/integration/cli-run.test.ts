@@ -49,7 +49,7 @@ t.test('simutrador session start/pause/resume/cancel/results/watch', async (t) =
     t.match(table.stdout, /^Initial capital\s+100000\.00$/m, 'money at 2 decimals (half-even: .005 → .00)')
     t.match(table.stdout, new RegExp(`^Final equity\\s+${formatMoney(expected.metrics.final_equity).replace('.', '\\.')}$`, 'm'))
     t.match(table.stdout, new RegExp(`^Commission\\s+${formatMoney(expected.metrics.total_commission).replace('.', '\\.')}$`, 'm'))
-    t.match(table.stdout, new RegExp(`^Trades\\s+${expected.metrics.total_trades} \\(`, 'm'))
+    t.match(table.stdout, new RegExp(`^Trades\\s+${expected.metrics.total_trades} closed \\(`, 'm'))
     for (const line of table.stdout.split('\n').filter((l) => /^(Initial capital|Final equity|Realized P&L|Commission) /.test(l))) {
       t.match(line, /\s-?\d+\.\d{2}$/, `${line.split(/\s{2,}/)[0]} has 2 decimals`)
     }

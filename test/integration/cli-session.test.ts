@@ -84,7 +84,10 @@ t.test('simutrador session', async (t) => {
     const base = ['session', 'create', '--symbols', 'AAPL', '--start', '2023-01-03', '--end', '2023-06-30']
     const poor = await cli([...base, '--capital', '500'])
     t.equal(poor.code, 1)
-    t.match(poor.stderr, /^VALIDATION_FAILED: initial_capital must be from 1000\.00 to 10000000\.00/)
+    t.match(poor.stderr, /^INSUFFICIENT_CAPITAL: initial_capital must be from 1000\.00 to 10000000\.00 \(got 500\.00\)/)
+    const rich = await cli([...base, '--capital', '20000000'])
+    t.equal(rich.code, 1)
+    t.match(rich.stderr, /^CAPITAL_ABOVE_MAXIMUM: initial_capital must be from 1000\.00 to 10000000\.00 \(got 20000000\.00\)/)
     const first = await cli([...base, '--json'])
     t.equal(first.code, 0, first.stderr)
     const second = await cli(base)

@@ -9,7 +9,7 @@ import { formatMoney } from '../../client/cli/output.js'
 interface Results {
   metrics: Record<string, number | string | null>
   equity_curve: Array<{ equity: string }>
-  trades: unknown[]
+  trades: Array<{ open_at_end: boolean }>
 }
 
 /** The value after `label` on its own report line (`Label   value`). */
@@ -36,7 +36,8 @@ t.test('the report prints the session’s own results, by value', async (t) => {
   t.equal(field(r.stdout, 'Total return'), `${(m.total_return_pct as number).toFixed(2)}%`)
   t.equal(field(r.stdout, 'Max drawdown'), `${(m.max_drawdown_pct as number).toFixed(2)}%`)
   t.equal(field(r.stdout, 'Sharpe'), (m.sharpe_ratio as number).toFixed(3))
-  t.equal(field(r.stdout, 'Trades'), `${m.total_trades} (${m.winning_trades} won, win rate ${((m.win_rate as number) * 100).toFixed(2)}%)`)
+  const open = (m.open_trades as number) > 0 ? `, ${m.open_trades as number} open at the end` : ''
+  t.equal(field(r.stdout, 'Trades'), `${m.total_trades} closed (${m.winning_trades} won, win rate ${((m.win_rate as number) * 100).toFixed(2)}%)${open}`)
   t.equal(field(r.stdout, 'Commission'), formatMoney(m.total_commission as string))
 
   // And the server's figures are the documented formulas over its own curve (daily bars: a step is a day).
@@ -54,7 +55,8 @@ t.test('the report prints the session’s own results, by value', async (t) => {
   const mean = returns.reduce((a, b) => a + b, 0) / returns.length
   const sd = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length)
   t.equal(field(r.stdout, 'Sharpe'), (mean / sd * Math.sqrt(252)).toFixed(3), 'Sharpe = mean / population σ × √252')
-  t.equal(m.total_trades, trades.length, 'every trade is counted')
+  t.equal(m.total_trades, trades.filter((x) => !x.open_at_end).length, 'every closed trade is counted')
+  t.equal(m.open_trades, trades.filter((x) => x.open_at_end).length, 'and the position open at the end apart')
   t.ok(trades.length > 2, `the example trades (${trades.length} trades)`)
 })
 

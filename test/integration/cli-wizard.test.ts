@@ -1,16 +1,15 @@
 // The `session create` wizard on a real terminal: the CLI runs under `script` (util-linux), which gives it a
 // pseudo-terminal, and the test types into it as a user would. Each wrong answer is refused at its own
 // prompt with the server's rule (a date that does not exist, an end before the start, capital out of
-// range); the corrected answers create the session on a real server. Ctrl-C at a prompt exits 130 without
+// range, a symbol the server's catalogue does not know); the corrected answers create the session on a real
+// server. Ctrl-C at a prompt exits 130 without
 // a stack.
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { listen, KEYS } from '../fixtures/app.js'
 import { childEnv } from '../fixtures/child-env.js'
-import { tempDir } from '../fixtures/cli.js'
+import { CLI_ARGS, tempDir } from '../fixtures/cli.js'
 
-const BIN = fileURLToPath(new URL('../../bin/simutrador.js', import.meta.url))
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]/g // eslint-disable-line no-control-regex
 const BACKSPACES = '\x7f'.repeat(12)
 
@@ -22,7 +21,8 @@ interface Terminal {
 }
 
 function terminal (args: string[], env: Record<string, string>): Terminal {
-  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
+  // The sources (as every CLI test runs them), not dist/: the test sees the current code, never a stale build.
+  const command = [process.execPath, ...CLI_ARGS, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
   // A new pseudo-terminal is 0 columns wide: give it a size, or every character wraps onto its own line.
   const child = spawn('script', ['-q', '-e', '-c', `stty cols 120 rows 40; exec ${command}`, '/dev/null'], { env: childEnv({ ...env, TERM: 'xterm' }) })
   let output = ''
@@ -79,7 +79,7 @@ t.test('the session wizard on a terminal', { skip: hasScript ? false : 'needs sc
     term.type('\r')
     await term.waitFor(/Initial capital/)
     term.type(`${BACKSPACES}500\r`)
-    await term.waitFor(/initial_capital must be from 1000 to 10000000/)
+    await term.waitFor(/INSUFFICIENT_CAPITAL: initial_capital must be from 1000\.00 to 10000000\.00 \(got 500\.00\)/)
     term.type(`${BACKSPACES}25000.50\r`)
     const r = await term.exit
     t.equal(r.code, 0, r.output)
@@ -87,6 +87,17 @@ t.test('the session wizard on a terminal', { skip: hasScript ? false : 'needs sc
     t.match(r.output, /Symbols\s+AAPL/)
     t.match(r.output, /Period\s+2023-01-03 → 2023-03-31 \(1d bars/)
     t.match(r.output, /Capital\s+25000\.50/)
+  })
+
+  t.test('checks each symbol against the server\'s catalogue at its prompt, with the server\'s suggestion', async (t) => {
+    const term = terminal(['session', 'create', '--start', '2023-01-03', '--end', '2023-03-31', '--timeframe', '1d', '--capital', '100000'], await env())
+    await term.waitFor(/Symbols \(comma-separated\)/)
+    term.type('msft,AAPX\r')
+    await term.waitFor(/INVALID_SYMBOL: Unknown symbol 'AAPX' \(did you mean AAPL\?\)/)
+    term.type(`${BACKSPACES}msft,aapl\r`)
+    const r = await term.exit
+    t.equal(r.code, 0, r.output)
+    t.match(r.output, /Symbols\s+MSFT, AAPL/)
   })
 
   t.test('Ctrl-C at a prompt exits 130 without a stack', async (t) => {

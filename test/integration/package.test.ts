@@ -5,7 +5,8 @@
 //     'simutrador/client' and runs a strategy against that server;
 //   - the installed `simutrador` CLI prints its version and runs .ts, .js and .cjs strategies, also from a
 //     folder whose package.json has no "type", and a .py strategy with the Python SDK it ships (python/);
-//   - tsc checks a .ts file against the installed .d.ts files.
+//   - tsc checks a .ts file against the installed .d.ts files;
+//   - the install prints no EBADENGINE and lists no install script of the package (npm 11).
 // The tarball is packed from a copy of the repository (its files as git sees them, the built dashboard, the
 // repo's node_modules linked) whose dist/ is built here, so the test runs the current sources and never
 // rebuilds the repository's own dist/ under a test that is using it.
@@ -78,6 +79,12 @@ async function packageTests (t: Test): Promise<void> {
     const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, info.filename)], { cwd: project })
     ok(t, install, 'npm install of the tarball')
     t.ok(existsSync(join(project, 'node_modules/simutrador/dist/client/index.js')), 'installed')
+    // Clean on the Node the README names: no dependency that wants a newer Node (cookie@2 via fastify's
+    // light-my-request wants 22), and no install-time script of the package itself for npm 11 to flag.
+    const said = `${install.stdout}\n${install.stderr}`
+    t.notMatch(said, /EBADENGINE/, 'no EBADENGINE warning')
+    t.notMatch(said, /simutrador@[^\s]* \(/, 'no install script of simutrador listed (npm 11: install scripts not yet covered by allowScripts)')
+    t.notMatch(said, /prepare:/, 'no prepare script listed')
   })
 
   const bin = (name: string): string => join(project, 'node_modules/.bin', name)

@@ -79,8 +79,8 @@ t.test('SessionClient', async (t) => {
     await client.deleteSession(s.session_id)
     await client.close()
     await consumed
-    // Each change is pushed to the owner's connections (no request_id) as it happens, before the reply.
-    t.same(types, ['session_updated', 'session_created', 'session_deleted', 'session_deleted', 'disconnected'])
+    // Each change is pushed to the owner's connections (no request_id), the requester's after its reply.
+    t.same(types, ['session_created', 'session_updated', 'session_deleted', 'session_deleted', 'disconnected'])
   })
 
   t.test('a throwing listener does not break replies', async (t) => {
@@ -100,7 +100,8 @@ t.test('SessionClient', async (t) => {
   const errorCases: Array<[string, Record<string, unknown>, string]> = [
     ['an unknown symbol', { ...VALID, symbols: ['AAPL', 'NOPE1'] }, 'INVALID_SYMBOL'],
     ['start after end', { ...VALID, start_date: '2023-06-30', end_date: '2023-01-03' }, 'INVALID_DATE_RANGE'],
-    ['capital below the minimum', { ...VALID, initial_capital: 999 }, 'VALIDATION_FAILED'],
+    ['capital below the minimum', { ...VALID, initial_capital: 999 }, 'INSUFFICIENT_CAPITAL'],
+    ['capital above the maximum', { ...VALID, initial_capital: '10000001' }, 'CAPITAL_ABOVE_MAXIMUM'],
     ['an unknown property', { ...VALID, leverage: 10 }, 'VALIDATION_FAILED']
   ]
   for (const [name, body, code] of errorCases) {

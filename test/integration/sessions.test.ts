@@ -70,8 +70,8 @@ t.test('sessions over REST and WebSocket', async (t) => {
     ['unknown symbols (all reported at once)', { ...VALID, symbols: ['AAPL', 'NOPE1', 'ZZZZ'] }, 422, 'INVALID_SYMBOL'],
     ['start after end', { ...VALID, start_date: '2023-06-30', end_date: '2023-01-03' }, 422, 'INVALID_DATE_RANGE'],
     ['a date in the future', { ...VALID, end_date: '2099-01-01' }, 422, 'INVALID_DATE_RANGE'],
-    ['capital below the minimum', { ...VALID, initial_capital: 999.99 }, 400, 'VALIDATION_FAILED'],
-    ['capital above the maximum', { ...VALID, initial_capital: '10000000.01' }, 400, 'VALIDATION_FAILED'],
+    ['capital below the minimum', { ...VALID, initial_capital: 999.99 }, 422, 'INSUFFICIENT_CAPITAL'],
+    ['capital above the maximum', { ...VALID, initial_capital: '10000000.01' }, 422, 'CAPITAL_ABOVE_MAXIMUM'],
     ['a schema violation (wrong type)', { ...VALID, symbols: 'AAPL' }, 400, 'VALIDATION_FAILED'],
     ['an unknown property', { ...VALID, leverage: 10 }, 400, 'VALIDATION_FAILED'],
     ['duplicate symbols after normalisation', { ...VALID, symbols: ['AAPL', 'aapl'] }, 400, 'VALIDATION_FAILED']

@@ -83,13 +83,13 @@ t.test('over REST and WebSocket', async (t) => {
     t.equal(w.data.message, "Invalid 'list_sessions' message: data.state must be one of initializing, ready, running, paused, completed, error")
   })
 
-  t.test('too little and too much capital are the same error: field, limit and bounds in details', async (t) => {
+  t.test('too little capital is INSUFFICIENT_CAPITAL, too much CAPITAL_ABOVE_MAXIMUM: one message, field, limit and bounds in details', async (t) => {
     const low = await rest('POST', '/sessions', { ...VALID, initial_capital: 999.99 })
     const high = await rest('POST', '/sessions', { ...VALID, initial_capital: '10000000.01' })
-    t.equal(low.status, 400)
-    t.equal(high.status, 400)
-    t.equal(low.body.error_code, 'VALIDATION_FAILED')
-    t.equal(high.body.error_code, 'VALIDATION_FAILED')
+    t.equal(low.status, 422)
+    t.equal(high.status, 422)
+    t.equal(low.body.error_code, 'INSUFFICIENT_CAPITAL')
+    t.equal(high.body.error_code, 'CAPITAL_ABOVE_MAXIMUM')
     t.equal(low.body.message, 'initial_capital must be from 1000.00 to 10000000.00 (got 999.99)')
     t.equal(high.body.message, 'initial_capital must be from 1000.00 to 10000000.00 (got 10000000.01)')
     t.same(low.body.details, { field: 'initial_capital', fields: ['initial_capital'], limit: '1000.00', min: '1000.00', max: '10000000.00', value: '999.99' })

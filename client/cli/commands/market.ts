@@ -1,8 +1,9 @@
 // `simutrador market symbols | validate`: browse the symbol catalogue and check symbols and dates before
-// creating a session. The verdict printer and the validation error are shared with `session create`.
+// creating a session. The verdict printer, the validation error and the catalogue check of the wizard's symbols
+// are shared with `session create`.
 import { Option, type Command } from 'commander'
 import type { Schemas } from '../../../generated-client/index.js'
-import { authedClient, contextFrom, unwrap, type GlobalOptions } from '../api.js'
+import { authedClient, contextFrom, unwrap, type AuthedClient, type GlobalOptions } from '../api.js'
 import { OperationError, UsageError } from '../errors.js'
 import { formatTable, printJson, printLine } from '../output.js'
 
@@ -86,4 +87,31 @@ export function validationError (v: Validation): OperationError {
     message: v.errors.length > 1 ? `${first?.message ?? 'Validation failed'} (and ${v.errors.length - 1} more)` : (first?.message ?? 'Validation failed'),
     details: { ...(first?.details ?? {}), ...(Object.keys(suggestions).length > 0 ? { suggestions } : {}), ...(v.errors.length > 1 ? { errors: v.errors } : {}) }
   })
+}
+
+/** Symbols looked up at once by `unknownSymbols` (a wizard answer has at most the plan's few symbols). */
+const LOOKUPS_AT_ONCE = 4
+
+/**
+ * The server's word on the symbols the catalogue does not know (`INVALID_SYMBOL: Unknown symbol 'AAPX' (did
+ * you mean AAPL?)`, one line each), or undefined when it knows them all. Any other failure (server down,
+ * rate limited) is left to the create, which reports it: the prompt does not block on it.
+ */
+export async function unknownSymbols (client: AuthedClient['client'], symbols: readonly string[]): Promise<string | undefined> {
+  const refused: string[] = []
+  for (let i = 0; i < symbols.length; i += LOOKUPS_AT_ONCE) {
+    const batch = symbols.slice(i, i + LOOKUPS_AT_ONCE)
+    const answers = await Promise.all(batch.map(async (symbol) => {
+      try {
+        return await client.GET('/market-data/symbols/{symbol}', { params: { path: { symbol } } })
+      } catch {
+        return undefined
+      }
+    }))
+    for (const answer of answers) {
+      const e = answer?.error as { error_code?: unknown, message?: unknown } | undefined
+      if (e?.error_code === 'INVALID_SYMBOL' && typeof e.message === 'string') refused.push(`INVALID_SYMBOL: ${e.message}`)
+    }
+  }
+  return refused.length === 0 ? undefined : refused.join('\n')
 }

@@ -45,7 +45,7 @@ export function resultsFields (session: Session, results: Results, ticks = resul
     ['Sharpe', num(m.sharpe_ratio)],
     ['Sortino', num(m.sortino_ratio)],
     ['Calmar', num(m.calmar_ratio)],
-    ['Trades', `${m.total_trades} (${m.winning_trades} won, win rate ${pct(m.win_rate === null ? null : m.win_rate * 100)})`],
+    ['Trades', `${m.total_trades} closed (${m.winning_trades} won, win rate ${pct(m.win_rate === null ? null : m.win_rate * 100)})${m.open_trades > 0 ? `, ${m.open_trades} open at the end` : ''}`],
     ['Profit factor', num(m.profit_factor)],
     ['Realized P&L', formatMoney(m.realized_pnl)],
     ['Commission', formatMoney(m.total_commission)],

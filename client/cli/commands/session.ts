@@ -16,7 +16,7 @@ import { OperationError, UsageError } from '../errors.js'
 import { formatFields, formatMoney, formatTable, isRecord, printJson, printLine, progressBar } from '../output.js'
 import { sessionWizard } from '../prompts.js'
 import { registerRunCommands } from './session-run.js'
-import { validationError, printVerdicts } from './market.js'
+import { printVerdicts, unknownSymbols, validationError } from './market.js'
 
 type Session = Schemas['Session']
 // The schema's own type (defaulted fields optional); the generated request type marks them required.
@@ -84,17 +84,17 @@ Examples:
       const ctx = contextFrom(cmd.optsWithGlobals<GlobalOptions>())
       let body = await sessionBodyFrom(flags)
       const missing = (['symbols', 'start_date', 'end_date'] as const).filter((k) => body[k] === undefined)
-      if (missing.length > 0) {
-        if (process.stdin.isTTY && process.stdout.isTTY && !ctx.json) {
-          body = await sessionWizard(body)
-        } else {
-          const flag = { symbols: '--symbols', start_date: '--start', end_date: '--end' }
-          throw new UsageError(`missing ${missing.map((k) => flag[k]).join(', ')}`, 'Pass the flags or --config FILE (see `simutrador session create --help`).')
-        }
+      const wizard = process.stdin.isTTY && process.stdout.isTTY && !ctx.json
+      if (missing.length > 0 && !wizard) {
+        const flag = { symbols: '--symbols', start_date: '--start', end_date: '--end' }
+        throw new UsageError(`missing ${missing.map((k) => flag[k]).join(', ')}`, 'Pass the flags or --config FILE (see `simutrador session create --help`).')
       }
-      const valid = checked(body)
+      // A body given whole is a usage error before any key is needed; the wizard's answers need the server.
+      if (missing.length === 0) checked(body)
       const { client, persist } = await authedClient(ctx)
       try {
+        if (missing.length > 0) body = await sessionWizard(body, { unknownSymbols: async (symbols) => await unknownSymbols(client, symbols) })
+        const valid = checked(body)
         if (flags.validate) {
           const verdict = unwrap(await client.POST('/market-data/validate', {
             body: { symbols: valid.symbols, start_date: valid.start_date, end_date: valid.end_date, ...(valid.timeframe !== undefined ? { timeframe: valid.timeframe } : {}) }

@@ -4,7 +4,7 @@
 // check atomic: no other call can interleave between counting and writing.
 import type { SessionState } from '../../../schemas/sessions.js'
 import { AppError } from '../../app-error.js'
-import { isActive } from '../../sessions/lifecycle.js'
+import { holdsSlot } from '../../sessions/lifecycle.js'
 import { compareListOrder, decodeCursor, encodeCursor, type CursorKey } from '../../sessions/session-cursor.js'
 import type {
   InsertGuard,
@@ -12,7 +12,8 @@ import type {
   ListByUserOptions,
   SessionPage,
   SessionRecord,
-  SessionStore
+  SessionStore,
+  SlotUpdateOutcome
 } from '../../ports/session-store.js'
 
 interface UserShelf {
@@ -38,9 +39,8 @@ export class MemorySessionStore implements SessionStore {
     const shelf = this.#shelfFor(record.user_id)
     if (shelf.byId.has(record.session_id)) return { ok: false, reason: 'duplicate_id' }
 
-    let active = 0
-    for (const r of shelf.byId.values()) if (isActive(r.state)) active++
-    if (isActive(record.state) && active >= guard.max_active) {
+    const active = this.#slotsHeld(shelf)
+    if (holdsSlot(record.state, record.pause_reason) && active >= guard.max_active) {
       this.#dropIfEmpty(shelf)
       return { ok: false, reason: 'concurrent_sessions', current: active }
     }
@@ -81,6 +81,21 @@ export class MemorySessionStore implements SessionStore {
     const stored = this.#compact(shelf, next, current)
     shelf.byId.set(sessionId, stored)
     return stored
+  }
+
+  async updateTakingSlot (userId: string, sessionId: string, maxSlots: number, change: (current: SessionRecord) => SessionRecord): Promise<SlotUpdateOutcome> {
+    const shelf = this.#shelves.get(userId)
+    if (shelf === undefined || !shelf.byId.has(sessionId)) return { ok: false, reason: 'not_found' }
+    const held = this.#slotsHeld(shelf)
+    if (held >= maxSlots) return { ok: false, reason: 'concurrent_sessions', current: held }
+    const record = await this.update(userId, sessionId, change)
+    return record === undefined ? { ok: false, reason: 'not_found' } : { ok: true, record }
+  }
+
+  #slotsHeld (shelf: UserShelf): number {
+    let n = 0
+    for (const r of shelf.byId.values()) if (holdsSlot(r.state, r.pause_reason)) n++
+    return n
   }
 
   async delete (
@@ -127,10 +142,8 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async countActive (userId: string): Promise<number> {
-    let n = 0
     const shelf = this.#shelves.get(userId)
-    if (shelf !== undefined) for (const r of shelf.byId.values()) if (isActive(r.state)) n++
-    return n
+    return shelf === undefined ? 0 : this.#slotsHeld(shelf)
   }
 
   async countCreatedSince (userId: string, since: number): Promise<number> {

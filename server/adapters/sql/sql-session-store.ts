@@ -1,7 +1,8 @@
 // SessionStore in SQL (PGlite or PostgreSQL, same statements). The guarded insert is one statement (a
 // function of the schema) whose transaction holds a per-user advisory lock while it counts the user's
-// active sessions and recent creations and then writes, so concurrent creates by one user, from any number
-// of processes, never overshoot a plan limit.
+// active sessions (those holding a slot: not a run paused for no_strategy) and recent creations and then
+// writes, so concurrent creates by one user, from any number of processes, never overshoot a plan limit;
+// resuming a no_strategy pause takes the same lock to take its slot back (updateTakingSlot).
 // Updates and conditional deletes lock the row (SELECT … FOR UPDATE) while the caller's function decides.
 import type { SessionState } from '../../../schemas/sessions.js'
 import { AppError } from '../../app-error.js'
@@ -15,7 +16,8 @@ import type {
   PauseReason,
   SessionPage,
   SessionRecord,
-  SessionStore
+  SessionStore,
+  SlotUpdateOutcome
 } from '../../ports/session-store.js'
 import { LOCK_NAMESPACE_USERS } from './migrate.js'
 import { sqlState, type SqlClient, type SqlQueryable } from './sql-client.js'
@@ -28,6 +30,8 @@ const COLUMNS = `user_id, session_id, symbols, to_char(start_date, 'YYYY-MM-DD')
   metadata::text AS metadata_json, estimated_ticks::float8 AS estimated_ticks, progress, error_message, pause_reason`
 
 const ACTIVE = [...ACTIVE_STATES]
+/** The sessions that hold a concurrent-session slot (lifecycle.ts holdsSlot), given the active states as $2. */
+const HOLDS_SLOT = "state = ANY ($2::text[]) AND pause_reason IS DISTINCT FROM 'no_strategy'"
 
 interface Row {
   user_id: string
@@ -151,19 +155,36 @@ export class SqlSessionStore implements SessionStore {
     return await withMetadataCheck(async () => await this.#db.transaction(async (tx) => {
       const current = await this.#locked(tx, userId, sessionId)
       if (current === undefined) return undefined
-      const next = change(current)
-      if (next.user_id !== current.user_id || next.session_id !== current.session_id || next.created_at !== current.created_at) {
-        throw new AppError('INTERNAL_ERROR', 'A session update may not change its identity', { session_id: sessionId })
-      }
-      await tx.query(
-        `UPDATE sessions SET symbols = $3, start_date = $4, end_date = $5, timeframe = $6, initial_capital = $7,
-          commission_per_share = $8, min_commission_per_order = $9, slippage_bps = $10, allow_short = $11,
-          volume_participation = $12, fill_policy_version = $13, state = $14, updated_at = $16, expires_at = $17,
-          metadata = $18::jsonb, estimated_ticks = $19, progress = $20, error_message = $21, pause_reason = $22
-        WHERE user_id = $1 AND session_id = $2 AND created_at = $15`,
-        [userId, sessionId, ...valuesOf(next), next.state === 'paused' ? (next.pause_reason ?? null) : null])
-      return Object.isFrozen(next) ? next : Object.freeze({ ...next, symbols: Object.freeze([...next.symbols]) })
+      return await this.#write(tx, current, change(current))
     }))
+  }
+
+  async updateTakingSlot (userId: string, sessionId: string, maxSlots: number, change: (current: SessionRecord) => SessionRecord): Promise<SlotUpdateOutcome> {
+    return await withMetadataCheck(async () => await this.#db.transaction(async (tx): Promise<SlotUpdateOutcome> => {
+      // The lock insert_session_guarded takes: a create and this resume count one after the other.
+      await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE_USERS, userId])
+      const current = await this.#locked(tx, userId, sessionId)
+      if (current === undefined) return { ok: false, reason: 'not_found' }
+      const [row] = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND ${HOLDS_SLOT}`, [userId, ACTIVE])
+      if (row.n >= maxSlots) return { ok: false, reason: 'concurrent_sessions', current: row.n }
+      return { ok: true, record: await this.#write(tx, current, change(current)) }
+    }))
+  }
+
+  /** Writes `next` over the locked `current` (same identity), within the caller's transaction. */
+  async #write (tx: SqlQueryable, current: SessionRecord, next: SessionRecord): Promise<SessionRecord> {
+    const { user_id: userId, session_id: sessionId } = current
+    if (next.user_id !== current.user_id || next.session_id !== current.session_id || next.created_at !== current.created_at) {
+      throw new AppError('INTERNAL_ERROR', 'A session update may not change its identity', { session_id: sessionId })
+    }
+    await tx.query(
+      `UPDATE sessions SET symbols = $3, start_date = $4, end_date = $5, timeframe = $6, initial_capital = $7,
+        commission_per_share = $8, min_commission_per_order = $9, slippage_bps = $10, allow_short = $11,
+        volume_participation = $12, fill_policy_version = $13, state = $14, updated_at = $16, expires_at = $17,
+        metadata = $18::jsonb, estimated_ticks = $19, progress = $20, error_message = $21, pause_reason = $22
+      WHERE user_id = $1 AND session_id = $2 AND created_at = $15`,
+      [userId, sessionId, ...valuesOf(next), next.state === 'paused' ? (next.pause_reason ?? null) : null])
+    return Object.isFrozen(next) ? next : Object.freeze({ ...next, symbols: Object.freeze([...next.symbols]) })
   }
 
   async delete (
@@ -205,7 +226,7 @@ export class SqlSessionStore implements SessionStore {
 
   async countActive (userId: string): Promise<number> {
     const [row] = await this.#db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND state = ANY ($2::text[])', [userId, ACTIVE])
+      `SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND ${HOLDS_SLOT}`, [userId, ACTIVE])
     return row.n
   }
 

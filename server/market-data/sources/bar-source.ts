@@ -10,6 +10,8 @@ export interface LoadOptions {
 
 export interface BarSource {
   readonly kind: BarSourceKind
+  /** The folder a file source reads (absent for the built-in demo set). */
+  readonly dir?: string
   /** Scan the source (files, manifests) and build its catalogue entries; called again on reload. */
   init (): Promise<void>
   /** Catalogue entries with canonical symbols and per-timeframe availability (valid after `init`). */

@@ -2,9 +2,22 @@
 // name, turning a file's symbol into a canonical catalogue entry, and the data-error helper.
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { AssetClass, BarSourceKind, Market, SymbolInfo, TimeframeAvailability } from '../../../schemas/market-data.js'
+import type { AssetClass, BarSourceKind, Market, SymbolInfo, Timeframe, TimeframeAvailability } from '../../../schemas/market-data.js'
 import { AppError } from '../../app-error.js'
 import { aliasesFor, canonicalForm } from '../symbols.js'
+
+/** Folder names the data manager (and people) use for each timeframe, in either file layout. */
+export const TIMEFRAME_FOLDERS: Readonly<Record<Timeframe, readonly string[]>> = {
+  '1d': ['daily', '1d', '1day', 'day'],
+  '1h': ['1h', '60min', '1hour', 'hour', '60m'],
+  '1m': ['1min', '1m', '1minute', 'minute']
+}
+
+/** The timeframe a folder name stands for, if any (case-insensitive). */
+export function timeframeOfFolder (name: string): Timeframe | undefined {
+  const n = name.toLowerCase()
+  return (Object.keys(TIMEFRAME_FOLDERS) as Timeframe[]).find((tf) => TIMEFRAME_FOLDERS[tf].includes(n))
+}
 
 export interface ManifestEntry {
   asset_class?: AssetClass

@@ -5,15 +5,21 @@ import { join } from 'node:path'
 import { AppError } from '../../app-error.js'
 import type { BarSource } from './bar-source.js'
 import { CsvBarSource } from './csv.js'
+import { timeframeOfFolder } from './file-catalog.js'
 import { DemoBarSource } from './demo.js'
 import { ParquetBarSource } from './parquet.js'
 
 export interface BarSourcesOptions {
-  /** Folder with `candles/` (Parquet layout) or `*.csv` files; usually SIMUTRADOR_DATA_DIR. */
+  /** Folder with `candles/` (Parquet layout), or `*.csv` files and timeframe folders of them; usually SIMUTRADOR_DATA_DIR. */
   dataDir?: string
   /** Serve the synthetic demo set too (default true). */
   demo?: boolean
   now?: () => number
+}
+
+/** `*.csv` files, or a timeframe folder (`daily/`, `1min/`, `1h/` …) for the CSV source to read. */
+function holdsCsv (dir: string): boolean {
+  return readdirSync(dir).some((f) => f.toLowerCase().endsWith('.csv') || (timeframeOfFolder(f) !== undefined && statSync(join(dir, f)).isDirectory()))
 }
 
 /** Sources in priority order. File sources must be `init()`ed (the catalogue's reload does it). */
@@ -26,10 +32,10 @@ export function createBarSources (options: BarSourcesOptions): BarSource[] {
     }
     if (existsSync(join(dir, 'candles')) && statSync(join(dir, 'candles')).isDirectory()) {
       sources.push(new ParquetBarSource(dir))
-    } else if (readdirSync(dir).some((f) => f.toLowerCase().endsWith('.csv'))) {
+    } else if (holdsCsv(dir)) {
       sources.push(new CsvBarSource(dir))
     } else {
-      throw new AppError('INTERNAL_ERROR', `Market-data directory ${dir} holds neither a candles/ folder (Parquet) nor *.csv files`, { data_dir: dir })
+      throw new AppError('INTERNAL_ERROR', `Market-data directory ${dir} holds neither a candles/ folder (Parquet) nor *.csv files or timeframe folders (daily/, 1min/, 1h/) of them`, { data_dir: dir })
     }
   }
   if (options.demo !== false) sources.push(new DemoBarSource({ now: options.now }))

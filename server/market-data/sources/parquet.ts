@@ -12,14 +12,8 @@ import { aggregateToHours } from '../aggregate.js'
 import { calendarKindOf, forexDayAt, type CalendarKind } from '../calendar.js'
 import { DAY_MS, parseDate, toDayNumber } from '../dates.js'
 import type { BarSource, LoadOptions } from './bar-source.js'
-import { dataError, describeFileSymbol, fileSymbolInfo, readManifest, type Manifest } from './file-catalog.js'
+import { TIMEFRAME_FOLDERS, dataError, describeFileSymbol, fileSymbolInfo, readManifest, type Manifest } from './file-catalog.js'
 
-// Folder names the data manager (and people) use for each timeframe.
-const FOLDERS: Record<Timeframe, string[]> = {
-  '1d': ['daily', '1d', '1day', 'day'],
-  '1h': ['1h', '60min', '1hour', 'hour', '60m'],
-  '1m': ['1min', '1m', '1minute', 'minute']
-}
 const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.parquet$/
 // Files read at once when loading a range of day files.
 const READ_CONCURRENCY = 8
@@ -130,7 +124,7 @@ function sortByTime (s: BarSeries): BarSeries {
 
 export class ParquetBarSource implements BarSource {
   readonly kind = 'parquet' as const
-  private readonly dir: string
+  readonly dir: string
   private files = new Map<string, SymbolFiles>()
   private entries: SymbolInfo[] = []
   private readonly dailyCache = new Map<string, BarSeries>()
@@ -150,14 +144,14 @@ export class ParquetBarSource implements BarSource {
       return f
     }
     const folders = await listDir(candles)
-    const dailyFolder = folders.find((f) => FOLDERS['1d'].includes(f.toLowerCase()))
+    const dailyFolder = folders.find((f) => TIMEFRAME_FOLDERS['1d'].includes(f.toLowerCase()))
     if (dailyFolder !== undefined) {
       for (const f of (await listDir(join(candles, dailyFolder))).sort()) {
         if (f.toLowerCase().endsWith('.parquet')) entry(f.slice(0, -8)).daily = join(candles, dailyFolder, f)
       }
     }
     for (const tf of ['1m', '1h'] as const) {
-      const folder = folders.find((f) => FOLDERS[tf].includes(f.toLowerCase()))
+      const folder = folders.find((f) => TIMEFRAME_FOLDERS[tf].includes(f.toLowerCase()))
       if (folder === undefined) continue
       for (const sym of (await listDir(join(candles, folder))).sort()) {
         const dir = join(candles, folder, sym)

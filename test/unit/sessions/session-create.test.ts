@@ -81,19 +81,19 @@ t.test('duplicated symbols after normalisation count and appear once', async (t)
   t.same(session.symbols, ['AAPL', 'EURUSD'])
 })
 
-t.test('capital below the minimum is VALIDATION_FAILED naming the field, the limit crossed, min, max and value', async (t) => {
+t.test('capital below the minimum is INSUFFICIENT_CAPITAL (the plan\'s code) naming the field, the limit crossed, min, max and value', async (t) => {
   const { manager } = harness(t)
   t.match(await rejection(manager.create(alice, body({ initial_capital: 999.99 }))), {
-    error_code: 'VALIDATION_FAILED',
+    error_code: 'INSUFFICIENT_CAPITAL',
     message: 'initial_capital must be from 1000.00 to 10000000.00 (got 999.99)',
     details: { field: 'initial_capital', fields: ['initial_capital'], limit: '1000.00', min: '1000.00', max: '10000000.00', value: '999.99' }
   })
 })
 
-t.test('capital above the maximum is the same error, with the other limit', async (t) => {
+t.test('capital above the maximum is CAPITAL_ABOVE_MAXIMUM, with the same message and the other limit', async (t) => {
   const { manager } = harness(t)
   t.match(await rejection(manager.create(alice, body({ initial_capital: '10000000.01' }))), {
-    error_code: 'VALIDATION_FAILED',
+    error_code: 'CAPITAL_ABOVE_MAXIMUM',
     message: 'initial_capital must be from 1000.00 to 10000000.00 (got 10000000.01)',
     details: { field: 'initial_capital', fields: ['initial_capital'], limit: '10000000.00', min: '1000.00', max: '10000000.00', value: '10000000.01' }
   })
@@ -438,7 +438,7 @@ t.test('a body that fails validation is rejected before the key is looked at', a
   const { manager } = harness(t)
   await manager.create(alice, body(), { idempotencyKey: 'k' })
   t.match(await rejection(manager.create(alice, body({ initial_capital: 1 }), { idempotencyKey: 'k' })), {
-    error_code: 'VALIDATION_FAILED',
+    error_code: 'INSUFFICIENT_CAPITAL',
     details: { field: 'initial_capital' }
   })
 })

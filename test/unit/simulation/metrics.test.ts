@@ -1,9 +1,9 @@
 import t from 'tap'
 import {
   cagrPct, calendarDaysBetween, calmarRatio, downsideDeviation, maxDrawdownPct, mean, periodReturns, populationStd,
-  sharpeRatio, sortinoRatio, tidy, tidyOrNull, tradeStats
+  restateTradeStats, sharpeRatio, sortinoRatio, tidy, tidyOrNull, tradeStats
 } from '../../../server/simulation/metrics.js'
-import type { TradeRecord } from '../../../schemas/simulation.js'
+import type { SimulationResults, TradeRecord } from '../../../schemas/simulation.js'
 
 // Curve used below: initial 100 → 110 → 121 → 108.9, i.e. returns +10 %, +10 %, −10 %.
 const equity = [110, 121, 108.9]
@@ -107,4 +107,30 @@ t.test('gross profit and gross loss are exact sums of net P&L; gross loss is ≤
   const s = tradeStats(['0.1', '0.2', '-0.3', '-0.00000001'].map(trade))
   t.same([s.grossProfit, s.grossLoss], [30_000_000n, -30_000_001n])
   t.equal(s.profitFactor, 30_000_000 / 30_000_001)
+})
+
+t.test('a position still open at the end is counted apart, in no win/loss statistic (backtrader TradeAnalyzer: open)', async (t) => {
+  // closed: +30, −10; open (marked at the last close): +50 → 2 closed trades, 1 won, win rate 1/2, PF 30/10 = 3
+  const open = { ...trade('50'), open_at_end: true }
+  const s = tradeStats([trade('30'), trade('-10'), open])
+  t.same([s.total, s.open, s.winning, s.losing, s.winRate, s.profitFactor], [2, 1, 1, 1, 0.5, 3])
+  t.same([s.grossProfit, s.grossLoss], [3_000_000_000n, -1_000_000_000n], 'the open trade\'s unrealized +50 is in neither sum')
+})
+
+t.test('only an open position: no closed trade, so win rate and profit factor are undefined', async (t) => {
+  const s = tradeStats([{ ...trade('0'), open_at_end: true }])
+  t.same([s.total, s.open, s.winning, s.losing, s.winRate, s.profitFactor, s.grossProfit], [0, 1, 0, 0, null, null, 0n])
+})
+
+t.test('results stored before open_trades existed are restated by the closed-trades rule', async (t) => {
+  const { open_trades: _, ...old } = {
+    initial_capital: '100000.00', final_equity: '100070.00', total_return_pct: 0.07, cagr_pct: null, total_trades: 2, open_trades: 0, winning_trades: 2,
+    losing_trades: 0, win_rate: 1, profit_factor: null, gross_profit: '80.00', gross_loss: '0.00', realized_pnl: '30.00', total_commission: '0.00',
+    max_drawdown_pct: 0, sharpe_ratio: null, sortino_ratio: null, calmar_ratio: null, bars_processed: 3, trading_days: 3
+  }
+  const stored = { session_id: 'sess_x', fill_policy_version: '1.0.0', completed: true, metrics: old, equity_curve: [], trades: [trade('30'), { ...trade('50'), open_at_end: true }] }
+  const m = restateTradeStats(stored as unknown as SimulationResults).metrics
+  t.same([m.total_trades, m.open_trades, m.winning_trades, m.losing_trades, m.win_rate, m.gross_profit, m.gross_loss], [1, 1, 1, 0, 1, '30.00', '0.00'])
+  const current = restateTradeStats(stored as unknown as SimulationResults)
+  t.equal(restateTradeStats(current), current, 'results that have open_trades are left as they are')
 })
