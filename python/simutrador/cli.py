@@ -20,7 +20,7 @@ from .credentials import normalise_server, stored_api_key
 from .decimals import loads
 from .errors import SimutradorError, StrategyError
 from .loader import UsageError, load_strategy
-from .output import format_fields, progress_bar, results_fields
+from .output import format_fields, progress_bar, rejection_lines, results_fields
 from .rest import http_json
 from .runner import run_strategy
 
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--url", action="append", help="server base URL; repeat for several instances of one service "
                      f"(env SIMUTRADOR_URL, comma-separated; default {DEFAULT_SERVER})")
     run.add_argument("--api-key", help="API key (env SIMUTRADOR_API_KEY; default: the login stored by `simutrador auth login`)")
+    run.add_argument("--verbose", action="store_true", help="after the results, list every rejected order with its reason (the count by error code is always printed)")
     run.add_argument("--json", action="store_true", help="machine-readable output (errors too, as {error_code, message, details})")
     return parser
 
@@ -160,12 +161,16 @@ async def run_command(args: argparse.Namespace) -> int:
         run = await run_strategy(client, strategy, session, start=start, progress_every=100, on_progress=progress)
         progress.end()
         sid = run.session.session_id
-        text = await http_json("GET", f"{client.http_url}sessions/{sid}/results", headers={"authorization": f"Bearer {await client.token()}"}, raw=True)
+        auth = {"authorization": f"Bearer {await client.token()}"}
+        text = await http_json("GET", f"{client.http_url}sessions/{sid}/results", headers=auth, raw=True)
+        rejected = (await http_json("GET", f"{client.http_url}sessions/{sid}/orders?status=rejected", headers=auth))["orders"]
         if args.json:
-            out = {"session": run.session.raw, "results": json.loads(text)}
+            out = {"session": run.session.raw, "results": json.loads(text), "rejected_orders": rejected}
             sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False, default=_plain) + "\n")
         else:
             sys.stdout.write("\n" + format_fields(results_fields(run.session.raw, loads(text), run.ticks)) + "\n")
+            for line in rejection_lines(rejected, args.verbose):
+                sys.stdout.write(line + "\n")
         return EXIT_OK
     finally:
         await client.close()

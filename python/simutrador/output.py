@@ -65,10 +65,30 @@ def results_fields(session: Mapping[str, Any], results: Mapping[str, Any], ticks
         ("Sharpe", _num(m.get("sharpe_ratio"))),
         ("Sortino", _num(m.get("sortino_ratio"))),
         ("Calmar", _num(m.get("calmar_ratio"))),
-        ("Trades", f"{m['total_trades']} ({m['winning_trades']} won, win rate {_pct(None if win_rate is None else float(win_rate) * 100)})"),
+        ("Trades", f"{m['total_trades']} closed ({m['winning_trades']} won, win rate {_pct(None if win_rate is None else float(win_rate) * 100)})"
+                   + (f", {m['open_trades']} open at the end" if m.get("open_trades", 0) > 0 else "")),
         ("Profit factor", _num(m.get("profit_factor"))),
         ("Realized P&L", format_money(m["realized_pnl"])),
         ("Commission", format_money(m["total_commission"])),
         ("Fill policy", str(results["fill_policy_version"])),
     ]
     return fields
+
+
+def rejection_lines(orders: list[Mapping[str, Any]], verbose: bool) -> list[str]:
+    """``Rejected orders: 3 (INSUFFICIENT_BUYING_POWER 2, INVALID_SYMBOL 1)``, most frequent first, as the
+    TypeScript CLI prints it (client/cli/rejections.ts); with ``verbose`` one line per refused order."""
+    if not orders:
+        return []
+    by_code: dict[str, int] = {}
+    for o in orders:
+        code = str(o.get("error_code") or "UNKNOWN")
+        by_code[code] = by_code.get(code, 0) + 1
+    counts = sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = [f"Rejected orders: {len(orders)} ({', '.join(f'{code} {n}' for code, n in counts)})"]
+    if verbose:
+        for o in orders:
+            size = str(o["quantity"]) if o.get("quantity") is not None else f"${o['notional']}" if o.get("notional") is not None else "?"
+            lines.append(f"  {o['order_id']} {o['side']} {size} {o['symbol']} {o['type']} at {o['created_at']}: "
+                         f"{o.get('error_code') or 'UNKNOWN'}: {o.get('reason') or ''}")
+    return lines

@@ -257,6 +257,7 @@ class _Run:
         sim_time = parse_time(tick["sim_time"])
         ctx = self.ctx
         ctx.now = sim_time
+        ctx.step = step
         if not bars:
             return []
         is_eod = bool(tick["is_eod"])

@@ -46,6 +46,9 @@ class StrategyContext:
         self._bars: dict[str, deque[Bar]] = {}
         self._commands: list[tuple[str, Any]] = []
         self._order_prefix = order_prefix
+        #: The step of the tick being handled (0 before the first): default order ids are made of it.
+        self.step = 0
+        self._order_step = 0
         self._order_seq = 0
         # What each order sent asked for, so a rejection can say which symbol, side and quantity it was.
         self.requested: dict[str, dict[str, Any]] = {}
@@ -66,9 +69,17 @@ class StrategyContext:
             return []
         return list(q)[-n:]
 
-    def new_order_id(self) -> str:
+    def order_index(self) -> int:
+        """The 1-based number of the order placed now among those placed at this step, ids given or not."""
+        if self.step != self._order_step:
+            self._order_step, self._order_seq = self.step, 0
         self._order_seq += 1
-        return f"{self._order_prefix}-{self._order_seq}"
+        return self._order_seq
+
+    def new_order_id(self, index: int) -> str:
+        """The TypeScript SDK's default id, `<last 6 of the session id>-<step>-<n>`: the same strategy
+        sends the same ids from either SDK, and a strategy re-attached in a new process never repeats one."""
+        return f"{self._order_prefix}-{self.step}-{index}"
 
     def queue(self, kind: str, payload: Any) -> None:
         if self.ended:
@@ -215,7 +226,8 @@ class Strategy:
             order["take_profit"] = {"limit_price": money_arg(b.take_profit, "bracket.take_profit")}
             order["stop_loss"] = {"stop_price": money_arg(b.stop_loss, "bracket.stop_loss"),
                                   **({"limit_price": money_arg(b.stop_loss_limit, "bracket.stop_loss_limit")} if b.stop_loss_limit is not None else {})}
-        oid = order_id if order_id is not None else ctx.new_order_id()
+        index = ctx.order_index()
+        oid = order_id if order_id is not None else ctx.new_order_id(index)
         _check_id(oid, "order_id")
         order["order_id"] = oid
         ctx.requested[oid] = order

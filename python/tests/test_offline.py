@@ -111,9 +111,15 @@ class Helpers(unittest.TestCase):
         b = self.s.sell("AAPL", Decimal("2.5"), type="trailing_stop", trail_percent="1.5",
                         bracket=None)
         c = self.s.buy("AAPL", 1, bracket=Bracket(take_profit=200, stop_loss="140", stop_loss_limit=Decimal("139.5")))
-        self.assertEqual([a, b, c], ["123456-1", "123456-2", "123456-3"])
+        self.assertEqual([a, b, c], ["123456-0-1", "123456-0-2", "123456-0-3"])
         kinds = [k for k, _ in self.ctx.take_commands()]
         self.assertEqual(kinds, ["order", "cancel", "order", "order"])
+        # At the next step the count starts again, and an order given its own id still takes its number.
+        self.ctx.step = 7
+        own = self.s.buy("AAPL", 1, order_id="mine")
+        d = self.s.buy("AAPL", 1)
+        self.assertEqual([own, d], ["mine", "123456-7-2"])
+        self.ctx.take_commands()
         self.assertEqual(self.ctx.requested[a], {"order_id": a, "symbol": "AAPL", "side": "buy", "type": "limit", "time_in_force": "gtc", "quantity": 10, "price": "150.5"})
         self.assertEqual(self.ctx.requested[c]["take_profit"], {"limit_price": "200"})
         self.assertEqual(self.ctx.requested[c]["stop_loss"], {"stop_price": "140", "limit_price": "139.5"})
