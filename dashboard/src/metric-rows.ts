@@ -16,7 +16,8 @@ export const METRIC_ROWS: Array<[keyof Metrics, string, (v: never) => string]> =
   ['sharpe_ratio', 'Sharpe ratio', formatNumber],
   ['sortino_ratio', 'Sortino ratio', formatNumber],
   ['calmar_ratio', 'Calmar ratio', formatNumber],
-  ['total_trades', 'Trades', formatCount],
+  ['total_trades', 'Closed trades', formatCount],
+  ['open_trades', 'Open at the end', formatCount],
   ['winning_trades', 'Winning trades', formatCount],
   ['losing_trades', 'Losing trades', formatCount],
   ['win_rate', 'Win rate', formatRatio],
@@ -25,6 +26,7 @@ export const METRIC_ROWS: Array<[keyof Metrics, string, (v: never) => string]> =
   ['gross_loss', 'Gross loss', formatMoney],
   ['realized_pnl', 'Realized P&L', formatMoney],
   ['total_commission', 'Commission', formatMoney],
+  ['rejected_orders', 'Rejected orders', formatCount],
   ['bars_processed', 'Bars processed', formatCount],
   ['trading_days', 'Trading days', formatCount]
 ]
