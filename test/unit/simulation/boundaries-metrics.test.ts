@@ -5,7 +5,7 @@
 import t from 'tap'
 import type { TradeRecord } from '../../../schemas/simulation.js'
 import { cagrPct, calmarRatio, maxDrawdownPct, sharpeRatio, sortinoRatio, tradeStats } from '../../../server/simulation/metrics.js'
-import { dailySeries, engineFor, flat, minuteSeries, order, steps, submit } from './bars.js'
+import { dailySeries, engineFor, flat, minuteSeries, order, steps, submit, timedSeries } from './bars.js'
 
 /** Capital 1000, 10 shares bought at the first open (100), held: equity = 10 × close. */
 function heldThrough (closes: number[]): ReturnType<ReturnType<typeof engineFor>['results']> {
@@ -32,6 +32,7 @@ t.test('max_drawdown_pct of that curve is the deepest fall from the running peak
 t.test('the first peak is the initial capital: a first close below it is a drawdown from it', async (t) => {
   const r = heldThrough([90, 95])
   t.same(r.equity_curve.map((p) => p.drawdown_pct), [10, 5])
+  t.equal(r.metrics.max_drawdown_pct, 10, 'and max_drawdown_pct counts it')
 })
 
 t.test('a peak made inside a day counts for that day\'s drawdown_pct at its close', async (t) => {
@@ -47,6 +48,16 @@ t.test('a peak made inside a day counts for that day\'s drawdown_pct at its clos
 t.test('maxDrawdownPct: equal to the peak is no drawdown; a cent below it is', async (t) => {
   t.equal(maxDrawdownPct(100, [110, 110]), 0)
   t.ok(Math.abs(maxDrawdownPct(100, [110, 109.99]) - 0.01 / 110 * 100) < 1e-12)
+})
+
+// ── day_pnl ──────────────────────────────────────────────────────────────────────────────────────
+
+t.test('day_pnl at each day\'s close is against the previous day\'s close, not the first day\'s: 0, 100, 110, 121', async (t) => {
+  // equity 1000, 1100, 1210, 1331 (10 shares held from the first open, 100)
+  const e = engineFor(dailySeries('AAA', [flat(100), flat(110), flat(121), flat(133.1)]), { initialCapital: '1000', accountUpdateFrequency: 'every_tick' })
+  submit(e, [order({ order_id: 'b' })])
+  const snaps = steps(e, 4).flatMap((x) => (x.type === 'account_snapshot' ? [x.data.day_pnl] : []))
+  t.same(snaps, ['0.00', '100.00', '110.00', '121.00'])
 })
 
 // ── total return and CAGR ────────────────────────────────────────────────────────────────────────
@@ -65,12 +76,13 @@ t.test('CAGR over two consecutive days (D = 1) annualises one day: ((1010 / 1000
   t.ok(Math.abs(cagr - (1.01 ** 365.25 - 1) * 100) < 1e-6 * cagr, String(cagr))
 })
 
-t.test('CAGR counts calendar days, not bars: Friday to Monday is D = 3', async (t) => {
-  const e = engineFor(dailySeries('AAA', [flat(100), flat(100), flat(100), flat(101)], '2023-01-06'), { initialCapital: '1000' })
-  // bars on Fri 6, Sat 7, Sun 8, Mon 9 (dailySeries is calendar days): first to last = 3 days
+t.test('CAGR counts calendar days, not trading days: Friday to Monday is D = 3', async (t) => {
+  // two daily bars, Friday 2023-01-06 and Monday 2023-01-09: two trading days, three calendar days
+  const e = engineFor(timedSeries('AAA', '1d', [['2023-01-06T14:30:00Z', flat(100)], ['2023-01-09T14:30:00Z', flat(101)]]), { initialCapital: '1000' })
   submit(e, [order({ order_id: 'b' })])
   steps(e)
-  t.ok(Math.abs((e.results().metrics.cagr_pct ?? 0) - ((1010 / 1000) ** (365.25 / 3) - 1) * 100) < 1e-6)
+  const cagr = e.results().metrics.cagr_pct ?? 0
+  t.ok(Math.abs(cagr - ((1010 / 1000) ** (365.25 / 3) - 1) * 100) < 1e-6 * cagr, String(cagr))
 })
 
 t.test('CAGR when equity ends exactly at 0 is −100', async (t) => {

@@ -97,3 +97,35 @@ t.test('each replacement holds for itself only: the hold follows the chain, neve
   e.replaceOrder('ord-r1', { price: 92, quantity: 20 })
   t.equal(e.account().buying_power, '98160.00', '20 × 92 held, nothing of 10 × 90 or 10 × 91')
 })
+
+t.test('a replacement loses the old order\'s time priority: under a volume cap the order placed after the original fills first', async (t) => {
+  // cap 0.1 × 100 = 10 a bar; a and b both buy 10 at the open 100; a is replaced, so b comes first
+  const e = engineFor(dailySeries('AAA', [flat(100), flat(100, 100), flat(100, 100)]), { settings: { volume_participation: 0.1 } })
+  steps(e, 1)
+  submit(e, [order({ order_id: 'a', type: 'limit', price: 100, quantity: 10, time_in_force: 'gtc' }), order({ order_id: 'b', type: 'limit', price: 100, quantity: 10, time_in_force: 'gtc' })])
+  e.replaceOrder('a', { price: 100.5 })
+  t.same(executions(steps(e, 1)).map((x) => [x.order_id, x.executed_quantity]), [['b', 10]])
+  t.same(executions(steps(e, 1)).map((x) => [x.order_id, x.executed_quantity]), [['a-r1', 10]])
+})
+
+t.test('a partly filled order cannot be replaced (INVALID_STATE) and is left as it was', async (t) => {
+  const e = engineFor(dailySeries('AAA', [flat(100), flat(100, 100), flat(100, 100)]), { settings: { volume_participation: 0.1 } })
+  steps(e, 1)
+  submit(e, [order({ order_id: 'p', type: 'limit', price: 100, quantity: 20, time_in_force: 'gtc' })])
+  steps(e, 1)
+  t.equal(e.order('p').status, 'partially_filled')
+  const before = JSON.stringify(e.orders())
+  t.equal(errorOf(() => e.replaceOrder('p', { price: 99 }))?.code, 'INVALID_STATE')
+  t.equal(JSON.stringify(e.orders()), before)
+})
+
+t.test('a replaced stop leg keeps its place before the target: a bar reaching both fills the new stop, the target is cancelled', async (t) => {
+  const e = engineFor(dailySeries('AAA', [flat(100), flat(100), flat(100), [100, 111, 94, 100]]))
+  steps(e, 1)
+  submit(e, [order({ order_id: 'p', take_profit: { limit_price: 110 }, stop_loss: { stop_price: 90 }, time_in_force: 'gtc' })])
+  steps(e, 1)
+  e.replaceOrder('p-sl', { stop_price: 95 })
+  steps(e, 1)
+  const ev = steps(e, 1)
+  t.same(executions(ev).map((x) => [x.order_id, x.executed_price]), [['p-sl-r1', '95.00']])
+})

@@ -46,29 +46,24 @@ t.test('a position\'s avg_cost is its cost basis over its quantity, half-even', 
 
 // ── cost basis released by a partial close ───────────────────────────────────────────────────────
 
-t.test('closing half a position releases half its basis, a tie rounded to even: 200.00000003 → 100.00000002 released', async (t) => {
+/** Buy 1 at each price, sell 1 at 100: [realized P&L, cost basis left]. */
+function afterClosingOne (prices: string[]): [string, string] {
   const p = new Portfolio(u('100000'), ['AAA'])
-  p.applyFill(0, u('1'), u('100.00000001'), 0n, T)
-  p.applyFill(0, u('1'), u('100.00000002'), 0n, T)
+  for (const price of prices) p.applyFill(0, u('1'), u(price), 0n, T)
   p.applyFill(0, u('-1'), u('100'), 0n, T)
-  t.same([m(p.realizedPnl), m(p.basis[0])], ['-0.00000002', '100.00000001'])
+  return [m(p.realizedPnl), m(p.basis[0])]
+}
+
+t.test('closing half a position releases half its basis, a tie rounded to even: 200.00000003 → 100.00000002 released', async (t) => {
+  t.same(afterClosingOne(['100.00000001', '100.00000002']), ['-0.00000002', '100.00000001'])
 })
 
 t.test('the other tie: 200.00000005 → 100.00000002 released, 100.00000003 kept', async (t) => {
-  const p = new Portfolio(u('100000'), ['AAA'])
-  p.applyFill(0, u('1'), u('100.00000002'), 0n, T)
-  p.applyFill(0, u('1'), u('100.00000003'), 0n, T)
-  p.applyFill(0, u('-1'), u('100'), 0n, T)
-  t.same([m(p.realizedPnl), m(p.basis[0])], ['-0.00000002', '100.00000003'])
+  t.same(afterClosingOne(['100.00000002', '100.00000003']), ['-0.00000002', '100.00000003'])
 })
 
 t.test('a quarter of the basis a quarter unit either side of a tie: 400.00000001 → 100.00000000, 400.00000003 → 100.00000001', async (t) => {
-  const released = (last: string): string => {
-    const p = new Portfolio(u('100000'), ['AAA'])
-    for (const price of ['100', '100', '100', last]) p.applyFill(0, u('1'), u(price), 0n, T)
-    p.applyFill(0, u('-1'), u('100'), 0n, T)
-    return m(-p.realizedPnl)
-  }
+  const released = (last: string): string => m(-u(afterClosingOne(['100', '100', '100', last])[0]))
   t.same([released('100.00000001'), released('100.00000002'), released('100.00000003')], ['0.00000000', '0.00000000', '0.00000001'])
 })
 
@@ -101,6 +96,15 @@ t.test('a crossing fill\'s value splits pro rata at a tie to even, and the two p
   const [closed, open] = p.tradesMarkedAt(new Float64Array([100.00000001]), T)
   t.same([closed.avg_exit_price, closed.gross_pnl, open.direction, open.avg_entry_price], ['100.00', '0.00', 'short', '100.00000002'])
   t.equal(m(p.cash), '100050.00000001', 'cash moved by the whole fill value: 100 000 − 50 + 100.00000001')
+})
+
+t.test('the other value tie: selling 1 at 100.00000003 against a long 0.5 closes 50.00000002 and opens the short at 50.00000001', async (t) => {
+  // 100.00000003 / 2 = 50.000000015 → 50.00000002 (up to even); the short gets the remaining 50.00000001
+  const p = new Portfolio(u('100000'), ['AAA'])
+  p.applyFill(0, u('0.5'), u('100'), 0n, T)
+  p.applyFill(0, u('-1'), u('100.00000003'), 0n, T)
+  const [closed, open] = p.tradesMarkedAt(new Float64Array([100.00000003]), T)
+  t.same([closed.avg_exit_price, closed.gross_pnl, open.avg_entry_price], ['100.00000004', '0.00000002', '100.00000002'])
 })
 
 // ── fill value and its cash ──────────────────────────────────────────────────────────────────────

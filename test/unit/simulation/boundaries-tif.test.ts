@@ -229,6 +229,11 @@ t.test('ioc for exactly the cap fills entirely and is not cancelled; one more fi
   t.same(updates(r).map((u) => [u.status, u.order.filled_quantity]), [['partially_filled', 50], ['cancelled', 50]])
 })
 
+t.test('ioc of whole shares under a fractional cap (30.5) fills 30 and cancels the rest; a fractional ioc fills 30.5', async (t) => {
+  t.same(executions(steps(capped([{ order_id: 'w', quantity: 40, time_in_force: 'ioc' }], 305), 1)).map((x) => [x.executed_quantity, x.remaining_quantity]), [[30, 10]])
+  t.same(executions(steps(capped([{ order_id: 'x', quantity: 40.5, time_in_force: 'ioc' }], 305), 1)).map((x) => [x.executed_quantity, x.remaining_quantity]), [[30.5, 10]])
+})
+
 t.test('a gtc order larger than the cap fills the cap each bar until done', async (t) => {
   const e = capped([{ order_id: 'g', quantity: 51, time_in_force: 'gtc' }])
   t.same(executions(steps(e, 2)).map((x) => x.executed_quantity), [50, 1])

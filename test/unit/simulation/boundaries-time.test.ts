@@ -3,6 +3,7 @@
 // inside such a bar, and the market_session of intraday ticks through an early-close day and its evening.
 import t from 'tap'
 import { calendarKindOf, nominalSessionNum } from '../../../server/market-data/calendar.js'
+import { buildTimeline } from '../../../server/simulation/timeline.js'
 import { fromDayNumber } from '../../../server/market-data/dates.js'
 import type { Market } from '../../../schemas/market-data.js'
 import type { TickData } from '../../../schemas/simulation.js'
@@ -70,6 +71,13 @@ t.test('without a calendar a daily step closes 24 h after its bar start', async 
 t.test('an intraday step closes one bar length after its start whatever dailyCloseAt says', async (t) => {
   const e = engineFor(timedSeries('AAA', '1m', [['2023-11-24T17:59:00Z', flat(100)]]), { dailyCloseAt: () => 0 })
   t.same(ticksOf(steps(e, 1)).map((k) => k.sim_time), ['2023-11-24T18:00:00.000Z'])
+})
+
+t.test('a step whose bars belong to different trading days carries the latest of them, whichever symbol has it', async (t) => {
+  // 2023-11-21 22:00Z: an hourly crypto bar of the 21st (UTC day) and the first forex bar of the 22nd (17:00 New York)
+  const crypto = timedSeries('BTC', '1h', [['2023-11-21T22:00:00Z', flat(1)]], () => 20231121)
+  const forex = timedSeries('EURUSD', '1h', [['2023-11-21T22:00:00Z', flat(1)]], () => 20231122)
+  t.same([buildTimeline([crypto, forex]).day[0], buildTimeline([forex, crypto]).day[0]], [20231122, 20231122])
 })
 
 // ── market_session of intraday ticks through an early-close day ──────────────────────────────────
