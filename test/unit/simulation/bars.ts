@@ -1,8 +1,10 @@
 // Test helpers for the simulation core: tiny hand-written BarSeries, order requests and engine runs.
 // Not a test file (tap runs only *.test.ts).
 import { emptySeries, type BarSeries } from '../../../server/market-data/bar-series.js'
+import { marketSessionAt, nyOffsetMinutesAt } from '../../../server/market-data/calendar.js'
+import type { Timeframe } from '../../../schemas/market-data.js'
 import { SimulationEngine, type EngineEvent, type SimulationEngineOptions } from '../../../server/simulation/engine.js'
-import type { OrderRequest } from '../../../schemas/simulation.js'
+import type { MarketSession, OrderRequest } from '../../../schemas/simulation.js'
 
 /** open, high, low, close and (optional, default 1,000,000) volume of one bar. */
 export type Ohlc = readonly [number, number, number, number, number?]
@@ -31,6 +33,28 @@ export function minuteSeries (symbol: string, days: ReadonlyArray<readonly Ohlc[
     bars.forEach((b, j) => fill(s, i++, t0 + d * DAY_MS + j * 60_000, b))
   })
   return s
+}
+
+/** The New York date (yyyymmdd) of an instant: the trading day of an NYSE bar, extended hours included. */
+export function nyDay (ms: number): number {
+  return dayNumber(ms + nyOffsetMinutesAt(ms) * 60_000)
+}
+
+/** Bars at the given start instants (ISO), their trading day the New York date unless `dayOf` says otherwise. */
+export function timedSeries (symbol: string, timeframe: Timeframe, rows: ReadonlyArray<readonly [string, Ohlc]>, dayOf: (ms: number) => number = nyDay): BarSeries {
+  const s = emptySeries(symbol, timeframe, rows.length)
+  rows.forEach(([iso, b], i) => {
+    fill(s, i, Date.parse(iso), b)
+    s.day[i] = dayOf(s.time[i])
+  })
+  return s
+}
+
+const WIRE_SESSION = { pre: 'pre_market', regular: 'regular', after: 'after_hours', closed: 'closed' } as const
+
+/** The engine's marketSessionAt as the server wires it: every symbol on the NYSE calendar. */
+export function nyseSessionAt (_symbolIndex: number, barStartMs: number): MarketSession {
+  return WIRE_SESSION[marketSessionAt('NYSE', barStartMs)]
 }
 
 function fill (s: BarSeries, i: number, time: number, b: Ohlc): void {
