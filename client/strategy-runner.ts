@@ -263,8 +263,11 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
  * bounded: the strategy's own error is what the caller must see, whether or not this reaches the server.
  */
 async function reportStrategyError (client: SessionClient, sessionId: string, error: Error): Promise<void> {
-  const message = (error.message.length > 0 ? error.message : error.name.length > 0 ? error.name : 'Error').slice(0, STRATEGY_ERROR_MESSAGE_MAX)
-  const stack = typeof error.stack === 'string' ? error.stack.slice(0, STRATEGY_ERROR_STACK_MAX) : undefined
+  // The server refuses NUL in every string (PostgreSQL cannot store it): a message read from binary data must
+  // still end the run, so NUL becomes U+FFFD, the replacement character.
+  const text = (s: string, max: number): string => s.slice(0, max).replaceAll('\u0000', '\uFFFD')
+  const message = text(error.message.length > 0 ? error.message : error.name.length > 0 ? error.name : 'Error', STRATEGY_ERROR_MESSAGE_MAX)
+  const stack = typeof error.stack === 'string' ? text(error.stack, STRATEGY_ERROR_STACK_MAX) : undefined
   try {
     await client.request('strategy_error', { session_id: sessionId, message, ...(stack !== undefined ? { stack } : {}) }, 'session_info', { timeoutMs: STRATEGY_ERROR_REPLY_MS })
   } catch {

@@ -42,6 +42,7 @@ import { SharedCache, type Lease, type SharedCacheStats } from '../market-data/s
 import { limitsFor as defaultLimitsFor } from '../plans.js'
 import { MemoryRunStore } from '../adapters/memory/memory-run-store.js'
 import type { RunStore, StoredRun } from '../ports/run-store.js'
+import { inputNotLogged } from './input-not-logged.js'
 import { InputTakenError, type EventStore, type InputKind, type InputLog, type LoggedInput, type StoredFrame } from '../ports/run-journal.js'
 import { FencedAppendError, NoAnswerError, tokenInstance, type EventFollower, type RunCommand, type RunCommands, type RunLeases, type RunRef, type RunReply } from '../ports/run-registry.js'
 import { RunOwnership } from './run-ownership.js'
@@ -1265,7 +1266,7 @@ export class SimulationService {
       // Dropped while this waited its turn: the run's next owner logs from where the log is.
       if (run.dropped === true) throw new NotHereError()
       const input: LoggedInput = { seq: j.seq + 1, step: run.runner.ticksSent, kind, payload }
-      await journal.inputs.append(run.user.user_id, run.sessionId, input)
+      await journal.inputs.append(run.user.user_id, run.sessionId, input).catch((err: unknown) => { throw inputNotLogged(kind, err, this.#onError) })
       j.seq = input.seq
     }
     if (this.#cluster !== undefined) {

@@ -5,19 +5,15 @@
 // (slow consumers are closed 4008), a per-plan message bucket (RATE_LIMIT_EXCEEDED, then 1008 for sustained
 // abuse), a cap on messages waiting to be handled (TCP backpressure), and a per-turn message budget so one
 // connection's burst cannot starve the others.
-import secureJson from 'secure-json-parse'
 import type { WebSocket } from 'ws'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyBaseLogger } from 'fastify'
-import { ClientEnvelope, type WsErrorData } from '../../schemas/ws-messages.js'
+import type { WsErrorData } from '../../schemas/ws-messages.js'
 import { AppError, isAppError } from '../app-error.js'
-import { assertJsonDepth } from '../json-depth.js'
 import type { AuthUser } from '../plugins/auth.js'
 import type { CompiledHandler, HandlerFamily, WsDispatcher, WsHandlerContext } from './dispatcher.js'
 import { textFrame } from './text-frames.js'
 import { plainTickAck } from './tick-ack-fast-path.js'
-
-const checkEnvelope = TypeCompiler.Compile(ClientEnvelope)
+import { assertNoNulIn, parseEnvelope, peekRequestId, REQUEST_ID_PEEK_CHARS } from './inbound-message.js'
 
 let nextConnectionId = 1
 
@@ -34,9 +30,6 @@ const DRAIN_POLL_MS = 50
 const CLOSE_GRACE_MS = 2000
 /** More than `burst` refused messages within this window is sustained abuse: 1008. */
 const ABUSE_WINDOW_MS = 10_000
-/** request_id is looked for in this many leading characters of a refused (unparsed) message. */
-const REQUEST_ID_PEEK_CHARS = 300
-const REQUEST_ID_PATTERN = /"request_id"\s*:\s*"((?:[^"\\]|\\.){0,256})"/
 
 const ERROR_TYPES: Partial<Record<string, WsErrorData['error_type']>> = {
   INVALID_MESSAGE: 'protocol',
@@ -86,17 +79,6 @@ class HandlerContext implements WsHandlerContext {
     if (this.#refunded) return
     this.#refunded = true
     this.conn.refundToken()
-  }
-}
-
-/** The request_id of a message that will not be parsed (refused before parsing), if it is cheap to find. */
-function peekRequestId (text: string): string | undefined {
-  const m = REQUEST_ID_PATTERN.exec(text.length > REQUEST_ID_PEEK_CHARS ? text.slice(0, REQUEST_ID_PEEK_CHARS) : text)
-  if (m === null) return undefined
-  try {
-    return (JSON.parse(`"${m[1]}"`) as string).slice(0, 128)
-  } catch {
-    return undefined
   }
 }
 
@@ -435,39 +417,19 @@ export class WsConnection {
       const ack = plainTickAck(raw)
       if (ack !== undefined) { this.#invoke(this.#tickAck, ack, undefined); return }
     }
-    let requestId: string | undefined
+    const seen: { requestId?: string | undefined } = {}
     let family: HandlerFamily = 'system'
     try {
       if (isBinary) throw new AppError('INVALID_MESSAGE', 'Binary frames are not supported; send JSON text')
       const text = raw.toString('utf8')
-      // Before anything recursive (parser, Value.Default, structuredClone) sees the message.
-      try {
-        assertJsonDepth(text, this.#bounds.maxJsonDepth)
-      } catch (err) {
-        requestId = peekRequestId(text)
-        throw err
-      }
-      let parsed: unknown
-      try {
-        parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
-      } catch {
-        throw new AppError('INVALID_MESSAGE', 'Message is not valid JSON (or contains __proto__/constructor keys)')
-      }
-      if (parsed !== null && typeof parsed === 'object' && typeof (parsed as { request_id?: unknown }).request_id === 'string') {
-        requestId = (parsed as { request_id: string }).request_id.slice(0, 128)
-      }
-      if (!checkEnvelope.Check(parsed)) {
-        const first = checkEnvelope.Errors(parsed).First()
-        const field = first === undefined ? '' : first.path.replace(/^\//, '').replace(/\//g, '.').slice(0, 160)
-        throw new AppError('INVALID_MESSAGE', `Invalid message envelope${field.length > 0 ? `: ${field} ${first?.message ?? ''}` : ''}`, { fields: field.length > 0 ? [field] : [] })
-      }
-      const envelope = parsed
+      const envelope = parseEnvelope(text, this.#bounds.maxJsonDepth, seen)
       const handler = this.#dispatcher.lookup(envelope.type)
       family = handler.spec.family
+      assertNoNulIn(text, envelope)
       const data = this.#dispatcher.validate(handler, envelope.data)
-      this.#invoke(handler, data, requestId)
+      this.#invoke(handler, data, seen.requestId)
     } catch (err) {
-      this.#fail(err, requestId, family)
+      this.#fail(err, seen.requestId, family)
     }
   }
 
