@@ -185,6 +185,9 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
             try {
               await client.request('order_batch', { session_id: sessionId, batch_id: `b${tick.sequence_id}`, orders: batch }, 'batch_ack')
             } catch (err) {
+              // With a window (or in lockstep at the last tick) the run may have stepped its last bar before these
+              // orders arrive: no bar is left to try them on, and simulation_complete follows.
+              if (err instanceof SessionError && err.error_code === 'INVALID_STATE' && err.details.state === 'completed') return undefined
               if (!(err instanceof SessionError) || err.error_code !== 'CONNECTION_LOST' || event.sequence_id === undefined || client.state === 'closed') throw err
               return takeBack()
             }

@@ -300,6 +300,15 @@ export class SimulationRunner {
   }
 
   /** Hold stepping (a transition is being committed, a replay is being sent); release() lets it go on. */
+  /**
+   * With flow control: step now as far as the acknowledged window allows, as the last ack would have, so an input
+   * applied next lands at the step the acks before it imply rather than at one that depends on when a scheduled
+   * step runs (after a resume, a release). Does nothing while paused, held or past the end.
+   */
+  fillWindow (): void {
+    if (this.options.flow_control && !this.#stepping) this.#pump()
+  }
+
   hold (): void { this.#holds++ }
   release (): void {
     if (this.#holds > 0) this.#holds--
