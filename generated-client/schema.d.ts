@@ -404,9 +404,9 @@ export interface components {
             requests_per_minute: number;
             /** @description Ticks × symbols one session may replay (checked at create) */
             bar_events_per_session: number;
-            /** @description Sustained WebSocket messages per second per connection (tick_ack and order_batch that a run accepts are not charged) */
+            /** @description Sustained WebSocket message tokens per second per user, shared by the user's connections; a message costs 1 (ping) to 300 (start_simulation) tokens by type (tick_ack and order_batch that a run accepts are not charged) */
             ws_messages_per_second: number;
-            /** @description WebSocket message bucket size per connection */
+            /** @description WebSocket message token bucket size per user */
             ws_message_burst: number;
             /** @description Messages a connection may have received and not yet answered; past it the server stops reading */
             ws_requests_in_flight: number;
