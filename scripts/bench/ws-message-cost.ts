@@ -40,34 +40,52 @@ async function connect (wsUrl: string): Promise<WebSocket> {
 }
 
 /**
- * Every message, up to `window` in flight (as a flood sends them), each answered before the run ends: a refused
- * one (RATE_LIMIT_EXCEEDED) is sent again after its retry_after_ms.
+ * Every message, up to `window` in flight (as a flood sends them), each answered before the run ends. A refused one
+ * (RATE_LIMIT_EXCEEDED) is sent again once its retry_after_ms has passed, and the window halves (growing back by
+ * one per answer), so a type that costs many tokens is sent at the bucket's pace instead of being refused until
+ * the connection is closed for abuse.
  */
 async function sendAll (args: SendArgs): Promise<SendResult> {
   const ws = await connect(args.wsUrl)
   const out: SendResult = { replies: {}, retries: 0 }
   const byId = new Map(args.messages.map((text) => [(JSON.parse(text) as { request_id: string }).request_id, text]))
   const done = new Set<string>()
+  const again: string[] = []
   let next = 0
-  let answered = 0
+  let inFlight = 0
+  let window = args.window
+  let pausedUntil = 0
+  let timer: NodeJS.Timeout | undefined
   await new Promise<void>((resolve) => {
-    const sendNext = (): void => { if (next < args.messages.length) ws.send(args.messages[next++]) }
+    const pump = (): void => {
+      const wait = pausedUntil - performance.now()
+      if (wait > 0) { if (timer === undefined) timer = setTimeout(() => { timer = undefined; pump() }, wait); return }
+      while (inFlight < window && (again.length > 0 || next < args.messages.length)) {
+        ws.send(again.shift() ?? args.messages[next++])
+        inFlight++
+      }
+    }
     onReply = (m) => {
       const text = m.request_id === undefined ? undefined : byId.get(m.request_id)
       // The first frame with the request's id is its reply (an accepted batch's order events carry it too).
       if (text === undefined || (m.request_id !== undefined && done.has(m.request_id))) return
+      inFlight--
       if (m.data?.error_code === 'RATE_LIMIT_EXCEEDED') {
         out.retries++
-        setTimeout(() => { ws.send(text) }, m.data.retry_after_ms ?? 5)
+        again.push(text)
+        window = Math.max(1, Math.floor(window / 2))
+        pausedUntil = Math.max(pausedUntil, performance.now() + (m.data.retry_after_ms ?? 5))
+        pump()
         return
       }
       const key = m.data?.error_code !== undefined ? `${m.type}:${m.data.error_code}` : m.type
       out.replies[key] = (out.replies[key] ?? 0) + 1
       done.add(m.request_id as string)
-      if (++answered === args.messages.length) { resolve(); return }
-      sendNext()
+      if (done.size === args.messages.length) { resolve(); return }
+      window = Math.min(args.window, window + 1)
+      pump()
     }
-    for (let i = 0; i < args.window; i++) sendNext()
+    pump()
   })
   return out
 }
