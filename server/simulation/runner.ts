@@ -303,10 +303,23 @@ export class SimulationRunner {
   /**
    * With flow control: step now as far as the acknowledged window allows, as the last ack would have, so an input
    * applied next lands at the step the acks before it imply rather than at one that depends on when a scheduled
-   * step runs (after a resume, a release). Does nothing while paused, held or past the end.
+   * step runs (after a resume, a release) or on the socket's backlog: at most `max_pending_ticks` (≤ 1,000) steps,
+   * past the pump's slice and high-water mark on purpose. Does nothing while paused, held or past the end.
    */
   fillWindow (): void {
-    if (this.options.flow_control && !this.#stepping) this.#pump()
+    const engine = this.#engine
+    if (!this.options.flow_control || this.#stepping || this.#state !== 'running' || this.#holds > 0 || engine === undefined || !this.#owned()) return
+    const primary = this.#primary
+    primary?.cork?.()
+    try {
+      while (this.#ticksSent - this.#ackedThrough < this.options.max_pending_ticks) {
+        if (!this.#step(engine) || engine.done) { this.#finish('completed', true); return }
+      }
+    } catch (err) {
+      this.#fail(err)
+    } finally {
+      primary?.uncork?.()
+    }
   }
 
   hold (): void { this.#holds++ }
