@@ -10,6 +10,7 @@ import type { CreateSessionBody, Session } from '../schemas/sessions.js'
 import { StrategyErrorData } from '../schemas/simulation-control.js'
 import type { SessionClient, SessionClientEvent } from './session-client.js'
 import { SessionError } from './session-error.js'
+import { bucketRetryAfterMs } from './rate-limit-retry.js'
 
 /** Bounds of `strategy_error`, from its schema, and how long runStrategy waits for its reply. */
 const STRATEGY_ERROR_MESSAGE_MAX = StrategyErrorData.properties.message.maxLength ?? 4096
@@ -142,6 +143,13 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
   let retake: { sequenceId: number, orders: OrderBatchData['orders'] } | undefined
   /** Set after such a drop until the next resume: events already received are dropped; the resume resends them. */
   let awaitingResume = false
+  /** The last tick acknowledged, and a resend of it waiting for the server's message bucket. */
+  let lastAck = 0
+  let ackResend: NodeJS.Timeout | undefined
+  const resendAckLater = (ms: number): void => {
+    if (ackResend !== undefined || lastAck === 0) return
+    ackResend = setTimeout(() => { ackResend = undefined; client.send('tick_ack', { session_id: sessionId, sequence_id: lastAck, processing_status: 'ready' }) }, ms)
+  }
   const events = client.events()
   try {
     await guarded(() => strategy.onStart?.(ctx))
@@ -192,7 +200,7 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
               return takeBack()
             }
           }
-          if (flowControl) client.send('tick_ack', { session_id: sessionId, sequence_id: tick.sequence_id, processing_status: 'ready' })
+          if (flowControl) { lastAck = tick.sequence_id; client.send('tick_ack', { session_id: sessionId, sequence_id: lastAck, processing_status: 'ready' }) }
           if (opts.onProgress !== undefined && (ticks % every === 0 || ticks === total)) opts.onProgress({ ticks, total, session_id: sessionId })
           return undefined
         }
@@ -237,6 +245,10 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
         continue
       }
       if (awaitingResume) continue
+      // The only messages without a request_id this runner sends are tick_acks: one the server's message bucket
+      // refused unread is sent again when it says (an ack repeats harmlessly).
+      const refusedAck = event.type === 'error' && event.request_id === undefined ? bucketRetryAfterMs(event.data) : undefined
+      if (refusedAck !== undefined) { resendAckLater(refusedAck); continue }
       // Errors answering a request reject that request; one without a request_id ends the run.
       if (event.type === 'session_error' && event.request_id === undefined) throw SessionError.fromSessionError(event.data)
       if (event.type === 'error' && event.request_id === undefined) throw SessionError.fromError(event.data)
@@ -251,6 +263,7 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
     throw err.error
   } finally {
     offConnected()
+    clearTimeout(ackResend)
     await events.return?.()
   }
 

@@ -9,6 +9,7 @@ import WebSocket from 'ws'
 import { MESSAGE_COSTS } from '../../server/ws/message-costs.js'
 import { KEYS, TestSocket, listen, tokenFor, type WsMessage } from '../fixtures/app.js'
 import { call } from '../fixtures/rest.js'
+import { connectedClient } from '../fixtures/sdk.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 const SMALL = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-03-31', timeframe: '1d' }
@@ -142,4 +143,12 @@ t.test('expensive messages cost more of a user\'s bucket; a flood of any type is
   await pinger
   t.ok(pings > 50, `${pings} bystander pings sent during the floods`)
   t.same(lost, [], 'every bystander ping was answered')
+})
+
+t.test('the SDK waits out a refusal by the message bucket and sends the request again', async (t) => {
+  const { baseUrl } = await listen(t)
+  // A free user (burst 400): twenty list_sessions at 30 tokens each are more than one burst holds.
+  const client = await connectedClient(t, { url: baseUrl, apiKey: KEYS.bob })
+  const lists = await Promise.allSettled(Array.from({ length: 20 }, async () => await client.listSessions()))
+  t.same(lists.map((r) => r.status), Array(20).fill('fulfilled'), 'every request was answered, the refused ones once the bucket had refilled')
 })
