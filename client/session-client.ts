@@ -13,6 +13,7 @@ import type { CreateSessionBody, ListSessionsData, Session, SessionDeleted, Sess
 import type { Order, ReplaceOrderBody } from '../schemas/simulation.js'
 import { SESSION_PAYLOAD_TYPES, type ClientFrame, type ClientMessageMap, type ServerMessageMap } from './messages.js'
 import { SessionError } from './session-error.js'
+import { BucketPause, bucketRetryAfterMs } from './rate-limit-retry.js'
 import { parseServerUrls, rebaseRequest, UrlRotation, type ServerUrl } from './server-urls.js'
 
 export { SessionError } from './session-error.js'
@@ -134,6 +135,8 @@ export class SessionClient {
   #pingTimer: NodeJS.Timeout | undefined
   #wakeReconnect: (() => void) | undefined
   readonly #pending = new Map<string, PendingRequest>()
+  /** Set after the server's message bucket refused a request: later ones wait (rate-limit-retry.ts). */
+  readonly #bucketPause = new BucketPause((max) => { this.#sendWaiting(max) })
   readonly #listeners = new Map<string, Set<AnyListener>>()
   readonly #sinks = new Set<EventSink>()
   readonly #sessions = new Map<string, Session>()
@@ -622,7 +625,26 @@ export class SessionClient {
     return true
   }
 
+  /** True (and `p` waiting to be sent again) when `err` refused `p` unread (rate-limit-retry.ts). */
+  #sendAgainLater (p: PendingRequest, err: ServerMessageMap['error']): boolean {
+    const wait = bucketRetryAfterMs(err)
+    if (wait === undefined) return false
+    p.sent = false
+    this.#bucketPause.refused(wait)
+    return true
+  }
+
+  /** Up to `max` requests not on the wire yet, oldest first. */
+  #sendWaiting (max: number): void {
+    let n = 0
+    for (const p of this.#pending.values()) {
+      if (n >= max) return
+      if (!p.sent) { this.#sendPending(p); n++ }
+    }
+  }
+
   #sendPending (p: PendingRequest): void {
+    if (this.#bucketPause.holding) return
     const ws = this.#ws
     if (ws === undefined || ws.readyState !== WebSocket.OPEN) return
     ws.send(JSON.stringify({ type: p.type, data: p.data, request_id: p.requestId }))
@@ -641,6 +663,8 @@ export class SessionClient {
       } else if (frame.type === 'session_error') {
         this.#settle(pending)
         pending.reject(SessionError.fromSessionError(frame.data as ServerMessageMap['session_error'], pending.requestId))
+      } else if (frame.type === 'error' && this.#sendAgainLater(pending, frame.data as ServerMessageMap['error'])) {
+        // Refused unread by the server's message bucket: sent again when it says (within the request's timeout).
       } else if (frame.type === 'error') {
         this.#settle(pending)
         pending.reject(SessionError.fromError(frame.data as ServerMessageMap['error'], pending.requestId))
@@ -668,6 +692,7 @@ export class SessionClient {
   #settle (p: PendingRequest): void {
     clearTimeout(p.timer)
     this.#pending.delete(p.requestId)
+    this.#bucketPause.answered()
   }
 
   #failPending (which: (p: PendingRequest) => boolean, error: (p: PendingRequest) => SessionError): void {

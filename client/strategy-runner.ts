@@ -10,6 +10,7 @@ import type { CreateSessionBody, Session } from '../schemas/sessions.js'
 import { StrategyErrorData, type StateSyncData } from '../schemas/simulation-control.js'
 import type { SessionClient, SessionClientEvent } from './session-client.js'
 import { SessionError } from './session-error.js'
+import { bucketRetryAfterMs } from './rate-limit-retry.js'
 
 /** Bounds of `strategy_error`, from its schema, and how long runStrategy waits for its reply. */
 const STRATEGY_ERROR_MESSAGE_MAX = StrategyErrorData.properties.message.maxLength ?? 4096
@@ -170,6 +171,13 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
   let retake: { sequenceId: number, orders: OrderBatchData['orders'] } | undefined
   /** Set after such a drop until the next resume: events already received are dropped; the resume resends them. */
   let awaitingResume = false
+  /** The last tick acknowledged, and a resend of it waiting for the server's message bucket. */
+  let lastAck = 0
+  let ackResend: NodeJS.Timeout | undefined
+  const resendAckLater = (ms: number): void => {
+    if (ackResend !== undefined || lastAck === 0) return
+    ackResend = setTimeout(() => { ackResend = undefined; client.send('tick_ack', { session_id: sessionId, sequence_id: lastAck, processing_status: 'ready' }) }, ms)
+  }
   const events = client.events()
   try {
     await guarded(() => strategy.onStart?.(ctx))
@@ -229,6 +237,9 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
             try {
               ack = await client.request('order_batch', { session_id: sessionId, batch_id: `b${tick.sequence_id}`, orders: batch }, 'batch_ack')
             } catch (err) {
+              // With a window (or in lockstep at the last tick) the run may have stepped its last bar before these
+              // orders arrive: no bar is left to try them on, and simulation_complete follows.
+              if (err instanceof SessionError && err.error_code === 'INVALID_STATE' && err.details.state === 'completed') return undefined
               if (!(err instanceof SessionError) || err.error_code !== 'CONNECTION_LOST' || event.sequence_id === undefined || client.state === 'closed') throw err
               return takeBack()
             }
@@ -237,7 +248,7 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
             for (const o of batch) sentIds.add(o.order_id)
             for (const r of repeats) await guarded(() => strategy.onReject?.(r, ctx))
           }
-          if (flowControl) client.send('tick_ack', { session_id: sessionId, sequence_id: tick.sequence_id, processing_status: 'ready' })
+          if (flowControl) { lastAck = tick.sequence_id; client.send('tick_ack', { session_id: sessionId, sequence_id: lastAck, processing_status: 'ready' }) }
           if (opts.onProgress !== undefined && (ticks % every === 0 || ticks === total)) opts.onProgress({ ticks, total, session_id: sessionId })
           return undefined
         }
@@ -291,6 +302,10 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
         continue
       }
       if (awaitingResume) continue
+      // The only messages without a request_id this runner sends are tick_acks: one the server's message bucket
+      // refused unread is sent again when it says (an ack repeats harmlessly).
+      const refusedAck = event.type === 'error' && event.request_id === undefined ? bucketRetryAfterMs(event.data) : undefined
+      if (refusedAck !== undefined) { resendAckLater(refusedAck); continue }
       // Errors answering a request reject that request; one without a request_id ends the run.
       if (event.type === 'session_error' && event.request_id === undefined) throw SessionError.fromSessionError(event.data)
       if (event.type === 'error' && event.request_id === undefined) throw SessionError.fromError(event.data)
@@ -306,6 +321,7 @@ async function runOne (client: SessionClient, strategy: Strategy, opts: RunStrat
     throw err.error
   } finally {
     offConnected()
+    clearTimeout(ackResend)
     await events.return?.()
   }
 
@@ -356,8 +372,11 @@ function repeatedIds (batch: OrderBatchData['orders'], ack: BatchAck, sent: Read
  * bounded: the strategy's own error is what the caller must see, whether or not this reaches the server.
  */
 async function reportStrategyError (client: SessionClient, sessionId: string, error: Error): Promise<void> {
-  const message = (error.message.length > 0 ? error.message : error.name.length > 0 ? error.name : 'Error').slice(0, STRATEGY_ERROR_MESSAGE_MAX)
-  const stack = typeof error.stack === 'string' ? error.stack.slice(0, STRATEGY_ERROR_STACK_MAX) : undefined
+  // The server refuses NUL in every string (PostgreSQL cannot store it): a message read from binary data must
+  // still end the run, so NUL becomes U+FFFD, the replacement character.
+  const text = (s: string, max: number): string => s.slice(0, max).replaceAll('\u0000', '\uFFFD')
+  const message = text(error.message.length > 0 ? error.message : error.name.length > 0 ? error.name : 'Error', STRATEGY_ERROR_MESSAGE_MAX)
+  const stack = typeof error.stack === 'string' ? text(error.stack, STRATEGY_ERROR_STACK_MAX) : undefined
   try {
     await client.request('strategy_error', { session_id: sessionId, message, ...(stack !== undefined ? { stack } : {}) }, 'session_info', { timeoutMs: STRATEGY_ERROR_REPLY_MS })
   } catch {

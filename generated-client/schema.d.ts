@@ -138,7 +138,7 @@ export interface paths {
         put?: never;
         /**
          * Create a simulation session
-         * @description Validates symbols and dates against the market-data catalogue and the plan limits. With `Idempotency-Key`, a retry with the same body returns the original session (header `Idempotent-Replayed: true`); the same key with a different body is 409 IDEMPOTENCY_CONFLICT. Keys are per user and kept 24 h.
+         * @description Validates symbols and dates against the market-data catalogue and the plan limits. With `Idempotency-Key`, a retry with the same body returns the original session (header `Idempotent-Replayed: true`); the same key with a different body is 422 IDEMPOTENCY_CONFLICT (draft-ietf-httpapi-idempotency-key-header), even while the first request is still running; the same body sent again while the first runs waits for it and gets its answer. Keys are per user and kept 24 h.
          */
         post: operations["createSession"];
         delete?: never;
@@ -424,9 +424,9 @@ export interface components {
             requests_per_minute: number;
             /** @description Ticks × symbols one session may replay (checked at create) */
             bar_events_per_session: number;
-            /** @description Sustained WebSocket messages per second per connection (tick_ack and order_batch that a run accepts are not charged) */
+            /** @description Sustained WebSocket message tokens per second per user, shared by the user's connections; a message costs 1 (ping) to 300 (start_simulation) tokens by type (tick_ack and order_batch that a run accepts are not charged) */
             ws_messages_per_second: number;
-            /** @description WebSocket message bucket size per connection */
+            /** @description WebSocket message token bucket size per user */
             ws_message_burst: number;
             /** @description Messages a connection may have received and not yet answered; past it the server stops reading */
             ws_requests_in_flight: number;

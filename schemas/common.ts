@@ -72,8 +72,8 @@ export const PlanLimits = Type.Object(
     ws_connections: Type.Integer(),
     requests_per_minute: Type.Integer(),
     bar_events_per_session: Type.Integer({ description: 'Ticks × symbols one session may replay (checked at create)' }),
-    ws_messages_per_second: Type.Integer({ description: 'Sustained WebSocket messages per second per connection (tick_ack and order_batch that a run accepts are not charged)' }),
-    ws_message_burst: Type.Integer({ description: 'WebSocket message bucket size per connection' }),
+    ws_messages_per_second: Type.Integer({ description: 'Sustained WebSocket message tokens per second per user, shared by the user\'s connections; a message costs 1 (ping) to 300 (start_simulation) tokens by type (tick_ack and order_batch that a run accepts are not charged)' }),
+    ws_message_burst: Type.Integer({ description: 'WebSocket message token bucket size per user' }),
     ws_requests_in_flight: Type.Integer({ description: 'Messages a connection may have received and not yet answered; past it the server stops reading' })
   },
   { $id: 'PlanLimits', additionalProperties: false }

@@ -8,6 +8,7 @@ import type { Storage } from './ports/storage.js'
 import { buildValidator } from './validation.js'
 import errorsPlugin from './plugins/errors.js'
 import instancePlugin from './plugins/instance.js'
+import noStorePlugin from './plugins/no-store.js'
 import jsonBodyPlugin from './plugins/json-body.js'
 import authPlugin from './plugins/auth.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -81,6 +82,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(errorsPlugin)
   await app.register(corsPlugin, { origins: config.corsOrigins })
   await app.register(instancePlugin, { instanceId: config.instanceId, shared: config.redis !== undefined })
+  await app.register(noStorePlugin)
   await app.register(jsonBodyPlugin, { maxDepth: config.maxJsonDepth })
   await app.register(metricsPlugin, { enabled: config.metricsEnabled, ...(config.metricsToken !== undefined ? { token: config.metricsToken } : {}) })
   await app.register(redisPlugin, { config })

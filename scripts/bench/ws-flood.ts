@@ -7,17 +7,42 @@
 //
 // Run:      npx tsx scripts/bench/ws-flood.ts
 // Options:  --seconds=5   flood duration
-//           --kind=invalid|ping   invalid: create_session with an invalid body (parsed, validated, answered
-//                                 session_error); ping: the cheapest message
+//           --kind=all|invalid|ping|create_session|list_sessions|get_session|delete_session|order_batch|
+//                  start_simulation|resume_session|query_account
+//                  invalid: create_session with an invalid body (parsed, validated, answered session_error);
+//                  ping: the cheapest message; create_session: a valid one (created until the plan's limits, then
+//                  refused); the others on sessions made for the flooder (a running one, ready ones, an
+//                  unstarted one for refused order batches); all: each kind in turn (default)
 //           --plan=enterprise|professional|free   the flooder's plan (its message bucket); default enterprise
 import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
-import { int, isWorker, latencyLine, listenApp, machineLine, serveWorker, sleep, tokenFor, WorkerProcess, type BenchUser } from './lib.js'
+import { int, isWorker, latencyLine, listenApp, machineLine, percentiles, serveWorker, sleep, tokenFor, WorkerProcess, type BenchUser } from './lib.js'
 
-type Kind = 'invalid' | 'ping'
+const KINDS = ['ping', 'invalid', 'create_session', 'list_sessions', 'get_session', 'delete_session', 'order_batch', 'start_simulation', 'resume_session', 'query_account'] as const
+type Kind = typeof KINDS[number]
 
-interface FloodArgs { wsUrl: string, token: string, durationMs: number, kind: Kind }
+/** The flooder's sessions: one running (lockstep, waiting for an ack), some ready, one never started. */
+interface FloodSessions { running: string, ready: string[], idle: string }
+interface FloodArgs { wsUrl: string, token: string, durationMs: number, kind: Kind, sessions: FloodSessions }
+
+const SMALL = { symbols: ['AAPL'], start_date: '2023-01-03', end_date: '2023-03-31', timeframe: '1d' }
+
+function floodMessage (kind: Kind, i: number, s: FloodSessions): string {
+  const request = (type: string, data: unknown): string => JSON.stringify({ type, request_id: `f${i}`, data })
+  switch (kind) {
+    case 'ping': return request('ping', {})
+    case 'invalid': return request('create_session', { symbols: 42, start_date: 'not-a-date' })
+    case 'create_session': return request('create_session', SMALL)
+    case 'list_sessions': return request('list_sessions', { limit: 100 })
+    case 'get_session': return request('get_session', { session_id: s.running })
+    case 'delete_session': return request('delete_session', { session_id: 'sess_doesnotexist0000' })
+    case 'order_batch': return request('order_batch', { session_id: s.idle, batch_id: `b${i}`, orders: [{ order_id: `o${i}`, symbol: 'AAPL', side: 'buy', type: 'market', quantity: 1, time_in_force: 'day' }] })
+    case 'start_simulation': return request('start_simulation', { session_id: s.ready[i % s.ready.length] })
+    case 'resume_session': return request('resume_session', { session_id: s.running, last_processed_sequence_id: 0 })
+    case 'query_account': return request('query_account', { session_id: s.running })
+  }
+}
 interface FloodResult {
   sent: number
   /** Answers that are not refusals (pong, or session_error VALIDATION_FAILED). */
@@ -60,9 +85,7 @@ async function flood (args: FloodArgs): Promise<FloodResult> {
   const out: FloodResult = { sent: 0, handled: 0, refused: 0, retryAfterMs: [], closes: {}, connections: 0, elapsedMs: 0 }
   const t0 = performance.now()
   const end = t0 + args.durationMs
-  const message = (i: number): string => args.kind === 'ping'
-    ? JSON.stringify({ type: 'ping', request_id: `f${i}`, data: {} })
-    : JSON.stringify({ type: 'create_session', request_id: `f${i}`, data: { symbols: 42, start_date: 'not-a-date' } })
+  const message = (i: number): string => floodMessage(args.kind, i, args.sessions)
   while (performance.now() < end) {
     let ws: WebSocket
     try {
@@ -82,7 +105,7 @@ async function flood (args: FloodArgs): Promise<FloodResult> {
       if (m.data?.error_code === 'RATE_LIMIT_EXCEEDED') {
         out.refused++
         if (typeof m.data.retry_after_ms === 'number' && out.retryAfterMs.length < 10_000) out.retryAfterMs.push(m.data.retry_after_ms)
-      } else if (m.type === 'pong' || m.type === 'session_error' || m.type === 'error') {
+      } else if (typeof (m as { request_id?: unknown }).request_id === 'string') {
         out.handled++
       }
     })
@@ -147,12 +170,27 @@ function arg (name: string, fallback: string): string {
   return a === undefined ? fallback : a.slice(name.length + 3)
 }
 
+/** The flooder's sessions, made over REST: `ready` ones to start, a running one (lockstep, at its first tick), an idle one. */
+async function floodSessions (baseUrl: string, token: string): Promise<FloodSessions> {
+  const post = async (path: string, body?: unknown): Promise<{ session_id: string }> => {
+    const res = await fetch(`${baseUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) })
+    if (res.status >= 300) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`)
+    return await res.json() as { session_id: string }
+  }
+  const ids: string[] = []
+  for (let i = 0; i < 6; i++) ids.push((await post('/sessions', SMALL)).session_id)
+  const [running, idle, ...ready] = ids
+  await post(`/sessions/${running}/start`, { flow_control: true })
+  return { running, idle, ready }
+}
+
 async function main (): Promise<void> {
   const seconds = Number(arg('seconds', '5'))
-  const kind = arg('kind', 'invalid') as Kind
+  const kindArg = arg('kind', 'all')
   const plan = arg('plan', 'enterprise')
-  if (!['invalid', 'ping'].includes(kind) || !['free', 'professional', 'enterprise'].includes(plan) || !(seconds > 0)) {
-    throw new Error('usage: ws-flood.ts [--seconds=5] [--kind=invalid|ping] [--plan=enterprise|professional|free]')
+  const kinds: Kind[] = kindArg === 'all' ? [...KINDS] : [kindArg as Kind]
+  if (!kinds.every((k) => (KINDS as readonly string[]).includes(k)) || !['free', 'professional', 'enterprise'].includes(plan) || !(seconds > 0)) {
+    throw new Error(`usage: ws-flood.ts [--seconds=5] [--kind=all|${KINDS.join('|')}] [--plan=enterprise|professional|free]`)
   }
   // BenchUser says enterprise; the config reads the plan from the key list, so a cast is enough here.
   const users = [
@@ -160,36 +198,47 @@ async function main (): Promise<void> {
     { key: 'bench_key_bystander_0123456789', user_id: 'bystander', plan: 'enterprise' }
   ] as unknown as BenchUser[]
   console.log(machineLine())
-  console.log(`server in pid ${process.pid}; flooder (${plan}, ${kind === 'ping' ? 'ping' : 'invalid create_session'}) and bystander (ping every 10 ms) in two child processes; ${seconds} s`)
+  console.log(`server in pid ${process.pid}; flooder (${plan}) and bystander (ping every 10 ms) in two child processes; ${seconds} s per kind`)
   const { app, baseUrl, wsUrl } = await listenApp(users)
   const flooder = new WorkerProcess(fileURLToPath(import.meta.url))
   const bystander = new WorkerProcess(fileURLToPath(import.meta.url))
+  const summary: string[] = []
   try {
     const floodToken = await tokenFor(baseUrl, users[0].key)
     const byToken = await tokenFor(baseUrl, users[1].key)
     const byUrl = `${wsUrl}?token=${byToken}`
+    const floodUrl = `${wsUrl}?token=${floodToken}`
+    const sessions = await floodSessions(baseUrl, floodToken)
     // Warm-up (JIT on every side), not reported.
     await Promise.all([
-      flooder.call('flood', { wsUrl: `${wsUrl}?token=${floodToken}`, token: floodToken, durationMs: 500, kind } satisfies FloodArgs),
+      flooder.call('flood', { wsUrl: floodUrl, token: floodToken, durationMs: 500, kind: 'invalid', sessions } satisfies FloodArgs),
       bystander.call('ping', { wsUrl: byUrl, token: byToken, durationMs: 500, intervalMs: 10 } satisfies PingArgs)
     ])
     await sleep(500)
     const idle = await bystander.call<PingResult>('ping', { wsUrl: byUrl, token: byToken, durationMs: 2000, intervalMs: 10 } satisfies PingArgs)
-
-    const cpu0 = process.cpuUsage()
-    const flooding = flooder.call<FloodResult>('flood', { wsUrl: `${wsUrl}?token=${floodToken}`, token: floodToken, durationMs: seconds * 1000, kind } satisfies FloodArgs, seconds * 1000 + 60_000)
-    await sleep(200)
-    const during = await bystander.call<PingResult>('ping', { wsUrl: byUrl, token: byToken, durationMs: seconds * 1000 - 400, intervalMs: 10 } satisfies PingArgs, seconds * 1000 + 30_000)
-    const f = await flooding
-    const cpu = process.cpuUsage(cpu0)
-
     console.log(latencyLine('bystander ping, idle', idle.rttMs))
-    console.log(latencyLine('bystander ping, during the flood', during.rttMs))
-    console.log(`  bystander: ${int(during.rttMs.length)} answered, ${during.unanswered} unanswered after 10 s, ${during.errors} errors`)
-    const perS = (n: number): string => `${int(n / (f.elapsedMs / 1000))}/s`
-    const retry = f.retryAfterMs.length > 0 ? `, retry_after_ms ${Math.min(...f.retryAfterMs)}..${Math.max(...f.retryAfterMs)}` : ''
-    console.log(`  flooder: sent ${int(f.sent)} (${perS(f.sent)}), handled ${int(f.handled)} (${perS(f.handled)}), refused ${int(f.refused)} (${perS(f.refused)})${retry}`)
-    console.log(`  flooder: ${f.connections} connection(s), closes by code ${JSON.stringify(f.closes)}; server CPU ${int((cpu.user + cpu.system) / 1000)} ms over ${int(f.elapsedMs)} ms`)
+    for (const kind of kinds) {
+      // The user's bucket refills between kinds (its burst at its rate takes 2 s).
+      await sleep(2500)
+      const cpu0 = process.cpuUsage()
+      const flooding = flooder.call<FloodResult>('flood', { wsUrl: floodUrl, token: floodToken, durationMs: seconds * 1000, kind, sessions } satisfies FloodArgs, seconds * 1000 + 60_000)
+      await sleep(200)
+      const during = await bystander.call<PingResult>('ping', { wsUrl: byUrl, token: byToken, durationMs: seconds * 1000 - 400, intervalMs: 10 } satisfies PingArgs, seconds * 1000 + 30_000)
+      const f = await flooding
+      const cpu = process.cpuUsage(cpu0)
+      console.log(`\n${kind}:`)
+      console.log(latencyLine('bystander ping, during the flood', during.rttMs))
+      console.log(`  bystander: ${int(during.rttMs.length)} answered, ${during.unanswered} unanswered after 10 s, ${during.errors} errors`)
+      const perS = (n: number): string => `${int(n / (f.elapsedMs / 1000))}/s`
+      const retry = f.retryAfterMs.length > 0 ? `, retry_after_ms ${Math.min(...f.retryAfterMs)}..${Math.max(...f.retryAfterMs)}` : ''
+      console.log(`  flooder: sent ${int(f.sent)} (${perS(f.sent)}), handled ${int(f.handled)} (${perS(f.handled)}), refused ${int(f.refused)} (${perS(f.refused)})${retry}`)
+      console.log(`  flooder: ${f.connections} connection(s), closes by code ${JSON.stringify(f.closes)}; server CPU ${int((cpu.user + cpu.system) / 1000)} ms over ${int(f.elapsedMs)} ms`)
+      const st = percentiles(during.rttMs)
+      summary.push(`| ${kind} | ${st.p50.toFixed(2)} ms | ${st.p99.toFixed(1)} ms | ${st.max.toFixed(1)} ms | ${during.unanswered} | ${perS(f.handled)} handled, ${perS(f.refused)} refused, 1008 × ${f.closes[1008] ?? 0} | ${int((cpu.user + cpu.system) / 1000)} ms |`)
+    }
+    console.log(`\n| flood (${plan}, ${seconds} s) | bystander p50 | p99 | max | unanswered | flooder | server CPU |`)
+    console.log('|---|---|---|---|---|---|---|')
+    for (const line of summary) console.log(line)
   } finally {
     await flooder.close()
     await bystander.close()

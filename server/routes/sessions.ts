@@ -17,7 +17,9 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Create a simulation session',
       description: 'Validates symbols and dates against the market-data catalogue and the plan limits. ' +
         'With `Idempotency-Key`, a retry with the same body returns the original session (header `Idempotent-Replayed: true`); ' +
-        'the same key with a different body is 409 IDEMPOTENCY_CONFLICT. Keys are per user and kept 24 h.',
+        'the same key with a different body is 422 IDEMPOTENCY_CONFLICT (draft-ietf-httpapi-idempotency-key-header), even while ' +
+        'the first request is still running; the same body sent again while the first runs waits for it and gets its answer. ' +
+        'Keys are per user and kept 24 h.',
       security: bearer,
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }),
       body: CreateSessionBody,

@@ -7,7 +7,8 @@
 //   exact decimals, object keys sorted), so REST and WebSocket, or `100000` and `"100000.00"`, agree.
 // - Same key, same body → the recorded response again, marked replayed, even if the session has since
 //   been deleted or has changed: the response is a record of what the original request returned.
-// - Same key, different body → IDEMPOTENCY_CONFLICT.
+// - Same key, different body → IDEMPOTENCY_CONFLICT (HTTP 422, as the IETF idempotency-key draft asks), also while
+//   the first request still runs: the payload is wrong whatever the timing.
 // - Only successes are recorded: a failed create leaves the key unused, so the client may retry it.
 // - Concurrent requests with the same key and body share one execution: in this process the later ones
 //   wait for the first and get its outcome (its session, or its error); another process finds the key

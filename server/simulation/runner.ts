@@ -324,6 +324,28 @@ export class SimulationRunner {
   }
 
   /** Hold stepping (a transition is being committed, a replay is being sent); release() lets it go on. */
+  /**
+   * With flow control: step now as far as the acknowledged window allows, as the last ack would have, so an input
+   * applied next lands at the step the acks before it imply rather than at one that depends on when a scheduled
+   * step runs (after a resume, a release) or on the socket's backlog: at most `max_pending_ticks` (≤ 1,000) steps,
+   * past the pump's slice and high-water mark on purpose. Does nothing while paused, held or past the end.
+   */
+  fillWindow (): void {
+    const engine = this.#engine
+    if (!this.options.flow_control || this.#stepping || this.#state !== 'running' || this.#holds > 0 || engine === undefined || !this.#owned()) return
+    const primary = this.#primary
+    primary?.cork?.()
+    try {
+      while (this.#ticksSent - this.#ackedThrough < this.options.max_pending_ticks) {
+        if (!this.#step(engine) || engine.done) { this.#finish('completed', true); return }
+      }
+    } catch (err) {
+      this.#fail(err)
+    } finally {
+      primary?.uncork?.()
+    }
+  }
+
   hold (): void { this.#holds++ }
   release (): void {
     if (this.#holds > 0) this.#holds--

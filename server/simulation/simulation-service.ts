@@ -44,6 +44,7 @@ import { SharedCache, type Lease, type SharedCacheStats } from '../market-data/s
 import { limitsFor as defaultLimitsFor } from '../plans.js'
 import { MemoryRunStore } from '../adapters/memory/memory-run-store.js'
 import type { RunStore, StoredRun } from '../ports/run-store.js'
+import { inputNotLogged } from './input-not-logged.js'
 import { InputTakenError, type EventStore, type InputKind, type InputLog, type LoggedInput, type StoredFrame } from '../ports/run-journal.js'
 import { FencedAppendError, NoAnswerError, tokenInstance, type EventFollower, type RunCommand, type RunCommands, type RunLeases, type RunRef, type RunReply } from '../ports/run-registry.js'
 import { RunOwnership } from './run-ownership.js'
@@ -185,6 +186,8 @@ interface Run {
   inputs: Promise<unknown>
   /** resume_session requests of this run, one at a time (each until its replay has been sent). */
   resumes: Promise<unknown>
+  /** Set while a resume_session takes the run over (replay, then going on): inputs wait for it (#input says why). */
+  takingOver?: Promise<unknown> | undefined
   /** When the run finished (for log retention). */
   finishedAt: number | undefined
   /** Durable runs: input numbering, the ordered chain of store writes, and frames waiting for the store. */
@@ -517,11 +520,14 @@ export class SimulationService {
 
   /**
    * Synchronous twin of submitOrders for the WebSocket hot path; undefined when the run is not here, or
-   * when the batch must be logged first (durable runs: use submitOrders).
+   * when the batch must be logged first (durable runs: use submitOrders) or wait for a takeover (#input).
    */
   submitOrdersNow (user: SessionUser, batch: OrderBatchData, requestId: string | undefined, onAck: (ack: BatchAck) => void): BatchAck | undefined {
     if (this.#journal !== undefined) return undefined
-    return this.#runs.get(keyOf(user.user_id, batch.session_id))?.runner.submitBatch(batch, requestId, onAck)
+    const run = this.#runs.get(keyOf(user.user_id, batch.session_id))
+    if (run === undefined || run.takingOver !== undefined) return undefined
+    run.runner.fillWindow()
+    return run.runner.submitBatch(batch, requestId, onAck)
   }
 
   /** Replace a working order (as Alpaca's replace); resolves the replacing order's order_update. */
@@ -639,6 +645,9 @@ export class SimulationService {
       await this.#replay(run, sink, begun.cursor)
     })
     run.resumes = turn.catch(this.#onError)
+    const takingOver = run.resumes
+    run.takingOver = takingOver
+    void takingOver.then(() => { if (run.takingOver === takingOver) run.takingOver = undefined })
     return await answer
   }
 
@@ -1283,7 +1292,7 @@ export class SimulationService {
       // Dropped while this waited its turn: the run's next owner logs from where the log is.
       if (run.dropped === true) throw new NotHereError()
       const input: LoggedInput = { seq: j.seq + 1, step: run.runner.ticksSent, kind, payload }
-      await journal.inputs.append(run.user.user_id, run.sessionId, input)
+      await journal.inputs.append(run.user.user_id, run.sessionId, input).catch((err: unknown) => { throw inputNotLogged(kind, err, this.#onError) })
       j.seq = input.seq
     }
     if (this.#cluster !== undefined) {
@@ -1308,11 +1317,17 @@ export class SimulationService {
   /**
    * An input from the strategy (order batch, cancel): durable runs log it first (stepping holds meanwhile,
    * so it applies at the step it was logged with), then `apply` it.
+   * With flow control it applies once the run has stepped as far as the acks received before it allow
+   * (fillWindow), and after a takeover in progress has finished (the replay sent, a run paused by the drop going
+   * on): an order sent in reply to tick k then applies at the same step with or without a reconnect in between,
+   * instead of at whatever step the run had reached when it arrived (docs/simulation-protocol.md).
    */
   async #input<T> (run: Run, kind: InputKind, payload: unknown, apply: () => T): Promise<T> {
-    if (run.journal === undefined) return apply()
+    if (run.takingOver !== undefined) await run.takingOver
+    if (run.journal === undefined) { run.runner.fillWindow(); return apply() }
     return await this.#inOrder(run, async () => {
       await this.#whenOwned(run)
+      run.runner.fillWindow()
       run.runner.hold()
       try {
         await this.#logInput(run, kind, payload)

@@ -5,19 +5,16 @@
 // (slow consumers are closed 4008), a per-plan message bucket (RATE_LIMIT_EXCEEDED, then 1008 for sustained
 // abuse), a cap on messages waiting to be handled (TCP backpressure), and a per-turn message budget so one
 // connection's burst cannot starve the others.
-import secureJson from 'secure-json-parse'
 import type { WebSocket } from 'ws'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyBaseLogger } from 'fastify'
-import { ClientEnvelope, type WsErrorData } from '../../schemas/ws-messages.js'
+import type { WsErrorData } from '../../schemas/ws-messages.js'
 import { AppError, isAppError } from '../app-error.js'
-import { assertJsonDepth } from '../json-depth.js'
 import type { AuthUser } from '../plugins/auth.js'
 import type { CompiledHandler, HandlerFamily, WsDispatcher, WsHandlerContext } from './dispatcher.js'
+import type { MessageBucket } from './message-bucket.js'
 import { textFrame } from './text-frames.js'
 import { plainTickAck } from './tick-ack-fast-path.js'
-
-const checkEnvelope = TypeCompiler.Compile(ClientEnvelope)
+import { assertNoNulIn, parseEnvelope, peekRequestId, REQUEST_ID_PEEK_CHARS } from './inbound-message.js'
 
 let nextConnectionId = 1
 
@@ -34,9 +31,6 @@ const DRAIN_POLL_MS = 50
 const CLOSE_GRACE_MS = 2000
 /** More than `burst` refused messages within this window is sustained abuse: 1008. */
 const ABUSE_WINDOW_MS = 10_000
-/** request_id is looked for in this many leading characters of a refused (unparsed) message. */
-const REQUEST_ID_PEEK_CHARS = 300
-const REQUEST_ID_PATTERN = /"request_id"\s*:\s*"((?:[^"\\]|\\.){0,256})"/
 
 const ERROR_TYPES: Partial<Record<string, WsErrorData['error_type']>> = {
   INVALID_MESSAGE: 'protocol',
@@ -58,9 +52,8 @@ export interface ConnectionBounds {
   /** Over budget this long → closed 4008 slow_consumer. */
   slowConsumerMs: number
   maxJsonDepth: number
-  /** Bucket refill per second and capacity. */
-  messagesPerSecond: number
-  messageBurst: number
+  /** The user's message bucket on this instance (shared by the user's connections: message-bucket.ts). */
+  bucket: MessageBucket
   /** Messages received and not yet handled before reading stops. */
   requestsInFlight: number
 }
@@ -77,26 +70,15 @@ const NO_COUNTERS: ConnectionCounters = { slowConsumerCloses: { inc () {} }, rat
 /** The context a handler gets; a class so no closure is made per message. */
 class HandlerContext implements WsHandlerContext {
   #refunded = false
-  constructor (readonly conn: WsConnection, readonly requestId: string | undefined) {}
+  constructor (readonly conn: WsConnection, readonly requestId: string | undefined, readonly cost: number) {}
   reply (type: string, data: unknown): void {
     this.conn.send(type, data, this.requestId === undefined ? {} : { request_id: this.requestId })
   }
 
-  refund (): void {
+  refund (tokens = this.cost): void {
     if (this.#refunded) return
     this.#refunded = true
-    this.conn.refundToken()
-  }
-}
-
-/** The request_id of a message that will not be parsed (refused before parsing), if it is cheap to find. */
-function peekRequestId (text: string): string | undefined {
-  const m = REQUEST_ID_PATTERN.exec(text.length > REQUEST_ID_PEEK_CHARS ? text.slice(0, REQUEST_ID_PEEK_CHARS) : text)
-  if (m === null) return undefined
-  try {
-    return (JSON.parse(`"${m[1]}"`) as string).slice(0, 128)
-  } catch {
-    return undefined
+    this.conn.refundTokens(Math.min(tokens, this.cost))
   }
 }
 
@@ -140,10 +122,7 @@ export class WsConnection {
   #inFlightFull = false
   #readPaused = false
 
-  // The message bucket (tokens refill continuously at messagesPerSecond, up to messageBurst).
-  #tokens: number
-  readonly #tokensPerMs: number
-  #refilledAt = Date.now()
+  // Refusals by the message bucket (bounds.bucket), for the abuse close.
   #refusedInWindow = 0
   #refusalWindowStart = 0
 
@@ -161,8 +140,6 @@ export class WsConnection {
     this.#log = log
     this.#bounds = bounds
     this.#counters = counters
-    this.#tokens = bounds.messageBurst
-    this.#tokensPerMs = bounds.messagesPerSecond / 1000
     const tickAck = dispatcher.find('tick_ack')
     this.#tickAck = tickAck !== undefined && !tickAck.hasDefaults && bounds.maxJsonDepth >= 2 ? tickAck : undefined
     this.#raw = (socket as unknown as { _socket?: RawSocket })._socket
@@ -246,10 +223,8 @@ export class WsConnection {
     this.socket.close(code, reason)
   }
 
-  /** Give one token back to the bucket (WsHandlerContext.refund). */
-  refundToken (): void {
-    if (this.#tokens < this.#bounds.messageBurst) this.#tokens += 1
-  }
+  /** Give a message's tokens back to the bucket (WsHandlerContext.refund). */
+  refundTokens (n: number): void { this.#bounds.bucket.refund(n) }
 
   // ── outbound ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -379,40 +354,30 @@ export class WsConnection {
     else this.socket.resume()
   }
 
-  /** Take a token; false when the bucket is empty. */
-  #takeToken (now: number): boolean {
-    const elapsed = now - this.#refilledAt
-    if (elapsed > 0) {
-      this.#refilledAt = now
-      const filled = this.#tokens + elapsed * this.#tokensPerMs
-      this.#tokens = filled > this.#bounds.messageBurst ? this.#bounds.messageBurst : filled
-    }
-    if (this.#tokens < 1) return false
-    this.#tokens -= 1
-    return true
-  }
-
-  #refuse (raw: Buffer, now: number): void {
+  /** RATE_LIMIT_EXCEEDED for a message that needed `cost` tokens (`type`, once known), or 1008 when sustained. */
+  #refuse (raw: Buffer, now: number, cost = 1, type?: string): void {
+    const { bucket } = this.#bounds
+    const { perSecond: rate, burst } = bucket
     this.#counters.messagesThrottled.inc({ reason: 'rate_limited' })
     if (now - this.#refusalWindowStart > ABUSE_WINDOW_MS) { this.#refusalWindowStart = now; this.#refusedInWindow = 0 }
-    if (++this.#refusedInWindow > this.#bounds.messageBurst) {
-      this.#closeForAbuse(`More than ${this.#bounds.messageBurst} messages refused within ${ABUSE_WINDOW_MS / 1000} s`)
+    if (++this.#refusedInWindow > burst) {
+      this.#closeForAbuse(`More than ${burst} messages refused within ${ABUSE_WINDOW_MS / 1000} s`)
       return
     }
-    const retryAfterMs = Math.max(1, Math.ceil((1 - this.#tokens) / this.#tokensPerMs))
-    const { messagesPerSecond: rate, messageBurst: burst } = this.#bounds
+    const retryAfterMs = bucket.retryAfterMs(cost, now)
     const requestId = peekRequestId(raw.toString('utf8', 0, REQUEST_ID_PEEK_CHARS))
+    const costly = type !== undefined ? { message_type: type, cost } : {}
     // Built directly rather than through AppError: a flood is refused thousands of times a second, and an
     // Error captures a stack trace each time.
     const data: WsErrorData = {
       error_code: 'RATE_LIMIT_EXCEEDED',
-      message: `More than ${rate} messages per second (burst ${burst}) on plan '${this.user.plan}'; retry in ${retryAfterMs} ms`,
+      message: `More than ${rate} message tokens per second (burst ${burst}) on plan '${this.user.plan}'${type !== undefined ? `; '${type}' costs ${cost}` : ''}; retry in ${retryAfterMs} ms`,
       error_type: 'rate_limit',
       severity: 'warning',
       recoverable: true,
       retry_after_ms: retryAfterMs,
       ...(requestId !== undefined ? { failed_request_id: requestId } : {}),
-      details: { limit: rate, burst, limit_name: 'ws_messages_per_second', retry_after_ms: retryAfterMs }
+      details: { limit: rate, burst, limit_name: 'ws_messages_per_second', retry_after_ms: retryAfterMs, ...costly }
     }
     this.send('error', data, { request_id: requestId })
   }
@@ -428,46 +393,34 @@ export class WsConnection {
   }
 
   #handle (raw: Buffer, isBinary: boolean, now: number): void {
-    if (!this.#takeToken(now)) { this.#refuse(raw, now); return }
+    // One token before anything is parsed, so a flood of any kind is refused at the cost of a peek; the rest of
+    // an expensive type's cost (message-costs.ts) once its type is known.
+    if (!this.#bounds.bucket.take(1, now)) { this.#refuse(raw, now); return }
     // Lockstep's one message per tick, in the exact shape the SDK sends: no parse, no schema walk (see
     // tick-ack-fast-path.ts); any other shape takes the full path below.
     if (!isBinary && this.#tickAck !== undefined) {
       const ack = plainTickAck(raw)
-      if (ack !== undefined) { this.#invoke(this.#tickAck, ack, undefined); return }
+      if (ack !== undefined) {
+        const cost = this.#tickAck.cost
+        if (cost > 1 && !this.#bounds.bucket.take(cost - 1, now)) { this.#refuse(raw, now, cost, 'tick_ack'); return }
+        this.#invoke(this.#tickAck, ack, undefined)
+        return
+      }
     }
-    let requestId: string | undefined
+    const seen: { requestId?: string | undefined } = {}
     let family: HandlerFamily = 'system'
     try {
       if (isBinary) throw new AppError('INVALID_MESSAGE', 'Binary frames are not supported; send JSON text')
       const text = raw.toString('utf8')
-      // Before anything recursive (parser, Value.Default, structuredClone) sees the message.
-      try {
-        assertJsonDepth(text, this.#bounds.maxJsonDepth)
-      } catch (err) {
-        requestId = peekRequestId(text)
-        throw err
-      }
-      let parsed: unknown
-      try {
-        parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
-      } catch {
-        throw new AppError('INVALID_MESSAGE', 'Message is not valid JSON (or contains __proto__/constructor keys)')
-      }
-      if (parsed !== null && typeof parsed === 'object' && typeof (parsed as { request_id?: unknown }).request_id === 'string') {
-        requestId = (parsed as { request_id: string }).request_id.slice(0, 128)
-      }
-      if (!checkEnvelope.Check(parsed)) {
-        const first = checkEnvelope.Errors(parsed).First()
-        const field = first === undefined ? '' : first.path.replace(/^\//, '').replace(/\//g, '.').slice(0, 160)
-        throw new AppError('INVALID_MESSAGE', `Invalid message envelope${field.length > 0 ? `: ${field} ${first?.message ?? ''}` : ''}`, { fields: field.length > 0 ? [field] : [] })
-      }
-      const envelope = parsed
+      const envelope = parseEnvelope(text, this.#bounds.maxJsonDepth, seen)
       const handler = this.#dispatcher.lookup(envelope.type)
       family = handler.spec.family
+      if (handler.cost > 1 && !this.#bounds.bucket.take(handler.cost - 1, now)) { this.#refuse(raw, now, handler.cost, envelope.type); return }
+      assertNoNulIn(text, envelope)
       const data = this.#dispatcher.validate(handler, envelope.data)
-      this.#invoke(handler, data, requestId)
+      this.#invoke(handler, data, seen.requestId)
     } catch (err) {
-      this.#fail(err, requestId, family)
+      this.#fail(err, seen.requestId, family)
     }
   }
 
@@ -475,7 +428,7 @@ export class WsConnection {
   #invoke (handler: CompiledHandler, data: unknown, requestId: string | undefined): void {
     const family = handler.spec.family
     try {
-      const result = handler.spec.handle(new HandlerContext(this, requestId), data)
+      const result = handler.spec.handle(new HandlerContext(this, requestId, handler.cost), data)
       if (result instanceof Promise) {
         this.#pending = result.then(() => { this.#settled() }, (err: unknown) => { this.#fail(err, requestId, family); this.#settled() })
       }

@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value'
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 import { AppError } from '../app-error.js'
 import { valueErrorMessage, valueErrorsOnce } from '../validation-messages.js'
+import { messageCost } from './message-costs.js'
 import type { WsConnection } from './connection.js'
 import { repliesFirst } from './reply-first.js'
 
@@ -18,12 +19,13 @@ export interface WsHandlerContext {
   /** Send a reply that echoes the request's `request_id`. */
   reply: (type: string, data: unknown) => void
   /**
-   * Give back the token this message took from the connection's rate bucket (at most once per message).
+   * Give back the tokens this message took from the user's rate bucket (its whole cost, at most once per message).
    * Called by lockstep handlers when the message moved the run forward (a tick_ack that advanced it, an
    * order_batch the run accepted), so a strategy's own pace never drains its bucket: the run's flow control
-   * already bounds those messages, and only messages that do no useful work are rate limited.
+   * already bounds those messages, and only messages that do no useful work are rate limited. `tokens`: give
+   * back only that many (default: the whole cost).
    */
-  refund: () => void
+  refund: (tokens?: number) => void
 }
 
 export interface WsHandlerSpec<S extends TSchema> {
@@ -37,6 +39,8 @@ export interface CompiledHandler {
   spec: WsHandlerSpec<TSchema>
   check: TypeCheck<TSchema>
   hasDefaults: boolean
+  /** Tokens of the message bucket a message of this type takes (message-costs.ts). */
+  cost: number
 }
 
 function hasDefaultKeyword (schema: unknown): boolean {
@@ -71,7 +75,8 @@ export class WsDispatcher {
     this.#handlers.set(spec.type, {
       spec: { ...spec, handle } as unknown as WsHandlerSpec<TSchema>,
       check: TypeCompiler.Compile(spec.schema, this.#references),
-      hasDefaults: hasDefaultKeyword(spec.schema)
+      hasDefaults: hasDefaultKeyword(spec.schema),
+      cost: messageCost(spec.type)
     })
   }
 

@@ -15,6 +15,7 @@ import { limitsFor } from '../plans.js'
 import { bearerToken } from '../plugins/auth.js'
 import type { Config } from '../config.js'
 import { WsDispatcher } from './dispatcher.js'
+import { UserBuckets } from './message-bucket.js'
 import { CLOSE_POLICY, WsConnection, type ConnectionCounters } from './connection.js'
 
 export const WS_PATH = '/ws/simulate'
@@ -64,6 +65,8 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
   const { config } = opts
   const dispatcher = new WsDispatcher(opts.references)
   const connections = new ConnectionRegistry()
+  // One message bucket per user (not per connection): more sockets buy no more of the server.
+  const buckets = new UserBuckets()
   // With Redis the plan's ws_connections counts the user's connections on every instance (slots in Redis);
   // alone, this instance's registry is the count.
   const slots = app.redis !== undefined ? new RedisConnectionSlots(app.redis) : undefined
@@ -142,18 +145,19 @@ export default fp(async function gatewayPlugin (app: FastifyInstance, opts: { co
   }, (socket, request) => {
     const user = request.user
     const limits = limitsFor(user.plan)
+    const bucket = buckets.acquire(user.user_id, limits.ws_messages_per_second, limits.ws_message_burst)
     const conn = new WsConnection(socket, user, dispatcher, request.log, {
       maxBacklogBytes: config.wsMaxBacklogBytes,
       slowConsumerMs: config.wsSlowConsumerMs,
       maxJsonDepth: config.maxJsonDepth,
-      messagesPerSecond: limits.ws_messages_per_second,
-      messageBurst: limits.ws_message_burst,
+      bucket,
       requestsInFlight: limits.ws_requests_in_flight
     }, counters)
     const count = connections.add(conn)
     const timers: { idle?: NodeJS.Timeout, warn?: NodeJS.Timeout, expiry?: NodeJS.Timeout } = {}
     conn.onClose(() => {
       connections.remove(conn)
+      buckets.release(user.user_id, bucket)
       clearTimeout(timers.idle); clearTimeout(timers.warn); clearTimeout(timers.expiry)
     })
     if (count > limits.ws_connections) {

@@ -8,6 +8,7 @@ import { ResumeSessionData, SessionRefData, StrategyErrorData } from '../../sche
 import type { EventSink } from '../simulation/simulation-service.js'
 import type { WsConnection } from './connection.js'
 import type { WsHandlerContext } from './dispatcher.js'
+import { messageCost } from './message-costs.js'
 
 const sinks = new WeakMap<WsConnection, EventSink>()
 
@@ -32,10 +33,13 @@ function sinkOf (app: FastifyInstance, conn: WsConnection): EventSink {
 }
 
 /**
- * Lockstep traffic (a tick_ack that moved the run, an accepted order_batch) gives its message back to the
- * connection's bucket, so a strategy at full speed is never rate-limited.
+ * Lockstep traffic (a tick_ack that moved the run, an accepted order_batch) gives its tokens back to the
+ * user's bucket, so a strategy at full speed is never rate-limited.
  */
 function refund (ctx: WsHandlerContext): void { ctx.refund() }
+
+/** A tick_ack of the connection's own run that did not move it (a repeat, `processing`): 1 token net, as a ping. */
+function refundAllButOne (ctx: WsHandlerContext): void { ctx.refund(messageCost('tick_ack') - 1) }
 
 function replyBatchAck (ctx: WsHandlerContext, ack: BatchAck): void {
   refund(ctx)
@@ -66,7 +70,8 @@ export default fp(async function simulationWsHandlers (app: FastifyInstance) {
       // Hot path (one per tick in lockstep): synchronous when the run is here; a promise only to explain a miss.
       const moved = sim.ack(ctx.conn.user, data.session_id, ctx.conn.id, data.sequence_id, data.processing_status)
       if (moved === true) refund(ctx)
-      else if (moved !== false) return moved
+      else if (moved === false) refundAllButOne(ctx)
+      else return moved
     }
   })
 

@@ -35,6 +35,27 @@ t.test('auth over real HTTP and WebSocket', async (t) => {
     t.match(await res.json(), { user_id: 'dev', plan: 'professional', limits: { concurrent_sessions: 10, ws_connections: 10 } })
   })
 
+  t.test('token and per-user responses are never cacheable (RFC 6749 §5.1), errors of the exchange included', async (t) => {
+    const token = await tokenFor(baseUrl, KEYS.dev)
+    const answers: Array<[string, Response]> = [
+      ['POST /auth/token 200', await fetch(`${baseUrl}/auth/token`, { method: 'POST', headers: { 'x-api-key': KEYS.dev } })],
+      ['POST /auth/token 401', await fetch(`${baseUrl}/auth/token`, { method: 'POST', headers: { 'x-api-key': 'nope-nope-nope-nope' } })],
+      ['POST /auth/token without a key', await fetch(`${baseUrl}/auth/token`, { method: 'POST' })],
+      ['GET /me 200', await fetch(`${baseUrl}/me`, { headers: { authorization: `Bearer ${token}` } })],
+      ['GET /me 401', await fetch(`${baseUrl}/me`)],
+      ['GET /sessions 200', await fetch(`${baseUrl}/sessions`, { headers: { authorization: `Bearer ${token}` } })],
+      ['GET /sessions/{id} 404', await fetch(`${baseUrl}/sessions/sess_doesnotexist0000`, { headers: { authorization: `Bearer ${token}` } })]
+    ]
+    for (const [name, res] of answers) {
+      t.equal(res.headers.get('cache-control'), 'no-store', `${name}: Cache-Control`)
+      t.equal(res.headers.get('pragma'), 'no-cache', `${name}: Pragma`)
+      await res.arrayBuffer()
+    }
+    const health = await fetch(`${baseUrl}/health`)
+    t.equal(health.headers.get('cache-control'), null, 'a public answer without a credential is left alone')
+    await health.arrayBuffer()
+  })
+
   const attacks: Array<[string, string, string]> = [
     ['alg none', forgeJwt(validClaims(), { alg: 'none' }), 'UNAUTHORIZED'],
     ['wrong signature', forgeJwt(validClaims(), { secret: 'another-secret-another-secret-another-secret' }), 'UNAUTHORIZED'],

@@ -12,6 +12,8 @@ import { allSchemas } from '../../schemas/index.js'
 import { ERROR_CODES } from '../../schemas/errors.js'
 import { KEYS, listen, tokenFor } from '../fixtures/app.js'
 import { jsonDepth } from '../../server/json-depth.js'
+import { DEFAULT_PLAN_LIMITS } from '../../server/plans.js'
+import { messageCost } from '../../server/ws/message-costs.js'
 import { OMIT, Rng, exampleOf, isValidInput, mutant, referenceMap, seedFor, withoutAstral, type Mutant, type Overrides } from '../fixtures/fuzz.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed0008)
@@ -19,6 +21,9 @@ const COUNT = Number(process.env.FUZZ_COUNT ?? 500)
 const QUERY_COUNT = Number(process.env.FUZZ_QUERY_COUNT ?? 500)
 const REST_CONCURRENCY = 6
 const WS_CHUNK = 50
+/** The enterprise plan's message bucket (plans.ts), which the WebSocket families are paced to. */
+const RATE = DEFAULT_PLAN_LIMITS.enterprise.ws_messages_per_second
+const BURST = DEFAULT_PLAN_LIMITS.enterprise.ws_message_burst
 const REPLY_TIMEOUT_MS = 30_000
 /** Close codes the server may use on purpose: policy (flood), message too big, slow consumer. */
 const DELIBERATE_CLOSES = new Set([1008, 1009, 4008])
@@ -320,6 +325,12 @@ class FuzzSocket {
       if (frame.request_id === undefined) { this.unattributed.push(frame); return }
       const release = this.#barriers.get(frame.request_id)
       if (release !== undefined && frame.type === 'pong') { this.#barriers.delete(frame.request_id); release(); return }
+      // The user's message bucket refused the barrier itself (expensive types drain it): ask again when told.
+      if (release !== undefined && rateLimited(frame)) {
+        const id = frame.request_id
+        setTimeout(() => { if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: 'ping', data: {}, request_id: id })) }, retryAfter([frame]))
+        return
+      }
       const list = this.byId.get(frame.request_id) ?? []
       list.push(frame)
       this.byId.set(frame.request_id, list)
@@ -344,6 +355,15 @@ class FuzzSocket {
   }
 
   close (): void { this.ws.close() }
+}
+
+function rateLimited (f: Frame): boolean {
+  return f.type === 'error' && (f.data as { error_code?: unknown } | undefined)?.error_code === 'RATE_LIMIT_EXCEEDED'
+}
+
+/** The longest retry_after_ms among refusals by the message bucket (each message type costs its own tokens). */
+function retryAfter (frames: Frame[]): number {
+  return Math.max(1, ...frames.map((f) => Number((f.data as { retry_after_ms?: unknown } | undefined)?.retry_after_ms ?? 1)))
 }
 
 /**
@@ -424,8 +444,13 @@ for (const type of app.ws.dispatcher.types) {
     t.teardown(() => { for (const s of sockets) s.close() })
     const closes: number[] = []
     let anonymousExpected = 0
-    for (let from = 0; from < cases.length; from += WS_CHUNK) {
-      const chunk = cases.slice(from, from + WS_CHUNK)
+    const cost = messageCost(type)
+    const chunkSize = Math.min(WS_CHUNK, Math.floor(BURST / cost) - 1)
+    for (let from = 0; from < cases.length; from += chunkSize) {
+      const chunk = cases.slice(from, from + chunkSize)
+      // Paced to the user's message bucket (an expensive type costs many tokens; the previous family may have
+      // drained it): every frame is judged, none refused for the rate.
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(1000 * chunkSize * cost / RATE)))
       for (const c of chunk) sock.ws.send(c.frame)
       const stillOpen = await sock.barrier(`barrier-${type}-${from}`)
       for (const c of chunk) {

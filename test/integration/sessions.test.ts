@@ -154,11 +154,24 @@ t.test('sessions over REST and WebSocket', async (t) => {
     t.same(b.body, a.body)
     t.equal(b.headers.get('idempotent-replayed'), 'true')
     const c = await api(ent, 'POST', '/sessions', { ...VALID, initial_capital: 5000 }, { 'idempotency-key': key })
-    t.equal(c.status, 409)
+    t.equal(c.status, 422, 'a reused key with another payload is 422 (draft-ietf-httpapi-idempotency-key-header)')
     t.equal(c.body.error_code, 'IDEMPOTENCY_CONFLICT')
     const d = await api(dev, 'POST', '/sessions', VALID, { 'idempotency-key': key })
     t.equal(d.status, 201, 'keys are scoped per user')
     t.not(d.body.session_id, a.body.session_id)
+  })
+
+  t.test('Idempotency-Key sent twice at once: another body is 422, the same body shares the one answer', async (t) => {
+    const key = `idem-race-${Date.now()}`
+    const [a, b, c] = await Promise.all([
+      api(ent, 'POST', '/sessions', VALID, { 'idempotency-key': key }),
+      api(ent, 'POST', '/sessions', VALID, { 'idempotency-key': key }),
+      api(ent, 'POST', '/sessions', { ...VALID, initial_capital: 5000 }, { 'idempotency-key': key })
+    ])
+    t.same([a.status, b.status], [201, 201])
+    t.equal(b.body.session_id, a.body.session_id, 'one session for the same body')
+    t.equal(c.status, 422)
+    t.equal(c.body.error_code, 'IDEMPOTENCY_CONFLICT')
   })
 
   t.test('WebSocket create_session honours idempotency_key, shared with the REST header', async (t) => {
