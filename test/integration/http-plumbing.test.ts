@@ -67,7 +67,7 @@ t.test('the OpenAPI document names components by schema $id and hides internal r
   t.same(Object.keys(doc.components.securitySchemes).sort(), ['apiKey', 'bearerAuth'])
   const bars = doc.paths['/market-data/bars/{symbol}']?.get
   t.equal(bars?.operationId, 'getBars')
-  t.same(bars?.security, [{ bearerAuth: [] }])
+  t.same(bars?.security, [{ bearerAuth: [] }, { apiKey: [] }], 'a bearer token or the API key itself')
   t.match(JSON.stringify(bars?.responses?.['200']), /#\/components\/schemas\/BarsResponse/, 'responses refer to components by name')
   t.equal(doc.paths['/health']?.get?.operationId, 'getHealth')
   t.notOk('/metrics' in doc.paths, '/metrics is not part of the API')
