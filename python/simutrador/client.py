@@ -18,6 +18,7 @@ import random
 import secrets
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence
 from urllib.parse import quote
 
@@ -47,6 +48,16 @@ class ReconnectPolicy:
     base_delay: float = 0.25
     max_delay: float = 10.0
     max_attempts: Optional[int] = None
+
+
+def bucket_retry_after(err: Mapping[str, Any]) -> Optional[float]:
+    """Seconds to wait before sending again a message the server's message bucket refused unread, or None
+    when ``err`` is not such a refusal (another RATE_LIMIT_EXCEEDED, e.g. orders_per_minute, is an answer)."""
+    details = err.get("details")
+    if err.get("error_code") != "RATE_LIMIT_EXCEEDED" or not isinstance(details, dict) or details.get("limit_name") != "ws_messages_per_second":
+        return None
+    ms = err.get("retry_after_ms")
+    return float(ms) / 1000 if isinstance(ms, (int, float, Decimal)) and ms > 0 else 0.001
 
 
 @dataclass(slots=True)
@@ -93,6 +104,9 @@ class SessionClient:
         self._connect_lock = asyncio.Lock()
         #: Connections made so far (the first and every reconnect).
         self.connection_count = 0
+        # Until when (loop time) the server's message bucket asked us to send nothing (bucket_refused).
+        self._bucket_until = 0.0
+        self._bucket_timer: Optional[asyncio.TimerHandle] = None
 
     # ── public ────────────────────────────────────────────────────────────────────────────────────────
 
@@ -389,6 +403,9 @@ class SessionClient:
                 kind = frame["type"]
                 if kind == pending.reply_type:
                     pending.future.set_result(frame.get("data"))
+                    self._bucket_answered()
+                elif kind == "error" and self._send_again_later(pending, frame.get("data") or {}):
+                    pass  # refused unread by the server's message bucket: sent again when it says
                 elif kind in ("session_error", "error"):
                     pending.future.set_exception(server_error(frame.get("data") or {}, source=kind, request_id=request_id))
         for sink in self._sinks:
@@ -508,9 +525,53 @@ class SessionClient:
         return conn.send_text(text)
 
     async def _send_pending(self, p: _Pending) -> None:
-        if p.sent or p.future.done():
+        if p.sent or p.future.done() or self._bucket_holding():
             return
         p.sent = self._send_text(dumps({"type": p.type, "data": p.data, "request_id": p.request_id}))
+
+    # The server's message bucket refuses a message before reading it (RATE_LIMIT_EXCEEDED with
+    # details.limit_name "ws_messages_per_second"), so it is always safe to send it again once
+    # retry_after_ms has passed: then one request, and the rest once it is answered, as the TypeScript SDK
+    # does (client/rate-limit-retry.ts) — sending them all at once would be refused again, and enough
+    # refusals close the connection (1008).
+
+    def _send_again_later(self, p: _Pending, err: dict[str, Any]) -> bool:
+        wait = bucket_retry_after(err)
+        if wait is None:
+            return False
+        p.sent = False
+        self.bucket_refused(wait)
+        return True
+
+    def bucket_refused(self, wait: float) -> None:
+        """Hold every request for ``wait`` seconds, then send one that waits."""
+        self._bucket_until = max(self._bucket_until, self._loop.time() + wait)
+        if self._bucket_timer is None:
+            self._bucket_timer = self._loop.call_at(self._bucket_until, self._bucket_resume)
+
+    def _bucket_holding(self) -> bool:
+        return self._bucket_until > 0 and self._loop.time() < self._bucket_until
+
+    def _bucket_resume(self) -> None:
+        self._bucket_timer = None
+        if self._bucket_holding():
+            self._bucket_timer = self._loop.call_at(self._bucket_until, self._bucket_resume)
+            return
+        self._send_waiting(1)
+
+    def _bucket_answered(self) -> None:
+        if self._bucket_until and not self._bucket_holding():
+            self._bucket_until = 0.0
+            self._send_waiting(None)
+
+    def _send_waiting(self, limit: Optional[int]) -> None:
+        n = 0
+        for p in list(self._pending.values()):
+            if limit is not None and n >= limit:
+                return
+            if not p.sent and not p.future.done() and self._state == "open":
+                p.sent = self._send_text(dumps({"type": p.type, "data": p.data, "request_id": p.request_id}))
+                n += 1
 
     def _fail_pending(self, which: Callable[[_Pending], bool], error: Callable[[_Pending], SimutradorError]) -> None:
         for p in list(self._pending.values()):

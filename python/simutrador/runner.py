@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Optional
 
-from .client import SessionClient
+from .client import SessionClient, bucket_retry_after
 from .events import Event
 from .errors import ServerError, SimutradorError, StrategyError, client_error, server_error
 from .models import Account, Bar, Fill, Order, OrderUpdate, Results, Session, parse_time
@@ -132,6 +132,8 @@ class _Run:
         self.failed = False
         self.session_id = ""
         self.ack_prefix = ""
+        #: The step of the last tick_ack sent (sent again when the message bucket refuses it).
+        self.last_ack: Optional[int] = None
         self.ctx: StrategyContext
 
     async def run(self, spec: str | Mapping[str, Any]) -> RunResult:
@@ -166,6 +168,10 @@ class _Run:
                             return await self._finish(done)
                     continue
                 if self.awaiting_resume:
+                    continue
+                # The only messages without a request_id sent here are tick_acks: one the server's message
+                # bucket refused unread is sent again when it says (an ack repeats harmlessly).
+                if kind == "error" and event.get("request_id") is None and self._ack_refused(event.get("data") or {}):
                     continue
                 # Errors answering a request fail that request; one without a request_id ends the run.
                 if (kind == "session_error" or kind == "error") and event.get("request_id") is None:
@@ -245,8 +251,18 @@ class _Run:
                 return
         self._acked(step)
 
+    def _ack_refused(self, err: dict[str, Any]) -> bool:
+        wait = bucket_retry_after(err)
+        if wait is None:
+            return False
+        step = self.last_ack
+        if step is not None:
+            asyncio.get_running_loop().call_later(wait, lambda: self.client.send_raw(f"{self.ack_prefix}{step}{_ACK_SUFFIX}"))
+        return True
+
     def _acked(self, step: int) -> None:
         if self.flow_control:
+            self.last_ack = step
             self.client.send_raw(f"{self.ack_prefix}{step}{_ACK_SUFFIX}")
         if self.on_progress is not None and (step % self.every == 0 or step == self.total):
             self.on_progress(step, self.total, self.session_id)
@@ -466,9 +482,10 @@ class _Run:
 
     async def _strategy_failed(self, error: Exception) -> StrategyError:
         """Tell the server (best effort, bounded): the run ends in state error with the message."""
-        text = str(error)
+        # The server refuses NUL in any string (PostgreSQL cannot store it): it becomes U+FFFD, as in the TS SDK.
+        text = str(error).replace("\x00", "\ufffd")
         message = (f"{type(error).__name__}: {text}" if text else type(error).__name__)[:STRATEGY_ERROR_MESSAGE_MAX]
-        stack = "".join(traceback.format_exception(error))
+        stack = "".join(traceback.format_exception(error)).replace("\x00", "\ufffd")
         # The end of a Python traceback is its point: keep the last frames and the exception line.
         sent = stack[-STRATEGY_ERROR_STACK_MAX:]
         try:

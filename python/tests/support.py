@@ -21,6 +21,8 @@ from simutrador.rest import http_json
 
 URL = os.environ.get("SIMUTRADOR_TEST_URL", "")
 API_KEY = os.environ.get("SIMUTRADOR_TEST_API_KEY", "")
+#: A free-plan user's key (its message bucket is the smallest), for the bucket-refusal tests.
+FREE_API_KEY = os.environ.get("SIMUTRADOR_TEST_FREE_API_KEY", "")
 CONTROL = os.environ.get("SIMUTRADOR_TEST_CONTROL") == "1"
 
 #: One short daily session most order tests use: 21 trading days.

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from simutrador import AuthError, Bar, ConnectionLostError, Fill, OrderUpdate, ServerError, SessionClient, Strategy, StrategyError
 
-from .support import API_KEY, CONTROL, FAST_RECONNECT, URL, async_test, comparable, control, events_of, needs_server, rest, run
+from .support import API_KEY, CONTROL, FREE_API_KEY, FAST_RECONNECT, URL, async_test, comparable, control, events_of, needs_server, rest, run
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -123,6 +123,19 @@ class Connections(unittest.TestCase):
         with self.assertRaises(ServerError) as missing:
             await run(Strategy(), "no_such_session_0001")
         self.assertEqual(missing.exception.error_code, "SESSION_NOT_FOUND")
+
+    @unittest.skipUnless(FREE_API_KEY, "SIMUTRADOR_TEST_FREE_API_KEY is not set")
+    @async_test
+    async def test_a_request_the_message_bucket_refused_is_sent_again(self) -> None:
+        # A free user (burst 400): twenty list_sessions at 30 tokens each are more than one burst holds, so
+        # some are refused unread (RATE_LIMIT_EXCEEDED, ws_messages_per_second) and must be sent again.
+        client = SessionClient(URL, api_key=FREE_API_KEY)
+        await client.connect()
+        try:
+            lists = await asyncio.gather(*(client.request("list_sessions", {}, "session_list") for _ in range(20)), return_exceptions=True)
+        finally:
+            await client.close()
+        self.assertEqual([type(r).__name__ for r in lists if not isinstance(r, dict)], [], "every request was answered")
 
 
 class DropsAt(Recorder):
@@ -257,6 +270,20 @@ class StrategyExceptions(unittest.TestCase):
             logged = await asyncio.to_thread(control, "strategy_log", session_id=session_id)
             self.assertIn("Traceback (most recent call last)", logged["stack"])
             self.assertIn("in explode", logged["stack"])
+
+    @async_test
+    async def test_an_exception_whose_message_holds_nul_still_ends_the_run_in_error(self) -> None:
+        with self.assertRaises(StrategyError) as caught:
+            await run(RaisesNul())
+        session = await rest(f"/sessions/{caught.exception.details['session_id']}")
+        self.assertEqual(session["state"], "error", "the server took the report: NUL was sent as U+FFFD")
+        self.assertEqual(session["error_message"], "ValueError: bad\ufffdbyte")
+
+
+class RaisesNul(Strategy):
+    def on_bar(self, bar: Bar) -> None:
+        if bar.step == 2:
+            raise ValueError("bad\x00byte")
 
 
 def runner(*args: str, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:

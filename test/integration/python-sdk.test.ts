@@ -94,7 +94,7 @@ if (python !== undefined) {
     const child = spawn(interpreter, ['tests/run_json.py'], {
       cwd: PYTHON_DIR,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: childEnv({ PYTHONPATH: PYTHON_DIR, SIMUTRADOR_TEST_URL: baseUrl, SIMUTRADOR_TEST_API_KEY: KEYS.ent, SIMUTRADOR_TEST_CONTROL: '1', PYTHONDONTWRITEBYTECODE: '1' })
+      env: childEnv({ PYTHONPATH: PYTHON_DIR, SIMUTRADOR_TEST_URL: baseUrl, SIMUTRADOR_TEST_API_KEY: KEYS.ent, SIMUTRADOR_TEST_FREE_API_KEY: KEYS.bob, SIMUTRADOR_TEST_CONTROL: '1', PYTHONDONTWRITEBYTECODE: '1' })
     })
     t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
     let stderr = ''
